@@ -1,0 +1,5 @@
+import sys
+
+from aitunes_lib.cli import main
+
+sys.exit(main())

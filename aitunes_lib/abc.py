@@ -1,0 +1,538 @@
+"""ABC text: written from music21 streams, encoded for training, decoded, and compared back.
+
+The writer replaces the article's external `xml2abc -u -d 4` call: repeats unfolded,
+`L:1/4`, chord symbols in quotes at their exact onsets, lyrics and annotations dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from fractions import Fraction
+from typing import Iterable, Iterator, Sequence
+
+import music21 as m21
+
+DEFAULT_UNIT = Fraction(1)  # L:1/4, counted in quarter lengths
+BARS_PER_LINE = 4
+LINE_BREAK = " $ "  # the article's newline in the training text
+END = "<end>"
+SONG = "<song>"
+
+
+class AbcError(ValueError):
+    """A stream that cannot be written as ABC, with the reason."""
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def abc_header(title: str, composer: str, meter: str = "4/4", key: str = "C", x: int = 1) -> str:
+    """The ABC header lines, ending with a newline."""
+    return f"X:{x}\nT:{_clean_text(title)}\nC:{_clean_text(composer)}\nL:1/4\nM:{meter}\nK:{key}\n"
+
+
+def _clean_text(text: str) -> str:
+    # `$` is the training text's line break and a newline would end the header field.
+    return re.sub(r"\s+", " ", text.replace("$", "S")).strip()
+
+
+def duration_text(quarters: Fraction) -> str:
+    """A note length relative to `L:1/4`.
+
+    >>> [duration_text(Fraction(q)) for q in ("1", "2", "1/2", "3/2", "1/4", "3/4")]
+    ['', '2', '/', '3/2', '/4', '3/4']
+    """
+    q = Fraction(quarters) / DEFAULT_UNIT
+    if q <= 0:
+        raise AbcError(f"non-positive duration {q}")
+    if q.denominator == 1:
+        return "" if q == 1 else str(q.numerator)
+    if q.numerator == 1:
+        return "/" if q.denominator == 2 else f"/{q.denominator}"
+    return f"{q.numerator}/{q.denominator}"
+
+
+_ACCIDENTAL_TEXT = {-2: "__", -1: "_", 0: "=", 1: "^", 2: "^^"}
+
+
+def pitch_text(step: str, octave: int, accidental: int | None) -> str:
+    """ABC for one pitch; `accidental` None means "write none".
+
+    >>> pitch_text("C", 4, None), pitch_text("C", 5, 1), pitch_text("B", 3, -1), pitch_text("E", 6, 0)
+    ('C', '^c', '_B,', "=e'")
+    """
+    letter = step.upper() if octave <= 4 else step.lower()
+    marks = "," * (4 - octave) if octave < 4 else "'" * (octave - 5) if octave > 5 else ""
+    return (_ACCIDENTAL_TEXT[accidental] if accidental is not None else "") + letter + marks
+
+
+def chord_symbol_text(symbol: m21.harmony.Harmony) -> str:
+    """A chord symbol's figure with ABC flats (`Bb7`), which music21's ABC reader maps back to `B-7`."""
+    if isinstance(symbol, m21.harmony.NoChord):
+        return "N.C."
+    figure = symbol.figure
+    root, bass = symbol.root(), symbol.bass()
+    if figure.startswith(root.name):
+        figure = _abc_name(root.name) + figure[len(root.name) :]
+    if bass is not None and bass.name != root.name:
+        figure = figure.replace("/" + bass.name, "/" + _abc_name(bass.name))
+    if '"' in figure or "`" in figure or "$" in figure:
+        raise AbcError(f"chord symbol {figure!r} holds a character reserved by the encoding")
+    return figure
+
+
+def _abc_name(name: str) -> str:
+    # music21's ABC reader turns one `b` after the letter into a flat but reads `Bbb` as
+    # `B-b`, so a double flat keeps music21's own spelling (`B--`).
+    return name.replace("-", "b") if name.count("-") == 1 else name
+
+
+@dataclasses.dataclass
+class _Event:
+    """One written note or rest: a piece of a source note, cut where a chord symbol changes."""
+
+    offset: Fraction  # in the bar
+    quarters: Fraction  # sounding length
+    note: m21.note.GeneralNote | None  # None: a rest that fills a gap in the source timeline
+    chords: list[str]
+    tie: bool
+    tuplet: tuple[int, int] | None  # (actual, normal)
+    tuplet_span: Fraction | None  # sounding length of a complete tuplet group
+    graces: list[m21.note.Note] = dataclasses.field(default_factory=list)  # written before it
+
+
+class _BarAccidentals:
+    """Which accidental a reader infers for a note, tracked so that every reader agrees.
+
+    ABC carries an accidental to the end of the bar (abc2midi: same pitch and octave;
+    ABC 2.2's default: same letter in any octave), but music21's ABC reader carries none.
+    A note gets an explicit accidental unless all three readings already give it.
+    """
+
+    def __init__(self, key_alters: dict[str, int]):
+        self.key = key_alters
+        self.by_octave: dict[tuple[str, int], int] = {}
+        self.by_letter: dict[str, int] = {}
+
+    def text(self, pitch: m21.pitch.Pitch) -> str:
+        step, octave = pitch.step, pitch.octave if pitch.octave is not None else 4
+        alter = int(pitch.alter)
+        if alter != pitch.alter or abs(alter) > 2:
+            raise AbcError(f"cannot write pitch {pitch.nameWithOctave} in ABC")
+        key = self.key.get(step, 0)
+        readings = (key, self.by_octave.get((step, octave), key), self.by_letter.get(step, key))
+        explicit = any(r != alter for r in readings)
+        self.by_octave[(step, octave)] = alter
+        self.by_letter[step] = alter
+        return pitch_text(step, octave, alter if explicit else None)
+
+
+def _key_alters(key: m21.key.KeySignature | None) -> dict[str, int]:
+    if key is None:
+        return {}
+    return {p.step: int(p.alter) for p in key.alteredPitches}
+
+
+def key_text(key: m21.key.KeySignature | None) -> str:
+    """The `K:` value for a music21 key or key signature (`C`, `Am`, `Bb`, `F#m`)."""
+    if key is None:
+        return "C"
+    if not isinstance(key, m21.key.Key):
+        key = key.asKey("major")
+    name = _abc_name(key.tonic.name)
+    return name + ("m" if key.mode == "minor" else "")
+
+
+def _harmonies(measure: m21.stream.Measure) -> list[tuple[Fraction, m21.harmony.Harmony]]:
+    found = [
+        (Fraction(h.getOffsetInHierarchy(measure)), h)
+        for h in measure.recurse().getElementsByClass(m21.harmony.Harmony)
+    ]
+    return sorted(found, key=lambda item: item[0])
+
+
+def _sounding(measure: m21.stream.Measure) -> list[m21.note.GeneralNote]:
+    found = []
+    for element in measure.recurse().notesAndRests:
+        if isinstance(element, m21.harmony.Harmony):
+            continue
+        if isinstance(element, m21.chord.Chord):
+            raise AbcError(f"bar {measure.number}: chords in the melody are not supported (one voice expected)")
+        found.append(element)
+    return sorted(found, key=lambda n: Fraction(n.getOffsetInHierarchy(measure)))
+
+
+def _bar_events(measure: m21.stream.Measure, carried: list[str]) -> tuple[list[_Event], list[str]]:
+    """Cut the bar's notes and rests where chord symbols change.
+
+    Returns the events and the chord symbols that fall exactly on the bar's end, which
+    belong to the next bar's first onset (the same instant on the song's timeline)."""
+    length = Fraction(measure.duration.quarterLength)
+    chords = _harmonies(measure)
+    pending = [(Fraction(0), text) for text in carried]
+    pending += [(offset, chord_symbol_text(h)) for offset, h in chords]
+    events: list[_Event] = []
+    graces: list[m21.note.GeneralNote] = []
+    cursor = Fraction(0)
+
+    def take_chords(start: Fraction, end: Fraction) -> list[str]:
+        nonlocal pending
+        taken = [text for offset, text in pending if start <= offset < end]
+        pending = [(offset, text) for offset, text in pending if not (start <= offset < end)]
+        return taken
+
+    def add(start: Fraction, quarters: Fraction, note, tie_out: bool, tuplet, span, graces=()) -> None:
+        # cut at every chord onset strictly inside the note; the pieces of a note are tied
+        cuts = sorted({o for o, _ in pending if start < o < start + quarters})
+        bounds = [start, *cuts, start + quarters]
+        is_note = note is not None and note.isNote
+        for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+            last = i == len(bounds) - 2
+            tie = tie_out if last else is_note
+            events.append(_Event(a, b - a, note, take_chords(a, b), tie, tuplet, span, list(graces) if i == 0 else []))
+
+    for element in _sounding(measure):
+        if element.duration.isGrace:
+            graces.append(element)
+            continue
+        start = Fraction(element.getOffsetInHierarchy(measure))
+        if start > cursor:  # a silent gap in the source timeline: keep its length
+            add(cursor, start - cursor, None, False, None, None)
+        elif start < cursor:
+            raise AbcError(f"bar {measure.number}: overlapping notes (more than one voice)")
+        quarters = Fraction(element.duration.quarterLength)
+        if quarters == 0:
+            raise AbcError(f"bar {measure.number}: a zero-length note that is not a grace note")
+        tuplet, span = None, None
+        if element.duration.tuplets:
+            if len(element.duration.tuplets) > 1:
+                raise AbcError(f"bar {measure.number}: nested tuplets are not supported")
+            t = element.duration.tuplets[0]
+            tuplet = (t.numberNotesActual, t.numberNotesNormal)
+            span = Fraction(t.totalTupletLength())
+        tie = bool(element.isNote and element.tie is not None and element.tie.type in ("start", "continue"))
+        add(start, quarters, element, tie, tuplet, span, graces)
+        graces = []
+        cursor = start + quarters
+    if cursor < length:
+        add(cursor, length - cursor, None, False, None, None)
+    if graces:
+        raise AbcError(f"bar {measure.number}: grace notes at the end of a bar")
+    leftover = [text for offset, text in pending if offset >= max(cursor, length)]
+    lost = [text for offset, text in pending if offset < max(cursor, length)]
+    if lost:
+        raise AbcError(f"bar {measure.number}: chord symbols {lost} could not be placed")
+    return events, leftover
+
+
+def _bar_text(events: list[_Event], accidentals: _BarAccidentals) -> str:
+    words: list[str] = []
+    group_left = Fraction(0)  # sounding time left in the open tuplet group
+    for i, event in enumerate(events):
+        prefix = ""
+        if event.tuplet and group_left <= 0:
+            group_left = event.tuplet_span or Fraction(0)
+            count, used = 0, Fraction(0)
+            for later in events[i:]:
+                if later.tuplet != event.tuplet or used >= group_left:
+                    break
+                used += later.quarters
+                count += 1
+            actual, normal = event.tuplet
+            prefix = f"({actual}" if (actual, normal) == (3, 2) and count == 3 else f"({actual}:{normal}:{count}"
+        elif not event.tuplet:
+            group_left = Fraction(0)
+        written = event.quarters
+        if event.tuplet:
+            actual, normal = event.tuplet
+            written = event.quarters * actual / normal
+            group_left -= event.quarters
+        chords = "".join(f'"{c}"' for c in event.chords)
+        graces = "{" + "".join(_grace_text(g, accidentals) for g in event.graces) + "}" if event.graces else ""
+        if event.note is not None and event.note.isNote:
+            pitch = accidentals.text(event.note.pitch)
+        else:
+            pitch = "z"
+        words.append(prefix + chords + graces + pitch + duration_text(written) + ("-" if event.tie else ""))
+    return " ".join(words)
+
+
+def _grace_text(note: m21.note.GeneralNote, accidentals: _BarAccidentals) -> str:
+    if not note.isNote:
+        raise AbcError("a grace rest cannot be written in ABC")
+    return accidentals.text(note.pitch)
+
+
+def part_body(
+    bars: m21.stream.Stream | Sequence[m21.stream.Measure],
+    bars_per_line: int = BARS_PER_LINE,
+    key: m21.key.KeySignature | None = None,
+) -> str:
+    """The ABC body of one voice: bars, chord symbols, a line break every few bars.
+
+    `bars` is a part with measures, or its measures in playing order (see `aitunes_lib.repeats`).
+    Accidentals are written against `key` (default: the first key signature found).
+    """
+    measures = _measures(bars)
+    if not measures:
+        raise AbcError("the part has no bars")
+    if key is None:
+        for measure in measures:
+            found = list(measure.recurse().getElementsByClass(m21.key.KeySignature))
+            if found:
+                key = found[0]
+                break
+    key_alters = _key_alters(key)
+    bars: list[list[_Event]] = []
+    carried: list[str] = []
+    for measure in measures:
+        events, carried = _bar_events(measure, carried)
+        bars.append(events)
+    if carried:
+        raise AbcError(f"chord symbols {carried} fall after the last note")
+    _drop_dangling_ties([event for events in bars for event in events])
+    lines, line = [], []
+    for events in bars:
+        text = _bar_text(events, _BarAccidentals(key_alters))
+        line.append(f"{text} |" if text else "|")
+        if len(line) == bars_per_line:
+            lines.append(" ".join(line))
+            line = []
+    if line:
+        lines.append(" ".join(line))
+    return "\n".join(lines) + "\n"
+
+
+def _drop_dangling_ties(events: list[_Event]) -> None:
+    """A tie joins a note to the next one only if that is the same pitch; lead sheets also
+    hold ties into a rest, another pitch or the end, which no reader can follow."""
+    for event, following in zip(events, events[1:] + [None]):
+        if event.tie and not (
+            following is not None
+            and following.note is not None
+            and following.note.isNote
+            and following.note.pitch.nameWithOctave == event.note.pitch.nameWithOctave
+        ):
+            event.tie = False
+
+
+def _measures(bars: m21.stream.Stream | Sequence[m21.stream.Measure]) -> list[m21.stream.Measure]:
+    if isinstance(bars, m21.stream.Score):
+        bars = bars.parts[0]
+    if isinstance(bars, m21.stream.Stream):
+        measures = list(bars.getElementsByClass(m21.stream.Measure))
+        # music21's ABC reader makes no Measure for a one-bar tune: the part is the bar
+        return measures or ([bars] if bars.recurse().notesAndRests else [])
+    return list(bars)
+
+
+def score_to_abc(
+    score: m21.stream.Score,
+    title: str | None = None,
+    composer: str | None = None,
+    bars_per_line: int = BARS_PER_LINE,
+) -> str:
+    """A whole ABC tune for the first part of a score: header, then body. Repeats are not
+    expanded here (see `aitunes_lib.prep`)."""
+    part = score.parts[0] if isinstance(score, m21.stream.Score) else score
+    md = score.metadata
+    title = title if title is not None else (md.bestTitle if md and md.bestTitle else "Untitled")
+    composer = composer if composer is not None else (md.composer if md and md.composer else "Unknown")
+    meters = list(part.recurse().getElementsByClass(m21.meter.TimeSignature))
+    keys = list(part.recurse().getElementsByClass(m21.key.KeySignature))
+    meter = meters[0].ratioString if meters else "4/4"
+    return abc_header(title, composer, meter, key_text(keys[-1] if keys else None)) + part_body(part, bars_per_line)
+
+
+# --------------------------------------------------------------------------- the article's encoding
+
+
+def seed_prompt(title: str, composer: str) -> str:
+    """The article's prompt: `X: 1 $ T: <title> $ C: <composer> $ <song>`."""
+    return f"X: 1{LINE_BREAK}T: {_clean_text(title)}{LINE_BREAK}C: {_clean_text(composer)}{LINE_BREAK}{SONG}"
+
+
+def encode_body(body: str) -> str:
+    """ABC body → the article's completion: chords in backticks, ` $ ` line breaks, ` $ <end>`."""
+    lines = [line.strip() for line in body.strip().splitlines() if line.strip()]
+    return " " + LINE_BREAK.join(lines).replace('"', "`") + LINE_BREAK + END
+
+
+def decode_body(completion: str) -> str:
+    """The article's completion → plain ABC body (stops at `<end>` if present)."""
+    text = completion.split(END, 1)[0]
+    lines = [line.strip() for line in text.replace("`", '"').split("$")]
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+_PROMPT_RE = re.compile(r"^\s*X:\s*(\d+)\s*\$\s*T:(.*?)\$\s*C:(.*?)\$\s*<song>\s*$", re.S)
+
+
+def parse_prompt(prompt: str) -> tuple[str, str]:
+    """(title, composer) from an article-format prompt."""
+    match = _PROMPT_RE.match(prompt)
+    if not match:
+        raise AbcError(f"not an article-format prompt: {prompt[:80]!r}")
+    return match.group(2).strip(), match.group(3).strip()
+
+
+def decode_seed(prompt: str, completion: str, meter: str = "4/4", key: str = "C") -> str:
+    """Prompt + completion in the article's format → a full ABC tune that music21 parses."""
+    title, composer = parse_prompt(prompt)
+    return abc_header(title, composer, meter, key) + decode_body(completion)
+
+
+def complete_header(text: str) -> str:
+    """ABC with `X`, `T`, `L:1/4`, `M:4/4` and `K:C` filled in where the header lacks them."""
+    lines = [line for line in text.strip().splitlines()]
+    is_field = [bool(re.match(r"^[A-Za-z]:", line)) for line in lines]
+    body_start = is_field.index(False) if False in is_field else len(lines)
+    head, body = lines[:body_start], lines[body_start:]
+    present = {line[:2] for line in head}
+    keys = [line for line in head if line.startswith("K:")] or ["K:C"]
+    head = [line for line in head if not line.startswith(("K:", "X:"))]
+    x = next((line for line in lines[:body_start] if line.startswith("X:")), "X:1")
+    defaults = [f for f in ("T:Untitled", "L:1/4", "M:4/4") if f[:2] not in present]
+    return "\n".join([x, *head, *defaults, keys[-1], *body]) + "\n"  # K: closes the header
+
+
+def parse_abc(text: str) -> m21.stream.Score:
+    """Parse ABC with music21 (header defaults filled in), keeping stacked chord symbols.
+
+    music21's ABC translator keeps only the first of several chord symbols written on one
+    note (`"A7""D7"A4`); the others are restored here at the same onset, in order.
+    """
+    handler = m21.abcFormat.ABCHandler()
+    handler.process(complete_header(text))
+    score = m21.abcFormat.translate.abcToStreamScore(handler)
+    _restore_stacked_chords(handler, score)
+    return score
+
+
+def _restore_stacked_chords(handler: "m21.abcFormat.ABCHandler", score: m21.stream.Score) -> None:
+    tokens = [t for t in handler.tokens if isinstance(t, m21.abcFormat.ABCNote)]
+    if not any(len(t.chordSymbols) > 1 for t in tokens) or not score.parts:
+        return
+    sounding = [e for e in score.parts[0].recurse().notesAndRests if not isinstance(e, m21.harmony.Harmony)]
+    if len(sounding) != len(tokens):  # cannot line tokens up with notes: leave music21's result
+        return
+    for token, element in zip(tokens, sounding):
+        for raw in token.chordSymbols[1:]:
+            figure = m21.common.cleanedFlatNotation(re.sub(r'["()]', "", raw).strip())
+            try:
+                symbol = m21.harmony.NoChord() if figure in ("NC", "N.C.", "No Chord", "None") else m21.harmony.ChordSymbol(figure)
+            except ValueError:
+                continue  # music21 drops malformed chord names the same way
+            element.activeSite.insert(element.offset, symbol)
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """What must survive a conversion: bar boundaries, notes and chord symbols, on one timeline."""
+
+    bars: tuple[tuple[Fraction, Fraction], ...]  # (onset, length)
+    notes: tuple[tuple[Fraction, str, Fraction], ...]  # (onset, pitch with octave, length)
+    chords: tuple[tuple[Fraction, str], ...]  # (onset, music21 figure)
+
+
+def signature(bars: m21.stream.Stream | Sequence[m21.stream.Measure]) -> Signature:
+    """The musical content of one voice, ties merged, on one timeline in quarter lengths.
+
+    Bars are laid end to end by their actual lengths, so a pickup or an irregular bar moves
+    everything after it, exactly as it sounds.
+    """
+    onsets, notes, chords = [], [], []
+    onset = Fraction(0)
+    open_ties: dict[str, int] = {}  # pitch -> index in notes of a note whose tie is still open
+    for measure in _measures(bars):
+        length = Fraction(measure.duration.quarterLength)
+        onsets.append((onset, length))
+        for element in sorted(measure.recurse().notesAndRests, key=lambda e: e.getOffsetInHierarchy(measure)):
+            at = onset + Fraction(element.getOffsetInHierarchy(measure))
+            if isinstance(element, m21.harmony.Harmony):
+                chords.append((at, "N.C." if isinstance(element, m21.harmony.NoChord) else element.figure))
+                continue
+            if not element.isNote:
+                continue
+            name, quarters = element.pitch.nameWithOctave, Fraction(element.duration.quarterLength)
+            tie = element.tie.type if element.tie is not None else None
+            k = open_ties.pop(name, None)
+            if k is not None and notes[k][0] + notes[k][2] == at:  # a tie is marked on its first note
+                notes[k] = (notes[k][0], name, notes[k][2] + quarters)
+            else:
+                notes.append((at, name, quarters))
+                k = len(notes) - 1
+            if tie in ("start", "continue"):
+                open_ties[name] = k
+        onset += length
+    return Signature(tuple(onsets), tuple(sorted(notes)), tuple(sorted(chords)))
+
+
+def differences(expected: Signature, actual: Signature, limit: int = 5) -> list[str]:
+    """Human-readable differences between two signatures; empty when they agree."""
+    found: list[str] = []
+    for name in ("bars", "notes", "chords"):
+        a, b = getattr(expected, name), getattr(actual, name)
+        if a == b:
+            continue
+        if len(a) != len(b):
+            found.append(f"{name}: {len(a)} expected, {len(b)} found")
+        for x, y in zip(a, b):
+            if x != y:
+                found.append(f"{name}: expected {_show(x)}, found {_show(y)}")
+                break
+    return found[:limit]
+
+
+def _show(item: Iterable) -> str:
+    return "(" + ", ".join(str(v) for v in item) + ")"
+
+
+@dataclasses.dataclass(frozen=True)
+class Abc2MidiResult:
+    """What Debian's `abc2midi` said of a tune, sorted into what counts and what does not."""
+
+    errors: tuple[str, ...]  # errors other than unknown chord names
+    unknown_chords: tuple[str, ...]  # abc2midi knows few jazz chord names; these do not count
+    short_or_long_bars: tuple[int, ...]  # written bar indices (0 = first) with the wrong length
+    warnings: tuple[str, ...]  # any other warning
+
+
+def abc2midi_check(text: str, timeout: float = 30.0) -> Abc2MidiResult:
+    """Run `abc2midi` on an ABC tune (written to a temporary file) and sort its messages."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    program = shutil.which("abc2midi")
+    if program is None:
+        raise FileNotFoundError("abc2midi is not installed: `apt-get install abcmidi` (Debian/Ubuntu)")
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "tune.abc"
+        source.write_text(text, encoding="utf-8")
+        run = subprocess.run(
+            [program, str(source), "-o", str(Path(tmp) / "tune.mid")],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )
+    errors, chords, bars, warnings = [], [], [], []
+    for line in (run.stdout + run.stderr).splitlines():
+        if line.startswith("Error"):
+            match = re.search(r'Unrecognized chord name "([^"]*)"', line)
+            (chords if match else errors).append(match.group(1) if match else line)
+        elif line.startswith("Warning"):
+            match = re.search(r"Bar (\d+) has [\d/]+ time units", line)
+            (bars if match else warnings).append(int(match.group(1)) if match else line)
+    return Abc2MidiResult(tuple(errors), tuple(chords), tuple(bars), tuple(warnings))
+
+
+def iter_bars(body: str) -> Iterator[str]:
+    """The bars of an ABC body, without the bar lines."""
+    for line in body.splitlines():
+        for bar in line.split("|"):
+            if bar.strip():
+                yield bar.strip()

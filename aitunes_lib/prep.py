@@ -1,0 +1,281 @@
+"""Filtering, transposition to C, repeat expansion and ABC writing, as a parallel cached batch.
+
+Each song is handled by `process_file`, which never raises: a song that cannot be used
+comes back with `status="skipped"` and its reason, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from aitunes_lib import config
+from aitunes_lib.song import Song
+
+CACHE_VERSION = "prep-1"  # bump when the writer's output changes
+
+# The article's table: semitones that take a major key's tonic to C, keeping its register
+# choice (up to a fourth, down to a tritone). Keyed by the tonic's pitch class.
+SEMITONES_TO_C = {0: 0, 1: -1, 2: -2, 3: -3, 4: -4, 5: -5, 6: -6, 7: 5, 8: 4, 9: 3, 10: 2, 11: 1}
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepConfig:
+    """What to keep and how to write it."""
+
+    meters: tuple[str, ...] = ("4/4", "2/2")
+    modes: tuple[str, ...] = ("major",)  # add "minor" to keep minor songs, written in A minor
+    transpose: bool = True
+    bars_per_line: int = 4
+    dedupe: bool = True
+    workers: int | None = None  # processes; None = every core, 1 = serial in this process
+    cache_dir: Path | None = None  # None = the user cache; use `cache=False` to switch it off
+    cache: bool = True
+    verify: bool = False  # re-parse each written song and compare it with the source
+
+
+    def fingerprint(self) -> str:
+        """What the written output depends on (not how it is computed)."""
+        return json.dumps([CACHE_VERSION, self.meters, self.modes, self.transpose, self.bars_per_line, self.verify])
+
+
+@dataclasses.dataclass
+class PrepResult:
+    """The batch's outcome: kept songs, an index of every file, and the report's numbers."""
+
+    songs: list[Song]
+    index: pd.DataFrame
+    report: dict[str, Any]
+
+
+def transposition(key: "music21.key.Key") -> "music21.interval.Interval":  # noqa: F821
+    """The interval that takes `key` to C major (or its relative minor to A minor), per the article's table.
+
+    >>> import music21
+    >>> str(transposition(music21.key.Key("G")).directedName), str(transposition(music21.key.Key("F#")).directedName)
+    ('P4', 'd-5')
+    """
+    import music21 as m21
+
+    major_tonic = key.tonic if key.mode != "minor" else key.relative.tonic
+    start = m21.pitch.Pitch(major_tonic.name + "4")
+    semitones = SEMITONES_TO_C[major_tonic.pitchClass]
+    end = m21.pitch.Pitch("C4")
+    end.octave = 4 + (start.ps + semitones - 60) // 12
+    assert end.ps == start.ps + semitones, (key, semitones)
+    return m21.interval.Interval(noteStart=start, noteEnd=end)
+
+
+def process_file(path: str | Path, prep: PrepConfig = PrepConfig()) -> dict[str, Any]:
+    """Parse, filter, transpose, expand and write one lead sheet; returns a JSON-able record."""
+    import music21 as m21
+
+    from aitunes_lib import abc, data, repeats
+
+    record: dict[str, Any] = {"path": str(path), "status": "skipped", "reason": None}
+    try:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no such file: {path}")
+        score = m21.converter.parse(str(path), forceSource=True)
+    except Exception as error:  # noqa: BLE001 - any parser failure is a reason, not a crash
+        record["reason"] = f"unreadable: {type(error).__name__}: {_first_line(error)}"
+        return record
+    if not isinstance(score, m21.stream.Score) or not score.parts:
+        record["reason"] = "no parts: the file holds no musical part"
+        return record
+    record.update(data.song_facts(score, path))
+    part = score.parts[0]
+    if not part.recurse().notes:
+        record["reason"] = "no notes"
+        return record
+    if record["meter"] not in prep.meters:
+        record["reason"] = f"meter {record['meter']} not in {'/'.join(prep.meters)}" if record["meter"] else "no time signature"
+        return record
+    if record["mode"] not in prep.modes:
+        record["reason"] = f"mode {record['mode']} not in {'/'.join(prep.modes)}" if record["mode"] else "no key"
+        return record
+    try:
+        keys = list(part.recurse().getElementsByClass(m21.key.Key))
+        if prep.transpose:
+            interval = transposition(keys[-1])
+            record["transposed_by"] = interval.directedName
+            score.transpose(interval, inPlace=True)
+            part = score.parts[0]
+        expanded = repeats.playing_order(part)
+        record["expanded_bars"] = len(expanded)
+        record["irregular_bars"] = irregular_bars(part)
+        # the same, by index in the written (unfolded) song: what abc2midi may warn about
+        record["irregular_written"] = [
+            i for i, m in enumerate(expanded) if m.duration.quarterLength != m.barDuration.quarterLength
+        ]
+        new_keys = list(part.recurse().getElementsByClass(m21.key.KeySignature))
+        body = abc.part_body(expanded, prep.bars_per_line, key=new_keys[0] if new_keys else None)
+        record["abc_key"] = abc.key_text(new_keys[-1] if new_keys else None)
+    except Exception as error:  # noqa: BLE001
+        record["reason"] = f"conversion error: {type(error).__name__}: {_first_line(error)}"
+        return record
+    record.update(status="kept", body=body)
+    if prep.verify:
+        record["round_trip"] = verify_round_trip(expanded, record)
+    return record
+
+
+def verify_round_trip(expanded: "list[music21.stream.Measure]", record: dict[str, Any]) -> list[str]:  # noqa: F821
+    """Differences between the source (transposed, repeats expanded) and music21's parse of
+    the written ABC; empty when the conversion is faithful."""
+    from aitunes_lib import abc
+
+    try:
+        text = abc.abc_header(record["title"], record["composer"], record["meter"], record["abc_key"]) + record["body"]
+        parsed = abc.parse_abc(text)
+    except Exception as error:  # noqa: BLE001
+        return [f"the written ABC does not parse: {type(error).__name__}: {_first_line(error)}"]
+    return abc.differences(abc.signature(expanded), abc.signature(parsed))
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else ""
+
+
+def irregular_bars(part: "music21.stream.Part") -> list[dict[str, Any]]:  # noqa: F821
+    """Bars of the source whose length differs from the meter: pickups and lead-sheet errors.
+
+    They are written as they are, never "fixed"; the report lists them.
+    """
+    import music21 as m21
+
+    measures = list(part.getElementsByClass(m21.stream.Measure))
+    found = []
+    for i, measure in enumerate(measures):
+        length, full = measure.duration.quarterLength, measure.barDuration.quarterLength
+        if length != full:
+            where = "first" if i == 0 else "last" if i == len(measures) - 1 else "inner"
+            found.append({"bar": measure.number, "quarters": float(length), "meter_quarters": float(full), "where": where})
+    return found
+
+
+# --------------------------------------------------------------------------- the batch
+
+
+def _file_key(path: Path, prep: PrepConfig) -> str:
+    digest = hashlib.sha256(path.read_bytes()) if path.is_file() else hashlib.sha256(str(path).encode())
+    digest.update(prep.fingerprint().encode())
+    return digest.hexdigest()
+
+
+def _cache_dir(prep: PrepConfig) -> Path:
+    return Path(prep.cache_dir) if prep.cache_dir is not None else config.user_cache_dir() / "prep"
+
+
+def run_batch(paths: Iterable[str | Path], prep: PrepConfig = PrepConfig(), progress: bool = True) -> list[dict[str, Any]]:
+    """`process_file` over many files: cached by content hash, spread over a process pool."""
+    from tqdm.auto import tqdm
+
+    paths = [Path(p) for p in paths]
+    records: list[dict[str, Any] | None] = [None] * len(paths)
+    cache = _cache_dir(prep) if prep.cache else None
+    keys = [_file_key(p, prep) for p in paths] if cache else []
+    todo = []
+    for i, path in enumerate(paths):
+        hit = cache / f"{keys[i]}.json" if cache else None
+        if hit is not None and hit.is_file():
+            records[i] = {**json.loads(hit.read_text()), "path": str(path)}
+        else:
+            todo.append(i)
+    workers = prep.workers or os.cpu_count() or 1
+    with tqdm(total=len(paths), initial=len(paths) - len(todo), desc="prep", unit="song", disable=not progress) as bar:
+        if workers == 1 or len(todo) <= 1:
+            results: Iterable[dict[str, Any]] = (process_file(paths[i], prep) for i in todo)
+            pool = None
+        else:
+            pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)))
+            results = pool.map(process_file, [paths[i] for i in todo], [prep] * len(todo), chunksize=2)
+        try:
+            for i, record in zip(todo, results):
+                records[i] = record
+                if cache is not None and paths[i].is_file():
+                    cache.mkdir(parents=True, exist_ok=True)
+                    (cache / f"{keys[i]}.json").write_text(json.dumps(record))
+                bar.update(1)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+    return [r for r in records if r is not None]
+
+
+def prepare(root: str | Path, prep: PrepConfig = PrepConfig(), progress: bool = True) -> PrepResult:
+    """Prepare every song under an OpenEWLD folder (or a list of files): songs, index, report."""
+    from aitunes_lib import data
+
+    started = time.perf_counter()
+    root = Path(root)
+    paths = data.song_paths(root) if root.is_dir() else [root]
+    records = run_batch(paths, prep, progress)
+    songs: list[Song] = []
+    seen: dict[str, str] = {}
+    for record in records:
+        if record["status"] != "kept":
+            continue
+        if prep.dedupe and record["body"] in seen:
+            record.update(status="skipped", reason=f"duplicate of {seen[record['body']]}")
+            continue
+        seen[record["body"]] = record["path"]
+        songs.append(
+            Song(
+                title=record["title"], composer=record["composer"], body=record["body"],
+                meter=record["meter"], key=record["abc_key"], source=record["path"],
+            )
+        )
+    index = pd.DataFrame.from_records(records)
+    for column in data.INDEX_COLUMNS + ["status", "reason"]:
+        if column not in index:
+            index[column] = None
+    report = _report(records, prep, time.perf_counter() - started)
+    return PrepResult(songs, index, report)
+
+
+def _report(records: list[dict[str, Any]], prep: PrepConfig, seconds: float) -> dict[str, Any]:
+    in_meter = [r for r in records if r.get("meter") in prep.meters]
+    eligible = [r for r in in_meter if r.get("mode") in prep.modes]
+    converted = [r for r in eligible if r.get("body")]
+    kept = [r for r in records if r["status"] == "kept"]
+    reasons = Counter(r["reason"].split(":")[0] if r["reason"] else "kept" for r in records)
+    return {
+        "songs": len(records),
+        "in_meter": len(in_meter),
+        "eligible": len(eligible),
+        "converted": len(converted),
+        "kept": len(kept),
+        "meters": list(prep.meters),
+        "modes": list(prep.modes),
+        "reasons": dict(sorted(reasons.items())),
+        "skipped": [{"path": r["path"], "reason": r["reason"]} for r in records if r["status"] != "kept"],
+        "irregular_bars": {r["path"]: r["irregular_bars"] for r in kept if r.get("irregular_bars")},
+        "seconds": round(seconds, 2),
+    }
+
+
+def summary(report: dict[str, Any]) -> str:
+    """The report's counts in a few lines, next to the article's figures."""
+    inner = sum(1 for bars in report["irregular_bars"].values() for b in bars if b["where"] == "inner")
+    lines = [
+        f"songs read              {report['songs']:4d}   (article: 502)",
+        f"in {'/'.join(report['meters']):<20} {report['in_meter']:4d}   (article: 381)",
+        f"of those in {'/'.join(report['modes']):<11} {report['eligible']:4d}   (article: 379)",
+        f"converted to ABC        {report['converted']:4d}   (article: 374, xml2abc lost 5)",
+        f"training pairs          {report['kept']:4d}",
+        f"songs with irregular bars in the source: {len(report['irregular_bars'])} ({inner} inner bars, kept as written)",
+        "skipped: " + ", ".join(f"{k} {v}" for k, v in report["reasons"].items() if k != "kept"),
+        f"time {report['seconds']:.1f} s",
+    ]
+    return "\n".join(lines)
