@@ -27,7 +27,7 @@ demo: setup
 	$(PY) -m aitunes_lib demo --out out
 
 test: setup
-	$(PY) -m pytest -n 2 -m "slow or not slow" -q
+	$(PY) -m pytest -m "slow or not slow" -q
 
 test-fast: setup
 	$(PY) -m pytest -q

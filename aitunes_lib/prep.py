@@ -62,7 +62,7 @@ def transposition(key: "music21.key.Key") -> "music21.interval.Interval":  # noq
 
     >>> import music21
     >>> str(transposition(music21.key.Key("G")).directedName), str(transposition(music21.key.Key("F#")).directedName)
-    ('P4', 'd-5')
+    ('P4', 'A-4')
     """
     import music21 as m21
 
@@ -249,7 +249,7 @@ def _report(records: list[dict[str, Any]], prep: PrepConfig, seconds: float) -> 
     eligible = [r for r in in_meter if r.get("mode") in prep.modes]
     converted = [r for r in eligible if r.get("body")]
     kept = [r for r in records if r["status"] == "kept"]
-    reasons = Counter(r["reason"].split(":")[0] if r["reason"] else "kept" for r in records)
+    reasons = Counter(_category(r["reason"]) for r in records)
     return {
         "songs": len(records),
         "in_meter": len(in_meter),
@@ -263,6 +263,12 @@ def _report(records: list[dict[str, Any]], prep: PrepConfig, seconds: float) -> 
         "irregular_bars": {r["path"]: r["irregular_bars"] for r in kept if r.get("irregular_bars")},
         "seconds": round(seconds, 2),
     }
+
+
+def _category(reason: str | None) -> str:
+    if reason is None:
+        return "kept"
+    return "duplicate" if reason.startswith("duplicate of") else reason.split(":")[0]
 
 
 def summary(report: dict[str, Any]) -> str:

@@ -1,0 +1,50 @@
+"""`python -m aitunes_lib prep` on a small real folder, and its errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+
+from conftest import ROOT
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "aitunes_lib", *args], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300)
+
+
+def test_prep_writes_the_training_file_index_and_report(tmp_path, song_path):
+    folder = tmp_path / "OpenEWLD" / "dataset"
+    for stem in ("Sleepy_Time_Gal", "Jingle_Bells", "Let_Me_Call_You_Sweetheart"):
+        (folder / "x" / stem).mkdir(parents=True)
+        shutil.copy(song_path(stem), folder / "x" / stem / f"{stem}.mxl")
+    (folder / "x" / "Broken").mkdir()
+    (folder / "x" / "Broken" / "Broken.mxl").write_bytes(b"PK\x03\x04 truncated")
+    out = tmp_path / "out"
+    result = run("prep", "--data", str(tmp_path / "OpenEWLD"), "--out", str(out), "--quiet", "--verify",
+                 env={"AITUNES_CACHE": str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stderr
+    assert "training pairs             2" in result.stdout
+    records = [json.loads(line) for line in (out / "songs.jsonl").read_text().splitlines()]
+    assert [r["prompt"].split(" $ ")[1] for r in records] == ["T: Jingle Bells", "T: Sleepy Time Gal"]
+    assert all(r["completion"].endswith(" $ <end>") for r in records)
+    assert len((out / "songs_chat.jsonl").read_text().splitlines()) == 2
+    index = pd.read_csv(out / "index.csv")
+    assert sorted(index["status"]) == ["kept", "kept", "skipped", "skipped"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["songs"] == 4 and report["kept"] == 2
+    assert report["round_trip_failures"] == {}
+    assert report["validation"]["ok"]
+    assert any(s["reason"].startswith("unreadable") for s in report["skipped"])
+
+
+def test_prep_with_a_bad_data_path_says_what_to_do(tmp_path):
+    result = run("prep", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "is not an OpenEWLD folder" in result.stderr
+    assert "Traceback" not in result.stderr
