@@ -7,7 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from aitunes_lib import data, dataset, prep
+import pandas as pd
+
+from aitunes_lib import data, dataset, metrics, prep
 
 
 def _prep(args: argparse.Namespace) -> int:
@@ -25,7 +27,7 @@ def _prep(args: argparse.Namespace) -> int:
     records = [dataset.seed_record(song) for song in result.songs]
     dataset.write_jsonl(records, out / "songs.jsonl")
     dataset.write_jsonl([dataset.chat_record(song) for song in result.songs], out / "songs_chat.jsonl")
-    result.index.drop(columns=["body"], errors="ignore").to_csv(out / "index.csv", index=False)
+    result.index.drop(columns=["body", "note_arrays", "events", "features"], errors="ignore").to_csv(out / "index.csv", index=False)
     report = dict(result.report)
     report["validation"] = dataset.validation_report(records, show=False)
     if args.verify:
@@ -33,11 +35,27 @@ def _prep(args: argparse.Namespace) -> int:
             row.path: row.round_trip for row in result.index.itertuples() if isinstance(row.round_trip, list) and row.round_trip
         }
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    kept = result.index[result.index["status"] == "kept"]
+    stats = {v: metrics.training_stats(f[v] for f in kept["features"]) for v in metrics.VARIANTS}
+    metrics.save_stats(stats, out / "stats.json")
     print(prep.summary(report))
     print(dataset.format_validation(report["validation"]))
     if args.verify:
         print(f"round trip: {report['converted'] - len(report['round_trip_failures'])} of {report['converted']} songs exact")
-    print(f"wrote {out / 'songs.jsonl'}, {out / 'songs_chat.jsonl'}, {out / 'index.csv'}, {out / 'report.json'}")
+    print(metrics.format_stats(stats["article"]))
+    print(f"wrote {out / 'songs.jsonl'}, {out / 'songs_chat.jsonl'}, {out / 'index.csv'}, {out / 'report.json'}, {out / 'stats.json'}")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    stats_file = Path(args.stats)
+    stats = metrics.load_stats(stats_file)[args.variant] if stats_file.is_file() or not args.article else metrics.ARTICLE_STATS
+    candidates = [Path(p).read_text(encoding="utf-8") for p in args.files]
+    table = metrics.rank(candidates, stats, variant=args.variant)
+    table.insert(1, "file", [args.files[i] for i in table["candidate"]])
+    columns = ["file", "valid", "NDM", *metrics.FEATURES, "rhythm_ok", "distinct_bars", "reason"]
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(table[[c for c in columns if c in table]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return 0
 
 
@@ -63,6 +81,13 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--minor", action="store_true", help="also keep minor songs (written in A minor)")
         command.add_argument("--quiet", action="store_true", help="no progress bar")
         command.set_defaults(handler=handler)
+    score = commands.add_parser("score", help="rank ABC files by the tonality features",
+                                description="Rank ABC files by NDM, with every feature and check.")
+    score.add_argument("files", nargs="+", help="ABC files (whole tunes or bodies)")
+    score.add_argument("--stats", default="out/stats.json", help="training statistics written by prep")
+    score.add_argument("--variant", choices=metrics.VARIANTS, default="article")
+    score.add_argument("--article", action="store_true", help="use the article's published table if --stats is missing")
+    score.set_defaults(handler=_score)
     return root
 
 

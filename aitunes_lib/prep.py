@@ -21,7 +21,7 @@ import pandas as pd
 from aitunes_lib import config
 from aitunes_lib.song import Song
 
-CACHE_VERSION = "prep-1"  # bump when the writer's output changes
+CACHE_VERSION = "prep-3"  # bump when the writer's output changes
 
 # The article's table: semitones that take a major key's tonic to C, keeping its register
 # choice (up to a fourth, down to a tritone). Keyed by the tonic's pitch class.
@@ -79,7 +79,7 @@ def process_file(path: str | Path, prep: PrepConfig = PrepConfig()) -> dict[str,
     """Parse, filter, transpose, expand and write one lead sheet; returns a JSON-able record."""
     import music21 as m21
 
-    from aitunes_lib import abc, data, repeats
+    from aitunes_lib import abc, data, metrics, repeats
 
     record: dict[str, Any] = {"path": str(path), "status": "skipped", "reason": None}
     try:
@@ -104,6 +104,8 @@ def process_file(path: str | Path, prep: PrepConfig = PrepConfig()) -> dict[str,
         record["reason"] = f"mode {record['mode']} not in {'/'.join(prep.modes)}" if record["mode"] else "no key"
         return record
     try:
+        # the note arrays of the source melody, before transposition (as the article took them)
+        notes = {v: metrics.note_array(score, v) for v in metrics.VARIANTS}
         keys = list(part.recurse().getElementsByClass(m21.key.Key))
         if prep.transpose:
             interval = transposition(keys[-1])
@@ -120,6 +122,10 @@ def process_file(path: str | Path, prep: PrepConfig = PrepConfig()) -> dict[str,
         new_keys = list(part.recurse().getElementsByClass(m21.key.KeySignature))
         body = abc.part_body(expanded, prep.bars_per_line, key=new_keys[0] if new_keys else None)
         record["abc_key"] = abc.key_text(new_keys[-1] if new_keys else None)
+        events = metrics.note_events(expanded)
+        record["note_arrays"] = {v: a.tolist() for v, a in notes.items()}
+        record["events"] = events.to_json()
+        record["features"] = {v: metrics.features(notes[v], events, v) for v in metrics.VARIANTS}
     except Exception as error:  # noqa: BLE001
         record["reason"] = f"conversion error: {type(error).__name__}: {_first_line(error)}"
         return record
@@ -234,6 +240,7 @@ def prepare(root: str | Path, prep: PrepConfig = PrepConfig(), progress: bool = 
             Song(
                 title=record["title"], composer=record["composer"], body=record["body"],
                 meter=record["meter"], key=record["abc_key"], source=record["path"],
+                scores=record["features"]["article"],
             )
         )
     index = pd.DataFrame.from_records(records)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aitunes_lib import data
+from aitunes_lib import data, prep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,3 +30,10 @@ def song_path(openewld):
         return matches[0]
 
     return find
+
+
+@pytest.fixture(scope="session")
+def prepared(openewld, tmp_path_factory):
+    """(the whole dataset prepared and verified, its cache folder): slow tests share one run."""
+    cache = tmp_path_factory.mktemp("prep-cache")
+    return prep.prepare(openewld, prep.PrepConfig(verify=True, cache_dir=cache, workers=2), progress=False), cache

@@ -30,12 +30,6 @@ KNOWN_REPEAT_CONVENTIONS = {
 }
 
 
-@pytest.fixture(scope="module")
-def prepared(openewld, tmp_path_factory):
-    cache = tmp_path_factory.mktemp("prep-cache")
-    return prep.prepare(openewld, prep.PrepConfig(verify=True, cache_dir=cache, workers=2), progress=False), cache
-
-
 def test_the_articles_counts(prepared):
     report = prepared[0].report
     assert (report["songs"], report["in_meter"], report["eligible"], report["converted"]) == (502, 381, 379, 379)

@@ -1,0 +1,682 @@
+"""Tonality features (Tymoczko), the article's NDM ranking, and the checks it lacked.
+
+Features, after Tymoczko, *A Geometry of Music* (2011), ch. 1, which names five:
+- CMM, conjunct melodic motion: mean absolute semitone step between consecutive melody notes;
+- LM, limited macroharmony: how far each window's count of distinct pitches is from 5–8;
+- CENT, centricity: how much one pitch dominates each window;
+- CONS, acoustic consonance: how consonant the melody is with the chord sounding under it;
+- HC, harmonic consistency: how alike in structure the song's chords are.
+
+The article scored the first three with `music-geometry-eval`, whose time-supported
+definitions have quirks its published numbers depend on. `variant="article"` keeps them:
+- a 16th-note grid with each pitch followed by zeros;
+- windows of 32 steps hopping by 4;
+- LM's upper branch measured from 5, not 8;
+- CENT taken as the longest run of repeated pitches;
+- the window sum divided by the fractional `(len(grid) - 32) / 4 + 1`.
+
+`variant="corrected"` takes CENT as the share of the most frequent pitch class, and
+divides by the number of windows actually summed.
+
+Functions take note arrays or a `NoteEvents` and return floats; a feature that is
+undefined for a song (no notes, one note, no chord symbols) is NaN, by design.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import json
+import math
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import music21
+    import pandas as pd
+
+SPAN = 32  # 16th notes per window: two bars of 4/4
+HOP = 4  # a quarter note
+LM_LOW, LM_HIGH = 5, 8
+FEATURES = ("CMM", "LM", "CENT", "CONS", "HC")
+ARTICLE_FEATURES = ("CMM", "LM", "CENT")
+VARIANTS = ("article", "corrected")
+
+# Huron (1994), "Interval-class content in equally tempered pitch-class sets", Music
+# Perception 11(3): 289-305, table 3: consonance of each interval class 1..6 (ic0, the
+# unison or octave, taken as the most consonant, 1.5).
+INTERVAL_CLASS_CONSONANCE = np.array([1.5, -1.428, -0.582, 0.594, 0.386, 1.240, -0.453])
+
+
+# --------------------------------------------------------------------------- note arrays
+
+
+def _score(song: "str | music21.stream.Stream") -> "music21.stream.Stream":
+    if isinstance(song, str):
+        from aitunes_lib.abc import parse_abc
+
+        return parse_abc(song)
+    return song
+
+
+def note_array(song: "str | music21.stream.Stream", variant: str = "article") -> np.ndarray:
+    """`[[midi_pitch, sixteenths], ...]` of the melody; `sixteenths = int(quarterLength * 4 + 0.5)`.
+
+    article: as the article built it, which its published statistics depend on. Every
+    iterable child of the first part is walked and the `music21.note.Note`s (exact type)
+    in it are kept. That walks the measures, but also spanners: a slur yields its notes again,
+    at the end. A chord symbol lying directly in a part (a one-bar ABC tune has no Measure)
+    yields its tones. Ties are not merged; a grace note gets 0 sixteenths.
+    corrected: the notes of each measure, once each, in order.
+    """
+    import music21 as m21
+
+    score = _score(song)
+    part = score.parts[0] if isinstance(score, m21.stream.Score) and score.parts else score
+    bars = [child for child in part if isinstance(child, m21.stream.Stream)] or [part]  # no Measure: one bar
+    if variant == "article":
+        children = bars + [c for c in part if isinstance(c, collections.abc.Iterable) and not isinstance(c, m21.stream.Stream)]
+        children.sort(key=lambda c: part.index(c) if c is not part else -1)  # the part's own order
+    elif variant == "corrected":
+        children = bars
+    else:
+        raise ValueError(f"unknown variant {variant!r}: choose one of {VARIANTS}")
+    rows = [(int(n.pitch.ps), int(n.quarterLength * 4 + 0.5)) for child in children for n in child if type(n) is m21.note.Note]
+    return np.array(rows, dtype=np.int64).reshape(-1, 2)
+
+
+def pc_mask(pitch_classes: Iterable[int]) -> int:
+    """A pitch-class set as a 12-bit integer (bit k = pitch class k).
+
+    >>> pc_mask([0, 4, 7])
+    145
+    """
+    mask = 0
+    for pc in pitch_classes:
+        mask |= 1 << (int(pc) % 12)
+    return mask
+
+
+@dataclasses.dataclass(frozen=True)
+class NoteEvents:
+    """The melody with time and harmony: one row per note (ties merged), and the chord
+    symbols as pitch-class masks with how long each sounds."""
+
+    onset: np.ndarray  # quarter lengths from the start
+    duration: np.ndarray  # quarter lengths
+    pitch: np.ndarray  # MIDI numbers
+    chord: np.ndarray  # pitch-class mask of the chord symbol sounding at each note's onset (0: none)
+    chords: np.ndarray  # every chord symbol's mask in order (N.C. left out)
+    chord_durations: np.ndarray  # how long each lasts: to the next chord symbol, N.C., or the end
+
+    def to_json(self) -> dict[str, list]:
+        return {f.name: getattr(self, f.name).tolist() for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "NoteEvents":
+        kinds = {"onset": float, "duration": float, "pitch": np.int64, "chord": np.int64, "chords": np.int64, "chord_durations": float}
+        return cls(**{name: np.asarray(data[name], dtype=kind) for name, kind in kinds.items()})
+
+
+def note_events(song: "str | music21.stream.Stream | Sequence[music21.stream.Measure]") -> NoteEvents:
+    """Onsets, lengths and pitches of the melody (ties merged), each with the chord symbol
+    sounding at its onset. A chord symbol sounds until the next one (N.C. stops it)."""
+    import music21 as m21
+
+    from aitunes_lib.abc import _measures
+
+    score = _score(song) if isinstance(song, (str, m21.stream.Stream)) else song
+    timeline: list[tuple[float, int, Any]] = []  # (onset, 0 chord / 1 note, item): chords first
+    start = 0.0
+    for measure in _measures(score):
+        for element in measure.recurse().notesAndRests:
+            at = start + float(element.getOffsetInHierarchy(measure))
+            if isinstance(element, m21.harmony.Harmony):
+                mask = 0 if isinstance(element, m21.harmony.NoChord) else pc_mask(p.pitchClass for p in element.pitches)
+                timeline.append((at, 0, mask))
+            elif element.isNote and not element.duration.isGrace:
+                timeline.append((at, 1, element))
+        start += float(measure.duration.quarterLength)
+    timeline.sort(key=lambda item: (item[0], item[1]))
+    onsets, durations, pitches, under = [], [], [], []
+    chord_onsets, chord_masks = [], []
+    sounding = 0
+    tie_open = False
+    for at, kind, item in timeline:
+        if kind == 0:
+            sounding = item
+            chord_onsets.append(at)
+            chord_masks.append(item)
+            continue
+        quarters = float(item.duration.quarterLength)
+        midi = int(item.pitch.ps)
+        if tie_open and pitches and pitches[-1] == midi and abs(onsets[-1] + durations[-1] - at) < 1e-9:
+            durations[-1] += quarters
+        else:
+            onsets.append(at)
+            durations.append(quarters)
+            pitches.append(midi)
+            under.append(sounding)
+        tie_open = item.tie is not None and item.tie.type in ("start", "continue")
+    ends = chord_onsets[1:] + [max(start, chord_onsets[-1])] if chord_onsets else []
+    lasting = [(m, e - o) for m, o, e in zip(chord_masks, chord_onsets, ends) if m]
+    return NoteEvents(
+        np.array(onsets, dtype=float), np.array(durations, dtype=float), np.array(pitches, dtype=np.int64),
+        np.array(under, dtype=np.int64), np.array([m for m, _ in lasting], dtype=np.int64),
+        np.array([d for _, d in lasting], dtype=float),
+    )
+
+
+def grid(notes: np.ndarray) -> np.ndarray:
+    """The article's 16th-note grid: each pitch, then zeros to fill its length.
+
+    >>> grid(np.array([[60, 4], [62, 2], [60, 0]])).tolist()
+    [60, 0, 0, 0, 62, 0, 60]
+    """
+    notes = np.asarray(notes, dtype=np.int64).reshape(-1, 2)
+    if len(notes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    slots = np.maximum(notes[:, 1], 1)  # a 0-length (grace) note still takes its onset slot
+    out = np.zeros(int(slots.sum()), dtype=np.int64)
+    out[np.concatenate(([0], np.cumsum(slots)[:-1]))] = notes[:, 0]
+    return out
+
+
+# --------------------------------------------------------------------------- CMM, LM, CENT
+#
+# Computed for many songs at once. Each window of the grid is the range of onsets whose grid
+# position falls in it, so nothing is materialised step by step: a window's distinct pitches
+# are its onsets whose previous same-pitch onset lies before the window, and its longest run
+# of equal pitches is read from where each onset's run began.
+
+
+@dataclasses.dataclass(frozen=True)
+class _Windows:
+    """Every window of every song, and the onsets inside each, flattened (ragged)."""
+
+    pitch: np.ndarray  # all songs' onset pitches, concatenated
+    notes: np.ndarray  # per song: how many notes
+    first: np.ndarray  # per window: its first onset (into `pitch`)
+    onsets: np.ndarray  # per window: how many onsets it holds
+    filled: np.ndarray  # the windows holding at least one onset
+    starts: np.ndarray  # per filled window: where its entries begin in `index`
+    index: np.ndarray  # the onsets of the first filled window, then the next, ... (into `pitch`)
+    entry_first: np.ndarray  # for each entry: the first onset of its window
+    window_song: np.ndarray  # per window: its song
+    divisor: dict[str, np.ndarray]  # per song and variant: what the window sum is divided by
+    empty: np.ndarray  # per song: no notes at all
+
+    def per_window(self, ufunc: np.ufunc, values: np.ndarray, dtype=None) -> np.ndarray:
+        """`ufunc.reduceat` of one value per entry into one value per window (0 if empty)."""
+        out = np.zeros(len(self.onsets), dtype=float)
+        if len(self.starts):
+            out[self.filled] = ufunc.reduceat(values, self.starts, dtype=dtype)
+        return out
+
+
+def _concat(arrays: Sequence[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(arrays).astype(dtype, copy=False) if len(arrays) else np.zeros(0, dtype)
+
+
+def _windows(songs: Sequence[np.ndarray]) -> _Windows:
+    arrays = [np.asarray(n, dtype=np.int64).reshape(-1, 2) for n in songs]
+    notes = np.array([len(a) for a in arrays], dtype=np.int64)
+    table = _concat(arrays, np.int64).reshape(-1, 2)
+    slots = np.maximum(table[:, 1], 1)  # a 0-length (grace) note keeps its onset slot
+    positions = np.cumsum(slots) - slots  # grid position of each onset, songs laid end to end
+    lengths = np.bincount(np.repeat(np.arange(len(arrays)), notes), weights=slots, minlength=len(arrays)).astype(np.int64)
+    offsets = np.cumsum(lengths) - lengths
+    exact = np.where(lengths > SPAN, (lengths - SPAN) / HOP + 1, np.where(lengths > 0, 1.0, 0.0))  # the article's count
+    count = np.floor(exact).astype(np.int64)
+    window_song = np.repeat(np.arange(len(arrays)), count)
+    within = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    start = offsets[window_song] + HOP * within
+    # onsets before each grid slot (one more slot for the end): a window's onsets are a range
+    before = np.zeros(int(lengths.sum()) + 1, dtype=np.int32)
+    before[positions + 1] = 1
+    before = np.cumsum(before, dtype=np.int32)
+    first = before[start]
+    onsets = before[start + np.minimum(lengths[window_song], SPAN)] - first
+    filled = onsets > 0
+    first_f, onsets_f = first[filled].astype(np.int32), onsets[filled].astype(np.int32)
+    starts = (np.cumsum(onsets_f) - onsets_f).astype(np.int32)
+    # the entries of window k are first_k, first_k + 1, ...: a running sum of steps of 1 that
+    # jumps back to first_k where window k begins
+    step = np.ones(int(onsets_f.sum()), dtype=np.int32)
+    if len(starts):
+        step[starts] = first_f - np.concatenate(([0], first_f[:-1] + onsets_f[:-1] - 1))
+    return _Windows(table[:, 0], notes, first, onsets, filled, starts, np.cumsum(step, dtype=np.int32), np.repeat(first_f, onsets_f),
+                    window_song, {"article": exact, "corrected": count.astype(float)}, lengths == 0)
+
+
+def _per_song(w: _Windows, values: np.ndarray, variant: str) -> np.ndarray:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}: choose one of {VARIANTS}")
+    sums = np.bincount(w.window_song, weights=values, minlength=len(w.empty))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = sums / w.divisor[variant]
+    result[w.empty] = math.nan
+    return result
+
+
+def _previous_same(pitch: np.ndarray) -> np.ndarray:
+    """For each onset, the index of the previous onset of the same pitch (-1 if none)."""
+    order = np.argsort(pitch, kind="stable").astype(np.int32)
+    previous = np.full(len(pitch), -1, dtype=np.int32)
+    same = pitch[order][1:] == pitch[order][:-1]
+    previous[order[1:][same]] = order[:-1][same]
+    return previous
+
+
+def limited_macroharmony_batch(songs: Sequence[np.ndarray], variant: str = "article", windows: _Windows | None = None) -> np.ndarray:
+    """`limited_macroharmony` of many songs at once."""
+    w = windows or _windows(songs)
+    new = _previous_same(w.pitch)[w.index] < w.entry_first  # the first of its pitch in the window
+    n = w.per_window(np.add, new, dtype=np.int32)
+    values = np.where(n < LM_LOW, LM_LOW - n + 1, np.where(n > LM_HIGH, n - LM_LOW + 1, 1)).astype(float)
+    return _per_song(w, values, variant)
+
+
+def centricity_batch(songs: Sequence[np.ndarray], variant: str = "article", windows: _Windows | None = None) -> np.ndarray:
+    """`centricity` of many songs at once."""
+    w = windows or _windows(songs)
+    if variant == "article":
+        change = np.concatenate(([True], w.pitch[1:] != w.pitch[:-1]))
+        run_begin = np.maximum.accumulate(np.where(change, np.arange(len(w.pitch)), 0)).astype(np.int32)
+        run = w.index - np.maximum(run_begin[w.index], w.entry_first) + 1  # run length so far, in the window
+        top = w.per_window(np.maximum, run)
+    else:
+        # onsets of each pitch class before each onset: a window's counts are one subtraction.
+        # Kept modulo 256 (uint8): a window holds at most 32 onsets, so differences are exact.
+        before = np.zeros((len(w.pitch) + 1, 12), dtype=np.uint8)
+        np.cumsum(np.eye(12, dtype=np.uint8)[w.pitch % 12], axis=0, out=before[1:])
+        top = (before[w.first + w.onsets] - before[w.first]).max(axis=1).astype(float)
+    values = np.where(w.onsets > 0, top / np.maximum(w.onsets, 1), 1.0)
+    return _per_song(w, values, variant)
+
+
+def conjunct_melodic_motion_batch(songs: Sequence[np.ndarray], windows: _Windows | None = None) -> np.ndarray:
+    """`conjunct_melodic_motion` of many songs at once."""
+    w = windows or _windows(songs)
+    counts, pitch = w.notes, w.pitch
+    steps = np.abs(np.diff(pitch)) if len(pitch) > 1 else np.zeros(0)
+    song = np.repeat(np.arange(len(counts)), counts)[1:]
+    same_song = song == np.repeat(np.arange(len(counts)), counts)[:-1] if len(pitch) > 1 else np.zeros(0, bool)
+    sums = np.bincount(song[same_song], weights=steps[same_song], minlength=len(counts))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts >= 2, sums / (counts - 1), math.nan)
+
+
+def conjunct_melodic_motion(notes: np.ndarray) -> float:
+    """CMM = mean |p[i+1] − p[i]| over consecutive melody notes, in semitones (NaN below two notes)."""
+    return float(conjunct_melodic_motion_batch([notes])[0])
+
+
+def limited_macroharmony(notes: np.ndarray, variant: str = "article") -> float:
+    """LM = Σ_w v_w / windows, v_w = 1 if 5 ≤ n ≤ 8, (5 − n) + 1 if n < 5, (n − 5) + 1 if n > 8,
+    n = distinct pitches with an onset in window w (the n > 8 branch counts from 5, as the
+    reference does). NaN for a song with no notes."""
+    return float(limited_macroharmony_batch([notes], variant)[0])
+
+
+def centricity(notes: np.ndarray, variant: str = "article") -> float:
+    """CENT = Σ_w c_w / windows.
+
+    article: c_w = the longest run of consecutive equal onset pitches / the onsets in w.
+    corrected: c_w = the share of w's onsets on its most frequent pitch class.
+    A window with no onset (inside one held note) has only that note sounding: c_w = 1.
+    """
+    return float(centricity_batch([notes], variant)[0])
+
+
+# --------------------------------------------------------------------------- the two harmonic features
+
+
+_BITS = (np.arange(4096)[:, None] >> np.arange(12)[None, :]) & 1  # mask -> its 12 bits
+
+
+_CONSONANCE: np.ndarray | None = None
+
+
+def _consonance_table() -> np.ndarray:
+    """[pitch class, chord mask] -> mean Huron consonance of the note with the chord's tones."""
+    global _CONSONANCE  # a pure lookup table, built once on first use
+    if _CONSONANCE is None:
+        bits = _BITS.astype(float)  # (4096, 12)
+        intervals = (np.arange(12)[None, :] - np.arange(12)[:, None]) % 12  # [note pc, chord pc]
+        consonance = INTERVAL_CLASS_CONSONANCE[np.minimum(intervals, 12 - intervals)]  # (12, 12)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            _CONSONANCE = (consonance @ bits.T) / bits.sum(axis=1)[None, :]  # (12, 4096)
+    return _CONSONANCE
+
+
+def acoustic_consonance_batch(songs: Sequence[NoteEvents]) -> np.ndarray:
+    """`acoustic_consonance` of many songs at once."""
+    counts = np.array([len(e.pitch) for e in songs], dtype=np.int64)
+    song = np.repeat(np.arange(len(songs)), counts)
+    pitch = _concat([e.pitch for e in songs], np.int64)
+    duration = _concat([e.duration for e in songs], float)
+    chord = _concat([e.chord for e in songs], np.int64)
+    under = chord > 0
+    per_note = _consonance_table()[pitch[under] % 12, chord[under]]
+    weights = np.bincount(song[under], weights=duration[under], minlength=len(songs))
+    sums = np.bincount(song[under], weights=per_note * duration[under], minlength=len(songs))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(weights > 0, sums / weights, math.nan)
+
+
+def acoustic_consonance(events: NoteEvents) -> float:
+    """CONS = Σ d·c / Σ d over melody notes sounding under a chord symbol, where c is the mean
+    Huron (1994) interval-class consonance between the note and each chord tone and d its
+    length. From about −1.4 (all minor seconds) to 1.5 (all unisons). NaN if no note has a chord."""
+    return float(acoustic_consonance_batch([events])[0])
+
+
+def set_class(mask: int) -> int:
+    """The prime form of a pitch-class set, up to transposition and inversion, as a mask
+    (the most packed rotation, Rahn's rule).
+
+    >>> set_class(pc_mask([2, 6, 9])) == set_class(pc_mask([0, 3, 7])) == pc_mask([0, 3, 7])
+    True
+    """
+    pcs = [k for k in range(12) if mask >> k & 1]
+    if not pcs:
+        return 0
+    best = None
+    for source in (pcs, sorted((-p) % 12 for p in pcs)):
+        for i in range(len(source)):
+            rotation = source[i:] + [p + 12 for p in source[:i]]
+            form = tuple(p - rotation[0] for p in rotation)
+            key = (form[-1], form[::-1])
+            if best is None or key < best[0]:
+                best = (key, form)
+    return pc_mask(best[1])
+
+
+_SET_CLASS: np.ndarray | None = None
+
+
+def _set_classes() -> np.ndarray:
+    global _SET_CLASS  # a pure lookup table of 4096 entries, built once on first use
+    if _SET_CLASS is None:
+        _SET_CLASS = np.array([set_class(m) for m in range(4096)], dtype=np.int64)
+    return _SET_CLASS
+
+
+def harmonic_consistency_batch(songs: Sequence[NoteEvents]) -> np.ndarray:
+    """`harmonic_consistency` of many songs at once."""
+    counts = np.array([len(e.chords) for e in songs], dtype=np.int64)
+    song = np.repeat(np.arange(len(songs)), counts)
+    chords = _concat([e.chords for e in songs], np.int64)
+    durations = _concat([e.chord_durations for e in songs], float)
+    groups, inverse = np.unique(song * 4096 + _set_classes()[chords], return_inverse=True)
+    time_in_group = np.bincount(inverse, weights=durations, minlength=len(groups))
+    totals = np.bincount(song, weights=durations, minlength=len(songs))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = time_in_group / totals[groups // 4096]
+        result = np.bincount(groups // 4096, weights=shares * shares, minlength=len(songs))
+    return np.where(totals > 0, result, math.nan)
+
+
+def harmonic_consistency(events: NoteEvents) -> float:
+    """HC = Σ_k p_k², p_k the share of chord-symbol time in set class k (chords compared up
+    to transposition and inversion): the chance that two moments of the song hear chords of
+    the same structure. 1 = one structure throughout. NaN without chord symbols."""
+    return float(harmonic_consistency_batch([events])[0])
+
+
+def features_batch(
+    songs: Sequence[np.ndarray], events: Sequence[NoteEvents] | None = None, variant: str = "article"
+) -> dict[str, np.ndarray]:
+    """All five features of many songs at once: one array per feature, one value per song."""
+    windows = _windows(songs)
+    nan = np.full(len(songs), math.nan)
+    return {
+        "CMM": conjunct_melodic_motion_batch(songs, windows),
+        "LM": limited_macroharmony_batch(songs, variant, windows),
+        "CENT": centricity_batch(songs, variant, windows),
+        "CONS": acoustic_consonance_batch(events) if events is not None else nan,
+        "HC": harmonic_consistency_batch(events) if events is not None else nan,
+    }
+
+
+def features(notes: np.ndarray, events: NoteEvents | None = None, variant: str = "article") -> dict[str, float]:
+    """All five features of one song (CONS and HC are NaN without `events`)."""
+    batch = features_batch([notes], [events] if events is not None else None, variant)
+    return {name: float(values[0]) for name, values in batch.items()}
+
+
+# --------------------------------------------------------------------------- NDM
+
+
+def training_stats(rows: Iterable[Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    """Mean, population standard deviation and values of each feature over the training songs."""
+    table = list(rows)
+    stats = {}
+    for name in FEATURES:
+        values = np.array([r.get(name, math.nan) for r in table], dtype=float)
+        values = values[~np.isnan(values)]
+        stats[name] = {"mean": float(values.mean()) if len(values) else math.nan,
+                       "std": float(values.std()) if len(values) else math.nan, "songs": int(len(values)),
+                       "values": [round(float(v), 6) for v in values]}  # for distribution plots
+    return stats
+
+
+def format_stats(stats: Mapping[str, Mapping[str, float]]) -> str:
+    """The training statistics as the article printed them: mean ± standard deviation."""
+    names = {"CMM": "Conjunct melodic motion", "LM": "Limited macroharmony", "CENT": "Centricity",
+             "CONS": "Acoustic consonance", "HC": "Harmonic consistency"}
+    return "\n".join(
+        f"{names[k]:<24s} ({k:<4s}): {stats[k]['mean']:.4f} ± {stats[k]['std']:.4f}" for k in FEATURES if k in stats
+    )
+
+
+def save_stats(stats: Mapping[str, Any], path: str | Path) -> Path:
+    """Write training statistics as JSON (usually `stats.json` beside the training file)."""
+    path = Path(path)
+    path.write_text(json.dumps(stats, indent=2))
+    return path
+
+
+def load_stats(path: str | Path) -> dict[str, dict[str, float]]:
+    """Read statistics written by `save_stats`; a missing file says which command makes it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no training statistics (run `python -m aitunes_lib prep` to write them)")
+    return json.loads(path.read_text())
+
+
+# The article's published table, for reproducing its ranking exactly.
+ARTICLE_STATS = {
+    "CMM": {"mean": 2.2715, "std": 0.4831}, "LM": {"mean": 2.0305, "std": 0.5386}, "CENT": {"mean": 0.3042, "std": 0.0891},
+}
+
+
+def ndm(
+    values: Mapping[str, float],
+    stats: Mapping[str, Mapping[str, float]],
+    variant: str = "article",
+    features_used: Sequence[str] = ARTICLE_FEATURES,
+) -> float:
+    """Normalized distance to the training mean.
+
+    article: z_CMM² + z_LM² + ((CENT − mean_CENT) / std_CMM)², the article's sum of squares,
+    slip included (centricity divided by CMM's standard deviation).
+    corrected: √(Σ z²) over `features_used`, each by its own standard deviation.
+    """
+    if variant == "article":
+        z = [
+            (values["CMM"] - stats["CMM"]["mean"]) / stats["CMM"]["std"],
+            (values["LM"] - stats["LM"]["mean"]) / stats["LM"]["std"],
+            (values["CENT"] - stats["CENT"]["mean"]) / stats["CMM"]["std"],
+        ]
+        return float(sum(v * v for v in z))
+    if variant == "corrected":
+        z = [(values[f] - stats[f]["mean"]) / stats[f]["std"] for f in features_used]
+        return float(math.sqrt(sum(v * v for v in z)))
+    raise ValueError(f"unknown variant {variant!r}: choose one of {VARIANTS}")
+
+
+# --------------------------------------------------------------------------- checks the article lacked
+
+
+def _bar_texts(body: str) -> list[str]:
+    from aitunes_lib.abc import iter_bars
+
+    return [" ".join(bar.split()) for bar in iter_bars(body)]
+
+
+def rhythm_validity(score: "music21.stream.Stream", meter_quarters: float = 4.0) -> dict[str, Any]:
+    """Share of interior bars whose length equals the meter; the first and last bars may be
+    partial (pickup, ending) and are reported, not failed."""
+    from aitunes_lib.abc import _measures
+
+    lengths = [float(m.duration.quarterLength) for m in _measures(score)]
+    interior = lengths[1:-1]
+    wrong = [i + 1 for i, q in enumerate(interior) if abs(q - meter_quarters) > 1e-9]
+    return {
+        "bars": len(lengths),
+        "rhythm_ok": (1 - len(wrong) / len(interior)) if interior else (1.0 if lengths else math.nan),
+        "bad_bars": wrong,
+        "partial_ends": [i for i in (0, len(lengths) - 1) if lengths and abs(lengths[i] - meter_quarters) > 1e-9],
+    }
+
+
+class TrainingBars:
+    """The training songs' bars, for novelty: verbatim copies and shared 4-bar n-grams."""
+
+    def __init__(self, bodies: Iterable[str], n: int = 4):
+        self.n = n
+        self.songs = [_bar_texts(body) for body in bodies]
+        self.ngrams = {tuple(bars[i : i + n]) for bars in self.songs for i in range(len(bars) - n + 1)}
+        self.index: dict[str, list[tuple[int, int]]] = {}
+        for s, bars in enumerate(self.songs):
+            for i, bar in enumerate(bars):
+                self.index.setdefault(bar, []).append((s, i))
+
+    def longest_copy(self, bars: Sequence[str]) -> int:
+        """The longest run of consecutive bars found verbatim, in order, in one training song."""
+        best = 0
+        runs: dict[tuple[int, int], int] = {}  # (song, bar) where a run ends -> its length
+        for bar in bars:
+            current = {}
+            for s, i in self.index.get(bar, ()):
+                current[(s, i)] = runs.get((s, i - 1), 0) + 1
+            runs = current
+            best = max(best, max(runs.values(), default=0))
+        return best
+
+    def shared_ngrams(self, bars: Sequence[str]) -> float:
+        """Share of the candidate's n-bar windows that occur in some training song."""
+        grams = [tuple(bars[i : i + self.n]) for i in range(len(bars) - self.n + 1)]
+        return sum(g in self.ngrams for g in grams) / len(grams) if grams else math.nan
+
+
+def repetition(bars: Sequence[str]) -> float:
+    """Share of distinct bars (1 = no bar repeats; low values loop one phrase)."""
+    return len(set(bars)) / len(bars) if bars else math.nan
+
+
+def evaluate(
+    candidate: str,
+    stats: Mapping[str, Mapping[str, float]] | None = None,
+    training: TrainingBars | None = None,
+    variant: str = "article",
+    meter_quarters: float = 4.0,
+) -> dict[str, Any]:
+    """Every feature and check of one candidate (an ABC tune or body); never raises.
+
+    A candidate music21 cannot parse comes back with `valid=False` and the parser's message.
+    """
+    from aitunes_lib.abc import parse_abc
+
+    row: dict[str, Any] = {"valid": False, "reason": "", "notes": 0}
+    try:
+        score = parse_abc(candidate)
+    except Exception as error:  # noqa: BLE001 - a bad candidate is a row, not a crash
+        row["reason"] = f"does not parse: {type(error).__name__}: {str(error).strip().splitlines()[0][:200] if str(error).strip() else ''}"
+        return row
+    notes = note_array(score, variant)
+    events = note_events(score)
+    row.update(features(notes, events, variant))
+    row["notes"] = int(len(notes))
+    row.update(rhythm_validity(score, meter_quarters))
+    bars = _bar_texts("\n".join(line for line in candidate.splitlines() if not re.match(r"^[A-Za-z]:", line)))
+    row["distinct_bars"] = repetition(bars)
+    if training is not None:
+        row["longest_copy"] = training.longest_copy(bars)
+        row["shared_4bar"] = training.shared_ngrams(bars)
+    reasons = []
+    if len(notes) == 0:
+        reasons.append("no notes")
+    elif len(notes) == 1:
+        reasons.append("one note: CMM undefined")
+    if len(events.chords) == 0:
+        reasons.append("no chord symbols: CONS and HC undefined")
+    row["valid"] = len(notes) > 0
+    if stats is not None and row["valid"]:
+        try:
+            row["NDM"] = ndm(row, stats, variant)
+        except (KeyError, ZeroDivisionError) as error:
+            reasons.append(f"NDM: {error}")
+    row["reason"] = "; ".join(reasons)
+    return row
+
+
+def rank(
+    candidates: Sequence[str],
+    stats: Mapping[str, Mapping[str, float]] = ARTICLE_STATS,
+    training: TrainingBars | None = None,
+    variant: str = "article",
+) -> "pd.DataFrame":
+    """One row per candidate (features, NDM, validity and reasons), best first; invalid last."""
+    import pandas as pd
+
+    rows = [{"candidate": i, **evaluate(text, stats, training, variant)} for i, text in enumerate(candidates)]
+    table = pd.DataFrame(rows)
+    if "NDM" not in table:
+        table["NDM"] = math.nan
+    return table.sort_values(["valid", "NDM"], ascending=[False, True], na_position="last").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- distributions
+
+
+def _kde(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Gaussian kernel density with Scott's bandwidth."""
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return np.zeros_like(at)
+    spread = values.std(ddof=1) if len(values) > 1 else 0.0
+    bandwidth = max(spread * len(values) ** (-1 / 5), 1e-3 * max(1.0, abs(values).max()))
+    z = (at[:, None] - values[None, :]) / bandwidth
+    return np.exp(-0.5 * z * z).sum(axis=1) / (len(values) * bandwidth * math.sqrt(2 * math.pi))
+
+
+def overlap_area(a: Sequence[float], b: Sequence[float], points: int = 512) -> float:
+    """Area under min(KDE(a), KDE(b)): 1 when two samples share one distribution, 0 when
+    they do not overlap (Yang & Lerch's mgeval comparison). NaN if either is empty."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if len(a) == 0 or len(b) == 0:
+        return math.nan
+    lo, hi = min(a.min(), b.min()), max(a.max(), b.max())
+    pad = (hi - lo) * 0.5 + 1e-6
+    xs = np.linspace(lo - pad, hi + pad, points)
+    return float(np.trapezoid(np.minimum(_kde(a, xs), _kde(b, xs)), xs))
+
+
+def compare_distributions(
+    candidates: "pd.DataFrame", stats: Mapping[str, Mapping[str, Any]], features_used: Sequence[str] = FEATURES
+) -> dict[str, float]:
+    """Overlap area, per feature, between the valid candidates' values and the training
+    songs' values (kept in `stats` by `training_stats`)."""
+    valid = candidates[candidates["valid"]] if "valid" in candidates else candidates
+    return {
+        name: overlap_area(valid[name].to_numpy(dtype=float), stats[name].get("values", []))
+        for name in features_used
+        if name in valid and name in stats
+    }
