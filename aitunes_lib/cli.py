@@ -6,10 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from aitunes_lib import data, dataset, metrics, prep
+from aitunes_lib import config, data, dataset, metrics, prep
+from aitunes_lib.backends.openai_backend import OpenAIBackendError
 
 
 def _prep(args: argparse.Namespace) -> int:
@@ -59,6 +61,68 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _openai(args: argparse.Namespace, **settings: Any):
+    from aitunes_lib.backends.openai_backend import OpenAIBackend, OpenAIConfig
+
+    return OpenAIBackend(settings=OpenAIConfig(**settings))
+
+
+def _no_local() -> int:
+    print("error: the local backend is not built yet (issue #4); use --backend openai with an API key", file=sys.stderr)
+    return 2
+
+
+def _train(args: argparse.Namespace) -> int:
+    from aitunes_lib.backends.openai_backend import state_path
+
+    if args.backend == "local":
+        return _no_local()
+    backend = _openai(args, base_model=args.base_model, n_epochs=args.epochs, suffix=args.suffix)
+    if args.cancel:
+        backend.cancel(args.data)
+        return 0
+    handle = backend.fine_tune(args.data, confirm=True if args.yes else None)
+    out = Path(args.out) if args.out else Path(args.data).parent / "openai_model"
+    out.mkdir(parents=True, exist_ok=True)
+    handle.save(out / "handle.json")
+    print(f"model {handle.model}; handle in {out / 'handle.json'}; job state in {state_path(args.data)}")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from aitunes_lib import abc, naming
+    from aitunes_lib.backends.base import ModelHandle
+
+    if args.backend == "local":
+        return _no_local()
+    model = Path(args.model)
+    model_id = ModelHandle.load(model / "handle.json").model if (model / "handle.json").is_file() else args.model
+    backend = _openai(args)
+    backend.use(model_id)
+    title, band = (args.title, args.band) if args.title and args.band else naming.invent(1, seed=args.seed)[0]
+    prompt = abc.seed_prompt(args.title or title, args.band or band)
+    completions = backend.generate(prompt, n=args.n, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
+    stats_file = Path(args.stats)
+    stats = metrics.load_stats(stats_file)["article"] if stats_file.is_file() else metrics.ARTICLE_STATS
+    tunes = [abc.decode_seed(prompt, c) for c in completions]
+    table = metrics.rank(tunes, stats).set_index("candidate")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    records = []
+    for i, (completion, tune) in enumerate(zip(completions, tunes)):
+        (out / f"candidate_{i}.abc").write_text(tune, encoding="utf-8")
+        row = table.loc[i]
+        if row["valid"]:
+            abc.parse_abc(tune).write("midi", fp=out / f"candidate_{i}.mid")
+        records.append({"prompt": prompt, "completion": completion, "abc": f"candidate_{i}.abc",
+                        "valid": bool(row["valid"]), "NDM": None if pd.isna(row["NDM"]) else float(row["NDM"]),
+                        "reason": row["reason"]})
+    dataset.write_jsonl(records, out / "candidates.jsonl")
+    print(f"{prompt}\n" + table[["valid", "NDM", "CMM", "LM", "CENT", "reason"]].to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"wrote {len(records)} candidates to {out}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     print("== AI-Tunes demo: prepare OpenEWLD (local backend, no API key needed) ==")
     return _prep(args)
@@ -81,6 +145,32 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--minor", action="store_true", help="also keep minor songs (written in A minor)")
         command.add_argument("--quiet", action="store_true", help="no progress bar")
         command.set_defaults(handler=handler)
+    train = commands.add_parser("train", help="fine-tune a model on songs.jsonl",
+                                description="Fine-tune on the article's JSONL (the OpenAI backend needs OPENAI_API_KEY).")
+    train.add_argument("--backend", choices=("local", "openai"), default="local")
+    train.add_argument("--data", required=True, help="the training file (songs.jsonl from prep)")
+    train.add_argument("--out", help="where the model handle goes (default: beside the data)")
+    train.add_argument("--base-model", default="davinci-002", help="OpenAI base model (davinci-002, babbage-002, gpt-4o-mini, gpt-3.5-turbo)")
+    train.add_argument("--epochs", type=int, default=5)
+    train.add_argument("--suffix", default="aitunes")
+    train.add_argument("--yes", action="store_true", help="start without asking to confirm the cost")
+    train.add_argument("--cancel", action="store_true", help="cancel the job started for this training file")
+    train.set_defaults(handler=_train)
+
+    generate = commands.add_parser("generate", help="generate candidate songs for a title and band",
+                                   description="Generate n candidates, write .abc, .mid and candidates.jsonl, ranked by NDM.")
+    generate.add_argument("--backend", choices=("local", "openai"), default="local")
+    generate.add_argument("--model", required=True, help="a model folder (with handle.json) or a fine-tuned model id")
+    generate.add_argument("--title", help="song title (default: invented offline)")
+    generate.add_argument("--band", help="band name (default: invented offline)")
+    generate.add_argument("-n", type=int, default=5)
+    generate.add_argument("--temperature", type=float, default=0.75)
+    generate.add_argument("--top-p", type=float, default=1.0)
+    generate.add_argument("--seed", type=int, default=None)
+    generate.add_argument("--stats", default="out/stats.json")
+    generate.add_argument("--out", required=True)
+    generate.set_defaults(handler=_generate)
+
     score = commands.add_parser("score", help="rank ABC files by the tonality features",
                                 description="Rank ABC files by NDM, with every feature and check.")
     score.add_argument("files", nargs="+", help="ABC files (whole tunes or bodies)")
@@ -96,6 +186,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (data.DatasetError, dataset.DatasetError, FileNotFoundError) as error:
+    except (data.DatasetError, dataset.DatasetError, FileNotFoundError, config.MissingApiKey, OpenAIBackendError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -26,3 +26,44 @@ def user_cache_dir() -> Path:
         return Path(os.environ[ENV_CACHE]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base).expanduser() / "aitunes"
+
+
+ENV_OPENAI_KEY = "OPENAI_API_KEY"
+
+
+class MissingApiKey(RuntimeError):
+    """No OpenAI API key could be found; the message names the ways to give one."""
+
+
+MISSING_KEY_MESSAGE = (
+    "No OpenAI API key: set OPENAI_API_KEY, add it to Colab secrets as OPENAI_API_KEY, "
+    "or run interactively to be asked for it; or use the local backend (--backend local), which needs none."
+)
+
+
+def openai_api_key(ask: bool | None = None) -> str:
+    """The OpenAI API key from `$OPENAI_API_KEY`, Colab secrets, or a hidden prompt.
+
+    `ask=None` prompts only when a person is at a terminal or notebook. The key is never
+    printed, logged or written anywhere by this project.
+    """
+    key = os.environ.get(ENV_OPENAI_KEY, "").strip()
+    if key:
+        return key
+    try:
+        from google.colab import userdata  # type: ignore[import-not-found]
+
+        key = (userdata.get(ENV_OPENAI_KEY) or "").strip()
+        if key:
+            return key
+    except Exception:  # noqa: BLE001 - not in Colab, or the secret is not shared with this notebook
+        pass
+    import sys
+
+    if ask if ask is not None else sys.stdin is not None and sys.stdin.isatty():
+        import getpass
+
+        key = getpass.getpass("OpenAI API key (input hidden): ").strip()
+        if key:
+            return key
+    raise MissingApiKey(MISSING_KEY_MESSAGE)

@@ -48,3 +48,38 @@ def test_prep_with_a_bad_data_path_says_what_to_do(tmp_path):
     assert result.returncode == 2
     assert "is not an OpenEWLD folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_train_and_generate_with_openai_through_the_stand_in(tmp_path, song_path):
+    from aitunes_lib import dataset, prep
+    from aitunes_lib.song import Song
+    from openai_standin import StandIn
+
+    songs = []
+    for stem in ("Sleepy_Time_Gal", "Jingle_Bells"):
+        r = prep.process_file(song_path(stem))
+        songs.append(dataset.seed_record(Song(r["title"], r["composer"], r["body"])))
+    train = dataset.write_jsonl(songs, tmp_path / "songs.jsonl")
+    with StandIn(statuses=("queued", "running", "succeeded")) as standin:
+        env = {"OPENAI_API_KEY": "sk-cli-test", "OPENAI_BASE_URL": standin.base_url}
+        result = run("train", "--backend", "openai", "--data", str(train), "--yes", "--out", str(tmp_path / "model"), env=env)
+        assert result.returncode == 0, result.stderr
+        assert "info: Job is succeeded" in result.stdout
+        result = run("generate", "--backend", "openai", "--model", str(tmp_path / "model"), "--title", "Mr. Clean",
+                     "--band", "The Dishes", "-n", "3", "--out", str(tmp_path / "gen"), env=env)
+        assert result.returncode == 0, result.stderr
+    candidates = [json.loads(line) for line in (tmp_path / "gen" / "candidates.jsonl").read_text().splitlines()]
+    assert len(candidates) == 3 and all(c["valid"] for c in candidates)
+    assert candidates[0]["prompt"] == "X: 1 $ T: Mr. Clean $ C: The Dishes $ <song>"
+    assert (tmp_path / "gen" / "candidate_0.abc").read_text().startswith("X:1\nT:Mr. Clean\nC:The Dishes\nL:1/4")
+    assert (tmp_path / "gen" / "candidate_2.mid").stat().st_size > 50
+
+
+def test_openai_without_a_key_says_how_to_give_one(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    result = subprocess.run([sys.executable, "-m", "aitunes_lib", "generate", "--backend", "openai", "--model", "x",
+                             "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert "No OpenAI API key" in result.stderr and "--backend local" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,1 @@
+"""Model backends: one protocol (`base.Backend`), a local PyTorch backend and an OpenAI one."""

@@ -1,0 +1,326 @@
+"""The article's workflow on today's OpenAI API: upload, fine-tune, watch, generate.
+
+Written against the v1-style client of the `openai` SDK. The job id goes to a small JSON
+state file next to the training file as soon as the job exists, so a restarted notebook
+watches the same job instead of paying for a second one. The API key never goes there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from aitunes_lib import config, dataset
+from aitunes_lib.backends.base import STOP, ModelHandle, as_completion
+
+COMPLETION_MODELS = ("davinci-002", "babbage-002")
+CHAT_MODELS = ("gpt-4o-mini", "gpt-3.5-turbo")
+# USD per 1,000 training tokens, per epoch (OpenAI's published fine-tuning prices; change
+# them with OpenAIConfig(prices=...) when they move).
+PRICES = {"davinci-002": 0.006, "babbage-002": 0.0004, "gpt-3.5-turbo": 0.008, "gpt-4o-mini": 0.003}
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+class OpenAIBackendError(RuntimeError):
+    """An OpenAI call that failed for good; the message says what happened and what to do."""
+
+
+class FineTuneFailed(OpenAIBackendError):
+    """The fine-tuning job ended as failed or cancelled."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenAIConfig:
+    """How to fine-tune and call the API."""
+
+    base_model: str = "davinci-002"  # a completions model, as the article's curie was
+    n_epochs: int = 5  # as in the article
+    suffix: str | None = "aitunes"
+    seed: int | None = 42
+    validation_file: Path | None = None
+    prices: Mapping[str, float] = dataclasses.field(default_factory=lambda: dict(PRICES))
+    poll_first: float = 2.0  # seconds before the first status check; then x1.5 each time
+    poll_max: float = 60.0
+    timeout: float = 600.0  # the longest wait for a job, in hours for real runs
+    max_retries: int = 3  # for 429, 5xx and dropped connections (the SDK backs off exponentially)
+    request_timeout: float = 60.0
+    base_url: str | None = None  # None: OpenAI; tests point it at a local stand-in
+
+    @property
+    def chat(self) -> bool:
+        return self.base_model.startswith(CHAT_MODELS) or "gpt-" in self.base_model
+
+
+def state_path(train_jsonl: str | Path) -> Path:
+    """Where the job id and model id of a training file are kept."""
+    train_jsonl = Path(train_jsonl)
+    return train_jsonl.with_name(train_jsonl.stem + ".openai.json")
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _write_state(path: Path, state: Mapping[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.replace(path)  # never a half-written state file
+
+
+class _Reporter:
+    """Job events as they arrive: a live display in a notebook, printed lines in a terminal."""
+
+    def __init__(self, out: Callable[[str], None] | None = None):
+        self.lines: list[str] = []
+        self.out = out
+        self.handle = None
+        if out is None:
+            try:
+                from IPython import get_ipython
+                from IPython.display import display
+
+                if get_ipython() is not None and "ZMQ" in type(get_ipython()).__name__:
+                    self.handle = display({"text/plain": ""}, raw=True, display_id=True)
+            except ImportError:
+                pass
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+        if self.out is not None:
+            self.out(line)
+        elif self.handle is not None:
+            self.handle.update({"text/plain": "\n".join(self.lines[-30:])}, raw=True)
+        else:
+            print(line, flush=True)
+
+
+class OpenAIBackend:
+    """Fine-tune and generate through the OpenAI API (the `Backend` protocol)."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        settings: OpenAIConfig = OpenAIConfig(),
+        api_key: str | None = None,
+        report: Callable[[str], None] | None = None,
+    ):
+        import openai
+
+        self.settings = settings
+        self.model = model
+        self.report = _Reporter(report)
+        self.client = openai.OpenAI(
+            api_key=api_key or config.openai_api_key(),
+            base_url=settings.base_url,
+            max_retries=settings.max_retries,
+            timeout=settings.request_timeout,
+        )
+
+    # ----------------------------------------------------------------------- calls
+
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        import openai
+
+        try:
+            return fn(*args, **kwargs)
+        except openai.AuthenticationError as error:
+            raise OpenAIBackendError(
+                f"{what}: the OpenAI API refused the key (401). Check OPENAI_API_KEY, "
+                "or use the local backend, which needs no key."
+            ) from error
+        except openai.NotFoundError as error:
+            raise OpenAIBackendError(f"{what}: not found (404): {_message(error)}") from error
+        except openai.RateLimitError as error:
+            raise OpenAIBackendError(
+                f"{what}: rate-limited (429) after {self.settings.max_retries} retries with back-off: "
+                f"{_message(error)}. Wait a minute or check your quota, then run again."
+            ) from error
+        except openai.InternalServerError as error:
+            raise OpenAIBackendError(
+                f"{what}: the OpenAI API failed ({error.status_code}) after {self.settings.max_retries} "
+                f"retries with back-off. Run again later; any job id is kept in the state file."
+            ) from error
+        except openai.APIConnectionError as error:
+            raise OpenAIBackendError(
+                f"{what}: cannot reach the OpenAI API ({error.__cause__ or error}). Check the network; "
+                "any job id is kept in the state file."
+            ) from error
+        except openai.BadRequestError as error:
+            raise OpenAIBackendError(f"{what}: the API refused the request (400): {_message(error)}") from error
+
+    # ----------------------------------------------------------------------- fine-tuning
+
+    def estimate_cost(self, train_jsonl: str | Path) -> dict[str, Any]:
+        """Training tokens × epochs × price per 1,000 tokens (a rough upper bound)."""
+        report = dataset.validation_report(dataset.read_jsonl(train_jsonl), show=False)
+        price = self.settings.prices.get(self.settings.base_model)
+        tokens = report["tokens_total"] * self.settings.n_epochs
+        return {
+            "model": self.settings.base_model, "tokens_per_epoch": report["tokens_total"],
+            "epochs": self.settings.n_epochs, "billed_tokens": tokens, "usd_per_1k": price,
+            "usd": round(tokens / 1000 * price, 2) if price is not None else None,
+        }
+
+    def _training_file(self, train_jsonl: Path) -> Path:
+        """The file to upload: chat models need the chat format, made beside the original."""
+        records = dataset.read_jsonl(train_jsonl)
+        report = dataset.validation_report(records, show=False)
+        if not report["ok"]:
+            raise dataset.DatasetError(
+                f"{train_jsonl} failed validation and was not uploaded:\n{dataset.format_validation(report)}"
+            )
+        if not self.settings.chat:
+            return train_jsonl
+        chat = train_jsonl.with_name(train_jsonl.stem + "_chat_upload.jsonl")
+        dataset.write_jsonl([dataset.chat_record(dataset.song_from_record(r)) for r in records], chat)
+        return chat
+
+    def _upload(self, path: Path) -> str:
+        with path.open("rb") as f:
+            uploaded = self._call(f"upload {path.name}", self.client.files.create, file=f, purpose="fine-tune")
+        self.report(f"uploaded {path.name} as {uploaded.id}")
+        return uploaded.id
+
+    def start(self, train_jsonl: str | Path, confirm: bool | None = None) -> str:
+        """Upload and create the job (or find the one already started); returns its id."""
+        train_jsonl = Path(train_jsonl)
+        state_file = state_path(train_jsonl)
+        state = _read_state(state_file)
+        if state.get("job_id") and state.get("status") not in ("failed", "cancelled"):
+            self.report(f"resuming job {state['job_id']} from {state_file.name} (no new job created)")
+            return state["job_id"]
+        upload = self._training_file(train_jsonl)
+        cost = self.estimate_cost(train_jsonl)
+        self.report(
+            f"cost estimate: {cost['tokens_per_epoch']:,} tokens × {cost['epochs']} epochs on {cost['model']}"
+            + (f" ≈ ${cost['usd']:.2f}" if cost["usd"] is not None else " (no price known for this model)")
+        )
+        if not _confirmed(confirm):
+            raise OpenAIBackendError("fine-tuning not started: the cost was not confirmed")
+        training_file = self._upload(upload)
+        validation_file = self._upload(Path(self.settings.validation_file)) if self.settings.validation_file else None
+        options: dict[str, Any] = {
+            "model": self.settings.base_model,
+            "training_file": training_file,
+            "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": self.settings.n_epochs}}},
+        }
+        if validation_file:
+            options["validation_file"] = validation_file
+        if self.settings.suffix:
+            options["suffix"] = self.settings.suffix
+        if self.settings.seed is not None:
+            options["seed"] = self.settings.seed
+        job = self._call("create the fine-tuning job", self.client.fine_tuning.jobs.create, **options)
+        _write_state(state_file, {"job_id": job.id, "status": job.status, "training_file": training_file,
+                                  "base_model": self.settings.base_model, "model_id": None})
+        self.report(f"created job {job.id} ({job.status}); its id is kept in {state_file.name}")
+        return job.id
+
+    def watch(self, job_id: str, state_file: Path | None = None) -> str:
+        """Poll the job with exponential back-off, showing its events; returns the model id."""
+        delay, waited, after = self.settings.poll_first, 0.0, None
+        while True:
+            job = self._call("check the job", self.client.fine_tuning.jobs.retrieve, job_id)
+            page = self._call("read the job's events", self.client.fine_tuning.jobs.list_events, job_id, limit=100,
+                              **({"after": after} if after else {}))
+            for event in sorted(page.data, key=lambda e: e.created_at):  # the API lists newest first
+                self.report(f"  {event.level}: {event.message}")
+            if page.data:
+                after = max(page.data, key=lambda e: e.created_at).id
+            if state_file is not None:
+                state = _read_state(state_file)
+                state.update(status=job.status, model_id=job.fine_tuned_model)
+                _write_state(state_file, state)
+            if job.status == "succeeded":
+                self.report(f"job {job_id} succeeded: model {job.fine_tuned_model}")
+                return job.fine_tuned_model
+            if job.status in ("failed", "cancelled"):
+                reason = job.error.message if job.error and job.error.message else "no reason given"
+                raise FineTuneFailed(f"fine-tuning job {job_id} {job.status}: {reason}")
+            if waited >= self.settings.timeout:
+                raise OpenAIBackendError(f"job {job_id} still {job.status} after {waited:.0f} s; watch it again later")
+            time.sleep(delay)
+            waited += delay
+            delay = min(delay * 1.5, self.settings.poll_max)
+
+    def fine_tune(self, train_jsonl: str | Path, settings: OpenAIConfig | None = None, confirm: bool | None = None) -> ModelHandle:
+        """The article's fine-tune: upload, create (or resume), watch, and keep the model id."""
+        if settings is not None:
+            self.settings = settings
+        state_file = state_path(train_jsonl)
+        state = _read_state(state_file)
+        if state.get("model_id") and state.get("status") == "succeeded":
+            self.report(f"reusing fine-tuned model {state['model_id']} from {state_file.name}")
+            self.model = state["model_id"]
+        else:
+            job_id = self.start(train_jsonl, confirm)
+            self.model = self.watch(job_id, state_file)
+        return ModelHandle("openai", self.model, self.settings.base_model, {"job_id": _read_state(state_file).get("job_id")})
+
+    def jobs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The account's recent fine-tuning jobs."""
+        page = self._call("list jobs", self.client.fine_tuning.jobs.list, limit=limit)
+        return [{"id": j.id, "status": j.status, "model": j.model, "fine_tuned_model": j.fine_tuned_model} for j in page.data]
+
+    def cancel(self, train_jsonl: str | Path | None = None, job_id: str | None = None) -> str:
+        """Cancel a job (by id, or the one in a training file's state file); returns its status."""
+        state_file = state_path(train_jsonl) if train_jsonl is not None else None
+        job_id = job_id or (_read_state(state_file).get("job_id") if state_file else None)
+        if not job_id:
+            raise OpenAIBackendError("no job to cancel: give a job id or a training file with a state file")
+        job = self._call(f"cancel job {job_id}", self.client.fine_tuning.jobs.cancel, job_id)
+        if state_file is not None and state_file.is_file():
+            state = _read_state(state_file)
+            state.update(status=job.status)
+            _write_state(state_file, state)
+        self.report(f"job {job_id}: {job.status}")
+        return job.status
+
+    def use(self, model_id: str) -> ModelHandle:
+        """Reuse an existing fine-tuned model; an unknown id gives a clear error."""
+        self._call(f"find model {model_id!r} (is the id right?)", self.client.models.retrieve, model_id)
+        self.model = model_id
+        return ModelHandle("openai", model_id, None)
+
+    # ----------------------------------------------------------------------- generation
+
+    def generate(
+        self, prompt: str, n: int = 5, temperature: float = 0.75, top_p: float = 1.0,
+        max_tokens: int = 1000, seed: int | None = None,
+    ) -> list[str]:
+        """n completions in one request, in the article's format (` … $ <end>`)."""
+        if n < 1:
+            return []
+        if not self.model:
+            raise OpenAIBackendError("no model: fine-tune first, or call use(model_id)")
+        options: dict[str, Any] = {"model": self.model, "n": n, "temperature": temperature, "top_p": top_p,
+                                   "max_tokens": max_tokens, **({"seed": seed} if seed is not None else {})}
+        if self.settings.chat or self.model.startswith("ft:gpt"):
+            messages = [{"role": "system", "content": dataset.CHAT_SYSTEM}, {"role": "user", "content": prompt}]
+            reply = self._call("generate", self.client.chat.completions.create, messages=messages, stop=[STOP.strip()], **options)
+            texts = [choice.message.content or "" for choice in sorted(reply.choices, key=lambda c: c.index)]
+        else:
+            reply = self._call("generate", self.client.completions.create, prompt=prompt, stop=STOP, **options)
+            texts = [choice.text for choice in sorted(reply.choices, key=lambda c: c.index)]
+        return [as_completion(text) for text in texts]
+
+
+def _message(error: Exception) -> str:
+    body = getattr(error, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    return str(error)
+
+
+def _confirmed(confirm: bool | None) -> bool:
+    if confirm is not None:
+        return confirm
+    if sys.stdin is None or not sys.stdin.isatty():
+        return True  # no one to ask (a script or CI): the caller chose to train
+    return input("Start fine-tuning? [y/N] ").strip().lower() in ("y", "yes")
