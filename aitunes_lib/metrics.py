@@ -117,8 +117,17 @@ class NoteEvents:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "NoteEvents":
-        kinds = {"onset": float, "duration": float, "pitch": np.int64, "chord": np.int64, "chords": np.int64, "chord_durations": float}
-        return cls(**{name: np.asarray(data[name], dtype=kind) for name, kind in kinds.items()})
+        return cls(**{name: np.asarray(data[name], dtype=kind) for name, kind in _EVENT_TYPES.items()})
+
+
+_EVENT_TYPES = {"onset": float, "duration": float, "pitch": np.int64, "chord": np.int64, "chords": np.int64, "chord_durations": float}
+
+
+def _stack(songs: Sequence[NoteEvents], *fields: str) -> tuple[np.ndarray, ...]:
+    """(the song number of each row, then each field of all songs laid end to end)."""
+    counts = np.array([len(getattr(e, fields[0])) for e in songs], dtype=np.int64)
+    song = np.repeat(np.arange(len(songs)), counts)
+    return (song, *(_concat([getattr(e, f) for e in songs], _EVENT_TYPES[f]) for f in fields))
 
 
 def note_events(song: "str | music21.stream.Stream | Sequence[music21.stream.Measure]") -> NoteEvents:
@@ -355,11 +364,7 @@ def _consonance_table() -> np.ndarray:
 
 def acoustic_consonance_batch(songs: Sequence[NoteEvents]) -> np.ndarray:
     """`acoustic_consonance` of many songs at once."""
-    counts = np.array([len(e.pitch) for e in songs], dtype=np.int64)
-    song = np.repeat(np.arange(len(songs)), counts)
-    pitch = _concat([e.pitch for e in songs], np.int64)
-    duration = _concat([e.duration for e in songs], float)
-    chord = _concat([e.chord for e in songs], np.int64)
+    song, pitch, duration, chord = _stack(songs, "pitch", "duration", "chord")
     under = chord > 0
     per_note = _consonance_table()[pitch[under] % 12, chord[under]]
     weights = np.bincount(song[under], weights=duration[under], minlength=len(songs))
@@ -408,10 +413,7 @@ def _set_classes() -> np.ndarray:
 
 def harmonic_consistency_batch(songs: Sequence[NoteEvents]) -> np.ndarray:
     """`harmonic_consistency` of many songs at once."""
-    counts = np.array([len(e.chords) for e in songs], dtype=np.int64)
-    song = np.repeat(np.arange(len(songs)), counts)
-    chords = _concat([e.chords for e in songs], np.int64)
-    durations = _concat([e.chord_durations for e in songs], float)
+    song, chords, durations = _stack(songs, "chords", "chord_durations")
     groups, inverse = np.unique(song * 4096 + _set_classes()[chords], return_inverse=True)
     time_in_group = np.bincount(inverse, weights=durations, minlength=len(groups))
     totals = np.bincount(song, weights=durations, minlength=len(songs))
