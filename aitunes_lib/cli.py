@@ -61,7 +61,7 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _openai(args: argparse.Namespace, **settings: Any):
+def _openai(**settings: Any):
     from aitunes_lib.backends.openai_backend import OpenAIBackend, OpenAIConfig
 
     return OpenAIBackend(settings=OpenAIConfig(**settings))
@@ -77,7 +77,7 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.backend == "local":
         return _no_local()
-    backend = _openai(args, base_model=args.base_model, n_epochs=args.epochs, suffix=args.suffix)
+    backend = _openai(base_model=args.base_model, n_epochs=args.epochs, suffix=args.suffix)
     if args.cancel:
         backend.cancel(args.data)
         return 0
@@ -97,7 +97,7 @@ def _generate(args: argparse.Namespace) -> int:
         return _no_local()
     model = Path(args.model)
     model_id = ModelHandle.load(model / "handle.json").model if (model / "handle.json").is_file() else args.model
-    backend = _openai(args)
+    backend = _openai()
     backend.use(model_id)
     title, band = (args.title, args.band) if args.title and args.band else naming.invent(1, seed=args.seed)[0]
     prompt = abc.seed_prompt(args.title or title, args.band or band)

@@ -8,11 +8,11 @@ from fractions import Fraction
 import music21 as m21
 import pytest
 
-from aitunes_lib import abc, prep, repeats
+from aitunes_lib import abc, prep
 
 
 def written(path, prep_config=prep.PrepConfig()):
-    """(record, source measures in playing order) for one real song."""
+    """The prep record of one real song, which must be kept."""
     record = prep.process_file(path, prep_config)
     assert record["status"] == "kept", record["reason"]
     return record
