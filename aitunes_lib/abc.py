@@ -440,36 +440,48 @@ class Signature:
     chords: tuple[tuple[Fraction, str], ...]  # (onset, music21 figure)
 
 
-def signature(bars: m21.stream.Stream | Sequence[m21.stream.Measure]) -> Signature:
-    """The musical content of one voice, ties merged, on one timeline in quarter lengths.
-
-    Bars are laid end to end by their actual lengths, so a pickup or an irregular bar moves
-    everything after it, exactly as it sounds.
-    """
-    onsets, notes, chords = [], [], []
+def timeline(bars: m21.stream.Stream | Sequence[m21.stream.Measure]) -> Iterator[tuple[Fraction, m21.base.Music21Object]]:
+    """(onset, element) for every note, rest and chord symbol of one voice, in quarter notes,
+    bars laid end to end by their actual lengths (a pickup moves everything after it, as it
+    sounds); in order within each bar."""
     onset = Fraction(0)
-    open_ties: dict[str, int] = {}  # pitch -> index in notes of a note whose tie is still open
     for measure in _measures(bars):
-        length = Fraction(measure.duration.quarterLength)
-        onsets.append((onset, length))
-        for element in sorted(measure.recurse().notesAndRests, key=lambda e: e.getOffsetInHierarchy(measure)):
-            at = onset + Fraction(element.getOffsetInHierarchy(measure))
-            if isinstance(element, m21.harmony.Harmony):
-                chords.append((at, "N.C." if isinstance(element, m21.harmony.NoChord) else element.figure))
-                continue
-            if not element.isNote:
-                continue
-            name, quarters = element.pitch.nameWithOctave, Fraction(element.duration.quarterLength)
-            tie = element.tie.type if element.tie is not None else None
-            k = open_ties.pop(name, None)
-            if k is not None and notes[k][0] + notes[k][2] == at:  # a tie is marked on its first note
-                notes[k] = (notes[k][0], name, notes[k][2] + quarters)
-            else:
-                notes.append((at, name, quarters))
-                k = len(notes) - 1
-            if tie in ("start", "continue"):
-                open_ties[name] = k
-        onset += length
+        elements = sorted(measure.recurse().notesAndRests, key=lambda e: e.getOffsetInHierarchy(measure))
+        for element in elements:
+            yield onset + Fraction(element.getOffsetInHierarchy(measure)), element
+        onset += Fraction(measure.duration.quarterLength)
+
+
+def song_length(bars: m21.stream.Stream | Sequence[m21.stream.Measure]) -> Fraction:
+    """The total length in quarter notes: the sum of the bars' actual lengths."""
+    return sum((Fraction(m.duration.quarterLength) for m in _measures(bars)), Fraction(0))
+
+
+def signature(bars: m21.stream.Stream | Sequence[m21.stream.Measure]) -> Signature:
+    """The musical content of one voice, ties merged, on one timeline in quarter lengths."""
+    measures = _measures(bars)
+    onsets, notes, chords = [], [], []
+    at_bar = Fraction(0)
+    for measure in measures:
+        onsets.append((at_bar, Fraction(measure.duration.quarterLength)))
+        at_bar += Fraction(measure.duration.quarterLength)
+    open_ties: dict[str, int] = {}  # pitch -> index in notes of a note whose tie is still open
+    for at, element in timeline(measures):
+        if isinstance(element, m21.harmony.Harmony):
+            chords.append((at, "N.C." if isinstance(element, m21.harmony.NoChord) else element.figure))
+            continue
+        if not element.isNote:
+            continue
+        name, quarters = element.pitch.nameWithOctave, Fraction(element.duration.quarterLength)
+        tie = element.tie.type if element.tie is not None else None
+        k = open_ties.pop(name, None)
+        if k is not None and notes[k][0] + notes[k][2] == at:  # a tie is marked on its first note
+            notes[k] = (notes[k][0], name, notes[k][2] + quarters)
+        else:
+            notes.append((at, name, quarters))
+            k = len(notes) - 1
+        if tie in ("start", "continue"):
+            open_ties[name] = k
     return Signature(tuple(onsets), tuple(sorted(notes)), tuple(sorted(chords)))
 
 

@@ -67,3 +67,19 @@ def openai_api_key(ask: bool | None = None) -> str:
         if key:
             return key
     raise MissingApiKey(MISSING_KEY_MESSAGE)
+
+
+ENV_SOUNDFONT = "AITUNES_SOUNDFONT"
+SOUNDFONT_PLACES = (  # Debian/Ubuntu's fluid-soundfont-gm (also what Colab's apt installs), then others
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+    "/usr/share/sounds/sf2/default-GM.sf2",
+    "/usr/share/soundfonts/FluidR3_GM.sf2",
+    "/usr/share/soundfonts/default.sf2",
+    "/content/FluidR3_GM.sf2",
+)
+
+
+def soundfont_candidates() -> list[Path]:
+    """Where to look for a General MIDI soundfont: `$AITUNES_SOUNDFONT` first."""
+    own = os.environ.get(ENV_SOUNDFONT)
+    return ([Path(own).expanduser()] if own else []) + [Path(p) for p in SOUNDFONT_PLACES]

@@ -135,26 +135,24 @@ def note_events(song: "str | music21.stream.Stream | Sequence[music21.stream.Mea
     sounding at its onset. A chord symbol sounds until the next one (N.C. stops it)."""
     import music21 as m21
 
-    from aitunes_lib.abc import _measures
+    from aitunes_lib.abc import song_length, timeline
 
     score = _score(song) if isinstance(song, (str, m21.stream.Stream)) else song
-    timeline: list[tuple[float, int, Any]] = []  # (onset, 0 chord / 1 note, item): chords first
-    start = 0.0
-    for measure in _measures(score):
-        for element in measure.recurse().notesAndRests:
-            at = start + float(element.getOffsetInHierarchy(measure))
-            if isinstance(element, m21.harmony.Harmony):
-                mask = 0 if isinstance(element, m21.harmony.NoChord) else pc_mask(p.pitchClass for p in element.pitches)
-                timeline.append((at, 0, mask))
-            elif element.isNote and not element.duration.isGrace:
-                timeline.append((at, 1, element))
-        start += float(measure.duration.quarterLength)
-    timeline.sort(key=lambda item: (item[0], item[1]))
+    items: list[tuple[float, int, Any]] = []  # (onset, 0 chord / 1 note, item): chords first
+    for onset, element in timeline(score):
+        at = float(onset)
+        if isinstance(element, m21.harmony.Harmony):
+            mask = 0 if isinstance(element, m21.harmony.NoChord) else pc_mask(p.pitchClass for p in element.pitches)
+            items.append((at, 0, mask))
+        elif element.isNote and not element.duration.isGrace:
+            items.append((at, 1, element))
+    start = float(song_length(score))
+    items.sort(key=lambda item: (item[0], item[1]))
     onsets, durations, pitches, under = [], [], [], []
     chord_onsets, chord_masks = [], []
     sounding = 0
     tie_open = False
-    for at, kind, item in timeline:
+    for at, kind, item in items:
         if kind == 0:
             sounding = item
             chord_onsets.append(at)

@@ -1,0 +1,192 @@
+"""See a song: MIDI with chord accompaniment, a piano roll, engraved sheet music, and exports."""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aitunes_lib import abc
+from aitunes_lib.song import Song
+
+if TYPE_CHECKING:
+    import matplotlib.figure
+    import music21
+
+MELODY_VELOCITY, CHORD_VELOCITY = 64, 48  # the article's: accompaniment softer than the melody
+MELODY_CHANNEL, CHORD_CHANNEL = 0, 1
+TICKS_PER_QUARTER = 480
+
+
+class RenderError(ValueError):
+    """A song that cannot be shown or played, with the reason."""
+
+
+def to_score(song: "Song | str | music21.stream.Score") -> "music21.stream.Score":
+    """A music21 score from a `Song`, plain ABC, or ABC in the article's format (a prompt and
+    completion joined, or a completion alone); `L:1/4`, `M:4/4`, `K:C` filled in if missing."""
+    import music21 as m21
+
+    if isinstance(song, m21.stream.Score):
+        return song
+    if isinstance(song, Song):
+        return song.score
+    text = song.strip()
+    if "<song>" in text:  # "X: 1 $ T: … $ C: … $ <song>" then the completion
+        prompt, completion = text.split("<song>", 1)
+        return abc.parse_abc(abc.decode_seed(prompt + "<song>", completion))
+    if "`" in text or " $ " in text or text.endswith("<end>"):
+        return abc.parse_abc(abc.decode_body(text))
+    return abc.parse_abc(text)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Chord:
+    start: Fraction
+    end: Fraction
+    figure: str
+    root: int  # pitch class
+    bass: int
+    tones: tuple[int, ...]  # pitch classes
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """What sounds when: melody notes (ties merged), chord symbols held to the next one, bars."""
+
+    notes: tuple[tuple[Fraction, Fraction, int], ...]  # (onset, length, MIDI pitch)
+    chords: tuple[_Chord, ...]
+    bars: tuple[Fraction, ...]  # onsets
+    length: Fraction
+
+
+def layout(song: "Song | str | music21.stream.Score") -> Layout:
+    """The song on one timeline in quarter notes. A chord symbol sounds until the next one,
+    as the article played it; N.C. silences it. A song with nothing in it is an error."""
+    import music21 as m21
+
+    score = to_score(song)
+    length = abc.song_length(score)
+    if length == 0:
+        raise RenderError("the song is empty: it has no notes or rests to show or play")
+    signature = abc.signature(score)
+    notes = tuple((at, quarters, int(m21.pitch.Pitch(name).midi)) for at, name, quarters in signature.notes)
+    symbols = [(at, e) for at, e in abc.timeline(score) if isinstance(e, m21.harmony.Harmony)]
+    chords = []
+    for i, (at, symbol) in enumerate(symbols):
+        end = symbols[i + 1][0] if i + 1 < len(symbols) else length
+        if isinstance(symbol, m21.harmony.NoChord) or end <= at:
+            continue
+        tones = tuple(sorted({p.pitchClass for p in symbol.pitches}))
+        chords.append(_Chord(at, end, abc.chord_symbol_text(symbol), symbol.root().pitchClass, symbol.bass().pitchClass, tones))
+    return Layout(notes, tuple(chords), tuple(at for at, _ in signature.bars), length)
+
+
+def voicing(chord: _Chord) -> list[int]:
+    """A closed voicing in a lower register: root in C3–B3, the other tones above it within an
+    octave, and a different bass note an octave below.
+
+    >>> voicing(_Chord(Fraction(0), Fraction(4), "G7", 7, 7, (2, 5, 7, 11)))
+    [55, 59, 62, 65]
+    """
+    root = 48 + chord.root
+    pitches = sorted({root + (pc - chord.root) % 12 for pc in chord.tones} | {root})
+    if chord.bass != chord.root:
+        pitches.insert(0, 36 + chord.bass)
+    return pitches
+
+
+def to_midi(song: "Song | str | music21.stream.Score", tempo_bpm: float = 120, path: str | Path = "song.mid") -> Path:
+    """Melody on channel 1 (velocity 64); each chord symbol as a sustained voicing on channel 2
+    (velocity 48) from its onset to the next chord symbol."""
+    import mido
+
+    plan = layout(song)
+    ticks = lambda q: int(round(Fraction(q) * TICKS_PER_QUARTER))  # noqa: E731
+    events: list[tuple[int, int, mido.Message]] = []  # (tick, order: offs first, message)
+    for at, quarters, pitch in plan.notes:
+        events.append((ticks(at), 1, mido.Message("note_on", channel=MELODY_CHANNEL, note=pitch, velocity=MELODY_VELOCITY)))
+        events.append((ticks(at + quarters), 0, mido.Message("note_off", channel=MELODY_CHANNEL, note=pitch, velocity=0)))
+    for chord in plan.chords:
+        for pitch in voicing(chord):
+            events.append((ticks(chord.start), 1, mido.Message("note_on", channel=CHORD_CHANNEL, note=pitch, velocity=CHORD_VELOCITY)))
+            events.append((ticks(chord.end), 0, mido.Message("note_off", channel=CHORD_CHANNEL, note=pitch, velocity=0)))
+    events.append((ticks(plan.length), 2, mido.MetaMessage("end_of_track")))
+    track = mido.MidiTrack([
+        mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo_bpm)),
+        mido.Message("program_change", channel=MELODY_CHANNEL, program=0),  # acoustic grand piano
+        mido.Message("program_change", channel=CHORD_CHANNEL, program=4),  # electric piano
+    ])
+    now = 0
+    for tick, _, message in sorted(events, key=lambda e: (e[0], e[1])):
+        track.append(message.copy(time=tick - now))
+        now = tick
+    midi = mido.MidiFile(ticks_per_beat=TICKS_PER_QUARTER, tracks=[track])
+    path = Path(path)
+    midi.save(path)
+    return path
+
+
+def export(song: "Song | str | music21.stream.Score", folder: str | Path, stem: str = "song", tempo_bpm: float = 120) -> dict[str, Path]:
+    """`.mid`, `.musicxml` and `.abc` of a song, for notation software and downloads."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    score = to_score(song)
+    paths = {"mid": to_midi(score, tempo_bpm, folder / f"{stem}.mid")}
+    paths["musicxml"] = Path(score.write("musicxml", fp=folder / f"{stem}.musicxml"))
+    text = song.abc if isinstance(song, Song) else song if isinstance(song, str) and "<song>" not in song else None
+    if text is None:
+        text = abc.score_to_abc(score)
+    (folder / f"{stem}.abc").write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    paths["abc"] = folder / f"{stem}.abc"
+    return paths
+
+
+def piano_roll(song: "Song | str | music21.stream.Score", title: str | None = None) -> "matplotlib.figure.Figure":
+    """Melody notes as bars on a pitch–time grid, the sounding chord's tones shaded behind them,
+    bar lines, and chord names along the top. Works headless (no pyplot state)."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    plan = layout(song)
+    pitches = [p for _, _, p in plan.notes] or [60]
+    low, high = min(pitches) - 3, max(pitches) + 3
+    width = float(plan.length)
+    figure = Figure(figsize=(min(max(8.0, width / 6), 30.0), 4.0), layout="constrained")
+    ax = figure.subplots()
+    for chord in plan.chords:
+        for pitch in range(low, high + 1):
+            if pitch % 12 in chord.tones:
+                ax.add_patch(Rectangle((float(chord.start), pitch - 0.5), float(chord.end - chord.start), 1.0,
+                                       color="tab:orange", alpha=0.12, linewidth=0, gid="chord"))
+        ax.text(float(chord.start), high + 0.8, chord.figure, fontsize=7, va="bottom", clip_on=False)
+    for at, quarters, pitch in plan.notes:
+        ax.add_patch(Rectangle((float(at), pitch - 0.4), float(quarters), 0.8, color="tab:blue", gid="note"))
+    for at in plan.bars:
+        ax.axvline(float(at), color="0.6", linewidth=0.6, gid="bar")
+    ax.set_xlim(0, width)
+    ax.set_ylim(low - 0.5, high + 0.5)
+    octave_cs = [p for p in range(low, high + 1) if p % 12 == 0]
+    ax.set_yticks(octave_cs, [f"C{p // 12 - 1}" for p in octave_cs])
+    ax.set_xlabel("quarter notes")
+    if title:
+        ax.set_title(title, pad=16)
+    return figure
+
+
+def sheet_music(song: "Song | str | music21.stream.Score", scale: int = 40, page_width: int = 2100) -> str:
+    """Engraved notation as one SVG (verovio, from MusicXML): a lead sheet on one tall page."""
+    import verovio
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
+
+    score = to_score(song)
+    if abc.song_length(score) == 0:
+        raise RenderError("the song is empty: it has no notes or rests to engrave")
+    xml = GeneralObjectExporter(score).parse().decode("utf-8")
+    toolkit = verovio.toolkit()
+    toolkit.setOptions({"pageWidth": page_width, "pageHeight": 60000, "adjustPageHeight": True,
+                        "scale": scale, "footer": "none", "breaks": "auto"})
+    if not toolkit.loadData(xml):
+        raise RenderError("verovio could not read the song's MusicXML")
+    return toolkit.renderToSVG(1)

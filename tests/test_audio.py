@@ -1,0 +1,57 @@
+"""Real audio from FluidSynth: loud enough, as long as the score at its tempo."""
+
+from __future__ import annotations
+
+import shutil
+import wave
+
+import numpy as np
+import pytest
+
+from aitunes_lib import audio, config, prep, render
+from aitunes_lib.song import Song
+
+needs_fluidsynth = pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="Debian fluidsynth not installed (make setup installs it)")
+
+
+def read(path):
+    with wave.open(str(path)) as f:
+        data = np.frombuffer(f.readframes(f.getnframes()), dtype=np.int16)
+        return data.astype(float) / 32768, f.getnframes() / f.getframerate()
+
+
+@pytest.fixture(scope="module")
+def song(song_path) -> Song:
+    r = prep.process_file(song_path("Happy_Birthday_to_You"))
+    return Song(r["title"], r["composer"], r["body"], r["meter"], r["abc_key"])
+
+
+@needs_fluidsynth
+def test_wav_is_loud_and_as_long_as_the_score(song, tmp_path):
+    samples, seconds = read(audio.to_wav(song, 120, tmp_path / "a.wav"))
+    expected = float(render.layout(song).length) * 60 / 120
+    assert abs(seconds - expected) < 0.5
+    assert np.sqrt(np.mean(samples**2)) > 0.01
+    _, faster = read(audio.to_wav(song, 240, tmp_path / "b.wav"))
+    assert abs(faster - expected / 2) < 0.5
+    assert faster / seconds == pytest.approx(0.5, abs=0.03)
+
+
+@needs_fluidsynth
+def test_play_gives_a_notebook_player(song, tmp_path):
+    player = audio.play(song, 120, tmp_path / "p.wav")
+    assert player.data[:4] == b"RIFF"
+
+
+def test_missing_soundfont_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "SOUNDFONT_PLACES", ())
+    monkeypatch.setenv(config.ENV_SOUNDFONT, str(tmp_path / "missing.sf2"))
+    with pytest.raises(audio.AudioError, match="apt-get install fluidsynth fluid-soundfont-gm"):
+        audio.find_soundfont()
+
+
+def test_soundfont_from_the_environment(monkeypatch, tmp_path):
+    own = tmp_path / "mine.sf2"
+    own.write_bytes(b"RIFF")
+    monkeypatch.setenv(config.ENV_SOUNDFONT, str(own))
+    assert audio.find_soundfont() == own

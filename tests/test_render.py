@@ -1,0 +1,108 @@
+"""MIDI with chords, the piano roll, sheet music and exports, on real OpenEWLD songs."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from fractions import Fraction
+
+import matplotlib
+
+matplotlib.use("Agg")
+import mido
+import music21 as m21
+import pytest
+
+from aitunes_lib import abc, prep, render
+from aitunes_lib.song import Song
+
+
+@pytest.fixture(scope="module")
+def song(song_path) -> Song:
+    r = prep.process_file(song_path("Sleepy_Time_Gal"))
+    return Song(r["title"], r["composer"], r["body"], r["meter"], r["abc_key"])
+
+
+def midi_notes(path, channel):
+    """(onset, length, pitch) in quarters of every note on a channel."""
+    midi = mido.MidiFile(path)
+    now, open_notes, found = 0, {}, []
+    for message in mido.merge_tracks(midi.tracks):
+        now += message.time
+        if message.type == "note_on" and message.velocity > 0 and message.channel == channel:
+            open_notes.setdefault(message.note, []).append((now, message.velocity))
+        elif message.type in ("note_off", "note_on") and getattr(message, "channel", None) == channel:
+            start, velocity = open_notes[message.note].pop(0)
+            found.append((Fraction(start, midi.ticks_per_beat), Fraction(now - start, midi.ticks_per_beat), message.note, velocity))
+    return sorted(found)
+
+
+def test_midi_melody_equals_the_score(song, tmp_path):
+    path = render.to_midi(song, 120, tmp_path / "s.mid")
+    melody = midi_notes(path, render.MELODY_CHANNEL)
+    expected = [(at, q, m21.pitch.Pitch(name).midi) for at, name, q in abc.signature(song.score).notes]
+    assert [(a, q, p) for a, q, p, _ in melody] == expected
+    assert {v for *_, v in melody} == {64}
+
+
+def test_every_chord_sounds_from_its_onset_to_the_next(song, tmp_path):
+    path = render.to_midi(song, 120, tmp_path / "s.mid")
+    chords = midi_notes(path, render.CHORD_CHANNEL)
+    plan = render.layout(song)
+    symbols = [(at, e) for at, e in abc.timeline(song.score) if isinstance(e, m21.harmony.Harmony)]
+    # every chord onset sounds (of two symbols stacked on one onset, the second one sounds)
+    assert [c.start for c in plan.chords] == sorted({at for at, e in symbols if not isinstance(e, m21.harmony.NoChord)})
+    for chord in plan.chords:
+        sounding = {p % 12 for at, q, p, v in chords if at == chord.start and at + q == chord.end}
+        assert sounding == set(chord.tones) | {chord.bass}, chord.figure
+        assert all(v == 48 for at, q, p, v in chords if at == chord.start)
+    for a, b in zip(plan.chords, plan.chords[1:]):
+        assert a.end == b.start  # held until the next chord symbol
+    assert plan.chords[-1].end == plan.length
+
+
+def test_tempo_is_in_the_file(song, tmp_path):
+    midi = mido.MidiFile(render.to_midi(song, 90, tmp_path / "s.mid"))
+    assert midi.length == pytest.approx(float(render.layout(song).length) * 60 / 90, abs=0.01)
+
+
+def test_voicing_is_low_and_closed():
+    chord = render._Chord(Fraction(0), Fraction(4), "C/E", 0, 4, (0, 4, 7))
+    assert render.voicing(chord) == [40, 48, 52, 55]
+
+
+def test_piano_roll_counts(song, tmp_path):
+    figure = render.piano_roll(song, song.title)
+    figure.savefig(tmp_path / "roll.png")
+    ax = figure.axes[0]
+    plan = render.layout(song)
+    assert sum(p.get_gid() == "note" for p in ax.patches) == len(plan.notes) == 220
+    assert sum(line.get_gid() == "bar" for line in ax.lines) == len(plan.bars) == 65
+    assert any(p.get_gid() == "chord" for p in ax.patches)
+    assert [t.get_text() for t in ax.texts][:3] == [c.figure for c in plan.chords][:3]
+    assert (tmp_path / "roll.png").stat().st_size > 10_000
+
+
+def test_sheet_music_is_svg_with_one_glyph_group_per_note(song):
+    svg = render.sheet_music(song)
+    root = ET.fromstring(svg)
+    groups = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if "note" in (g.get("class") or "").split()]
+    notated = [n for n in song.score.recurse().notes if not isinstance(n, m21.harmony.Harmony)]
+    assert len(groups) == len(notated)
+
+
+def test_exports(song, tmp_path):
+    paths = render.export(song, tmp_path, "sleepy")
+    assert sorted(paths) == ["abc", "mid", "musicxml"]
+    assert paths["abc"].read_text().startswith("X:1\nT:Sleepy Time Gal")
+    back = m21.converter.parse(paths["musicxml"])
+    assert abc.signature(back).notes == abc.signature(song.score).notes
+
+
+def test_the_articles_format_and_empty_songs():
+    completion = " `C`E G c2 | `G7`B4 | $ `C`c4 | $ <end>"
+    assert len(render.layout(completion).notes) == 5
+    assert len(render.layout("X: 1 $ T: a $ C: b $ <song>" + completion).notes) == 5
+    with pytest.raises(render.RenderError, match="empty"):
+        render.layout("X:1\nT:t\nK:C\n")
+    with pytest.raises(render.RenderError, match="empty"):
+        render.sheet_music("X:1\nT:t\nK:C\n")
