@@ -1,0 +1,175 @@
+"""The studio: the whole loop in one notebook cell (ipywidgets).
+
+Name a song, pick a backend and model, generate candidates, rank them, then look at and
+listen to the one you choose, and download it. The widget logic lives in plain methods
+(`invent`, `generate`, `select`, `downloads`) that tests call without a browser.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import pandas as pd
+
+from aitunes_lib import abc, metrics, naming, render
+from aitunes_lib.backends.base import Backend
+
+BackendFactory = Callable[[str], Backend]  # model name or folder -> a backend ready to generate
+
+
+class Studio:
+    """An ipywidgets front end over the stages; each button calls one method."""
+
+    def __init__(
+        self,
+        backends: Mapping[str, BackendFactory],
+        stats: Mapping[str, Mapping[str, float]] = metrics.ARTICLE_STATS,
+        training: metrics.TrainingBars | None = None,
+        titles: Sequence[str] = (),
+        folder: str | Path = "studio",
+        model: str = "",
+    ):
+        import ipywidgets as w
+
+        if not backends:
+            raise ValueError("the studio needs at least one backend")
+        self.backends, self.stats, self.training, self.titles = dict(backends), stats, training, list(titles)
+        self.folder = Path(folder)
+        self.seed = 0
+        self.candidates: list[str] = []
+        self.table: pd.DataFrame | None = None
+        self.selected: int | None = None
+        self.title = w.Text(description="Title")
+        self.band = w.Text(description="Band")
+        self.invent_button = w.Button(description="Invent", icon="magic")
+        self.backend = w.Dropdown(options=list(self.backends), description="Backend")
+        self.model = w.Text(value=model, description="Model")
+        self.temperature = w.FloatSlider(value=0.75, min=0.0, max=1.2, step=0.05, description="Temperature")
+        self.n = w.BoundedIntText(value=5, min=1, max=20, description="Candidates")
+        self.generate_button = w.Button(description="Generate", button_style="primary", icon="music")
+        self.status = w.HTML()
+        self.results = w.HTML()
+        self.choice = w.Dropdown(options=[], description="Candidate")
+        self.tempo = w.IntSlider(value=120, min=60, max=240, step=5, description="Tempo")
+        self.roll, self.sheet, self.player = w.Output(), w.HTML(), w.Output()
+        self.abc_text = w.Textarea(layout=w.Layout(width="100%", height="10em"))
+        self.links = w.HTML()
+        self.invent_button.on_click(lambda _: self.invent())
+        self.generate_button.on_click(lambda _: self.generate())
+        self.choice.observe(lambda change: change["new"] is not None and self.select(change["new"]), names="value")
+        self.tempo.observe(lambda change: self.selected is not None and self.select(self.selected), names="value")
+        self.invent()
+
+    # ------------------------------------------------------------------ the loop, as methods
+
+    def invent(self) -> tuple[str, str]:
+        """A new title and band name (offline, seeded: each click gives the next pair)."""
+        self.seed += 1
+        title, band = naming.invent(1, seed=self.seed, titles=self.titles)[0]
+        self.title.value, self.band.value = title, band
+        return title, band
+
+    def generate(self) -> pd.DataFrame | None:
+        """Generate and rank candidates for the title and band; errors are shown, not raised."""
+        prompt = abc.seed_prompt(self.title.value or "Untitled", self.band.value or "Unknown")
+        self.status.value = f"generating {self.n.value} candidates with {html.escape(self.backend.value)}…"
+        try:
+            backend = self.backends[self.backend.value](self.model.value)
+            completions = backend.generate(prompt, n=self.n.value, temperature=self.temperature.value)
+        except Exception as error:  # noqa: BLE001 - the message belongs on screen
+            self.status.value = f"<b>could not generate:</b> {html.escape(str(error))}"
+            return None
+        self.candidates = [abc.decode_seed(prompt, completion) for completion in completions]
+        self.table = metrics.rank(self.candidates, self.stats, self.training)
+        shown = self.table.drop(columns=[c for c in ("bad_bars", "partial_ends") if c in self.table])
+        self.results.value = shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–")
+        self.status.value = f"{len(self.candidates)} candidates, best first"
+        self.choice.options = [(f"#{int(r.candidate)}  NDM {r.NDM:.2f}" if r.valid and pd.notna(r.NDM) else
+                                f"#{int(r.candidate)}  ({r.reason or 'invalid'})", int(r.candidate))
+                               for r in self.table.itertuples()]
+        if self.table["valid"].any():
+            self.choice.value = int(self.table.iloc[0]["candidate"])  # shows the best one
+        return self.table
+
+    def select(self, index: int) -> dict[str, Any]:
+        """Show one candidate: piano roll, sheet music, ABC, audio. A candidate that cannot be
+        shown puts its error on screen instead."""
+        self.selected = index
+        tune = self.candidates[index]
+        self.abc_text.value = tune
+        shown: dict[str, Any] = {"abc": tune}
+        self.roll.clear_output()
+        self.player.clear_output()
+        try:
+            figure = render.piano_roll(tune, self.title.value)
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png", dpi=80)
+            shown["png"] = buffer.getvalue()
+            shown["svg"] = render.sheet_music(tune)
+            self.sheet.value = shown["svg"]
+            shown["files"] = self.downloads()
+            with self.roll:
+                from IPython.display import Image, display
+
+                display(Image(shown["png"]))
+            shown["wav"] = self._audio(tune)
+        except Exception as error:  # noqa: BLE001 - on screen, never raised
+            shown["error"] = f"{type(error).__name__}: {error}"
+            self.sheet.value = f"<b>cannot show candidate #{index}:</b> {html.escape(shown['error'])}"
+        return shown
+
+    def _audio(self, tune: str) -> Path | str:
+        from aitunes_lib import audio
+
+        try:
+            path = audio.to_wav(tune, self.tempo.value, self.folder / f"candidate_{self.selected}.wav")
+        except audio.AudioError as error:
+            with self.player:
+                print(error)
+            return str(error)
+        with self.player:
+            from IPython.display import Audio, display
+
+            display(Audio(filename=str(path)))
+        return path
+
+    def downloads(self) -> dict[str, Path]:
+        """`.mid`, `.musicxml` and `.abc` of the selected candidate, with links (or, in Colab,
+        buttons' worth of `google.colab.files.download`)."""
+        if self.selected is None:
+            return {}
+        stem = f"candidate_{self.selected}"
+        paths = render.export(self.candidates[self.selected], self.folder, stem, self.tempo.value)
+        self.links.value = " · ".join(f'<a href="{html.escape(str(p))}" download>{k}</a>' for k, p in paths.items())
+        return paths
+
+    def download_in_colab(self) -> None:
+        """Send the selected candidate's files to the browser (Colab only)."""
+        from google.colab import files  # type: ignore[import-not-found]
+
+        for path in self.downloads().values():
+            files.download(str(path))
+
+    # ------------------------------------------------------------------ the widget
+
+    @property
+    def widget(self):
+        """The whole studio as one ipywidgets box."""
+        import ipywidgets as w
+
+        return w.VBox([
+            w.HBox([self.title, self.band, self.invent_button]),
+            w.HBox([self.backend, self.model]),
+            w.HBox([self.temperature, self.n, self.generate_button]),
+            self.status, self.results,
+            w.HBox([self.choice, self.tempo]),
+            self.roll, self.sheet, self.player, self.abc_text, self.links,
+        ])
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)

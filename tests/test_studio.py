@@ -1,0 +1,75 @@
+"""The studio, driven through its methods (no browser), with the OpenAI backend on the stand-in.
+
+The issue's own check uses the local backend on a tiny model; that waits for issue #4."""
+
+from __future__ import annotations
+
+import shutil
+
+import matplotlib
+
+matplotlib.use("Agg")
+import pytest
+
+from aitunes_lib.backends.openai_backend import OpenAIBackend, OpenAIConfig
+from aitunes_lib.studio import Studio
+from openai_standin import StandIn
+
+GOOD = " `C`E G c2 | `F`A c f c | `G7`B d g2 | `C`c4 | $ <end>"
+
+
+def studio_on(standin, tmp_path):
+    def factory(model):
+        backend = OpenAIBackend(model=model, settings=OpenAIConfig(base_url=standin.base_url, max_retries=0),
+                                api_key="sk-studio-test", report=lambda line: None)
+        return backend
+
+    return Studio({"openai": factory}, folder=tmp_path, model="ft:davinci-002:standin:x", titles=["Blue Moon", "Tea for Two"])
+
+
+def test_generate_rank_select_listen_download(tmp_path):
+    with StandIn(completion_text=GOOD.removesuffix(" $ <end>")) as standin:
+        studio = studio_on(standin, tmp_path)
+        first = (studio.title.value, studio.band.value)
+        assert all(first) and studio.invent() != first
+        studio.n.value, studio.temperature.value = 3, 1.0
+        table = studio.generate()
+    assert len(table) == 3 and table["valid"].all()
+    assert "<table" in studio.results.value and "NDM" in studio.results.value
+    assert studio.selected == table.iloc[0]["candidate"]  # the best is shown at once
+    shown = studio.select(1)
+    assert "error" not in shown
+    assert shown["png"][:4] == b"\x89PNG" and "<svg" in shown["svg"]
+    assert sorted(shown["files"]) == ["abc", "mid", "musicxml"] and all(p.is_file() for p in shown["files"].values())
+    if shutil.which("fluidsynth"):
+        assert shown["wav"].is_file()
+    assert studio.abc_text.value.startswith("X:1\nT:")
+    assert "download" in studio.links.value
+
+
+def test_a_candidate_that_does_not_parse_shows_its_error(tmp_path):
+    with StandIn(completion_text=" `C`C D (0E F |") as standin:
+        studio = studio_on(standin, tmp_path)
+        studio.n.value = 2
+        table = studio.generate()
+    assert not table["valid"].any()
+    assert "does not parse" in table.iloc[0]["reason"]
+    shown = studio.select(0)  # no exception
+    assert "error" in shown and "cannot show candidate #0" in studio.sheet.value
+
+
+def test_a_backend_error_is_shown_not_raised(tmp_path):
+    with StandIn() as standin:
+        standin.always = 401
+        studio = studio_on(standin, tmp_path)
+        assert studio.generate() is None
+    assert "refused the key (401)" in studio.status.value
+
+
+def test_the_widget_assembles():
+    import ipywidgets
+
+    with pytest.raises(ValueError, match="at least one backend"):
+        Studio({})
+    studio = Studio({"none": lambda model: None})
+    assert isinstance(studio.widget, ipywidgets.VBox)
