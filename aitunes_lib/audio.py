@@ -36,7 +36,7 @@ def to_wav(
     song: "Song | str | Path | music21.stream.Score", tempo_bpm: float = 120, path: str | Path = "song.wav",
     sample_rate: int = 44100,
 ) -> Path:
-    """Render a song (or a `.mid` file) to WAV with FluidSynth, via midi2audio."""
+    """Render a song (or a `.mid` file given as a `Path`) to WAV with FluidSynth, via midi2audio."""
     from midi2audio import FluidSynth
 
     if shutil.which("fluidsynth") is None:

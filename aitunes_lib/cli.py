@@ -99,8 +99,8 @@ def _generate(args: argparse.Namespace) -> int:
     model_id = ModelHandle.load(model / "handle.json").model if (model / "handle.json").is_file() else args.model
     backend = _openai()
     backend.use(model_id)
-    title, band = (args.title, args.band) if args.title and args.band else naming.invent(1, seed=args.seed)[0]
-    prompt = abc.seed_prompt(args.title or title, args.band or band)
+    invented_title, invented_band = naming.invent(1, seed=args.seed)[0]
+    prompt = abc.seed_prompt(args.title or invented_title, args.band or invented_band)
     completions = backend.generate(prompt, n=args.n, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
     stats_file = Path(args.stats)
     stats = metrics.load_stats(stats_file)["article"] if stats_file.is_file() else metrics.ARTICLE_STATS

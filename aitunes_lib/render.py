@@ -32,13 +32,19 @@ def to_score(song: "Song | str | music21.stream.Score") -> "music21.stream.Score
         return song
     if isinstance(song, Song):
         return song.score
-    text = song.strip()
+    return abc.parse_abc(plain_abc(song))
+
+
+def plain_abc(text: str) -> str:
+    """ABC text from plain ABC or the article's format (a prompt and completion joined, or a
+    completion alone); a missing header is filled in (`L:1/4`, `M:4/4`, `K:C`)."""
+    text = text.strip()
     if "<song>" in text:  # "X: 1 $ T: … $ C: … $ <song>" then the completion
         prompt, completion = text.split("<song>", 1)
-        return abc.parse_abc(abc.decode_seed(prompt + "<song>", completion))
+        return abc.decode_seed(prompt + "<song>", completion)
     if "`" in text or " $ " in text or text.endswith("<end>"):
-        return abc.parse_abc(abc.decode_body(text))
-    return abc.parse_abc(text)
+        return abc.complete_header(abc.decode_body(text))
+    return abc.complete_header(text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,9 +141,7 @@ def export(song: "Song | str | music21.stream.Score", folder: str | Path, stem: 
     score = to_score(song)
     paths = {"mid": to_midi(score, tempo_bpm, folder / f"{stem}.mid")}
     paths["musicxml"] = Path(score.write("musicxml", fp=folder / f"{stem}.musicxml"))
-    text = song.abc if isinstance(song, Song) else song if isinstance(song, str) and "<song>" not in song else None
-    if text is None:
-        text = abc.score_to_abc(score)
+    text = song.abc if isinstance(song, Song) else plain_abc(song) if isinstance(song, str) else abc.score_to_abc(score)
     (folder / f"{stem}.abc").write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     paths["abc"] = folder / f"{stem}.abc"
     return paths

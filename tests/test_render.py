@@ -104,5 +104,6 @@ def test_the_articles_format_and_empty_songs():
     assert len(render.layout("X: 1 $ T: a $ C: b $ <song>" + completion).notes) == 5
     with pytest.raises(render.RenderError, match="empty"):
         render.layout("X:1\nT:t\nK:C\n")
+    assert render.plain_abc(completion).startswith("X:1\nT:Untitled\nL:1/4\nM:4/4\nK:C\n\"C\"E G c2 |")
     with pytest.raises(render.RenderError, match="empty"):
         render.sheet_music("X:1\nT:t\nK:C\n")
