@@ -86,3 +86,13 @@ def test_playing_order_agrees_with_music21_where_it_can_expand(prepared):
     compared = [(stem, ours == theirs) for stem, ours, theirs in orders if theirs is not None]
     assert len(compared) == 317  # music21 refuses the other 62 songs
     assert {stem for stem, same in compared if not same} == KNOWN_REPEAT_CONVENTIONS
+
+
+def test_build_index(prepared, openewld):
+    from aitunes_lib import data
+
+    index = data.build_index(openewld, cache_dir=prepared[1], verify=True, workers=2)  # the warm cache
+    assert list(index.columns) == data.INDEX_COLUMNS + ["status", "reason"]
+    assert len(index) == 502 and (index["status"] == "kept").sum() == 379
+    assert index["has_chords"].all()  # OpenEWLD's lead sheets all carry chord symbols
+    assert index.loc[index["meter"].isin(["4/4", "2/2"]), "mode"].value_counts().to_dict() == {"major": 379, "minor": 2}
