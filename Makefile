@@ -3,17 +3,28 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEBS := abcmidi fluidsynth fluid-soundfont-gm
+TEST_DEBS := chromium  # the browser test (Playwright drives it)
+# The CPU build of PyTorch (a file on this kind of machine; an unpinned torch pulls a multi-GB CUDA build).
+# Elsewhere on Linux: make TORCH="torch --index-url https://download.pytorch.org/whl/cpu"
+TORCH ?= torch==2.13.0
 
-.PHONY: setup debs demo test test-fast bench clean
+.PHONY: setup setup-test debs test-debs demo test test-fast bench pretrain clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	touch $@
+
 setup: debs $(VENV)/.installed
+
+setup-test: setup test-debs $(VENV)/.installed-test
 
 # Debian packages: abc2midi (independent ABC check), FluidSynth and a General MIDI soundfont.
 debs:
@@ -23,17 +34,33 @@ debs:
 	  else echo "note: install the Debian packages $(DEBS) for the audio and abc2midi checks"; fi; \
 	fi
 
+test-debs:
+	@if ! command -v chromium >/dev/null; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_DEBS) >/dev/null; \
+	  else echo "note: install Debian's $(TEST_DEBS) for the browser test"; fi; \
+	fi
+
 demo: setup
 	$(PY) -m aitunes_lib demo --out out
 
-test: setup
+test: setup-test
 	$(PY) -m pytest -m "slow or not slow" -q
 
-test-fast: setup
+test-fast: setup-test
 	$(PY) -m pytest -q
 
-bench: setup
+bench: setup-test
+	$(PY) -m aitunes_lib prep --out out --quiet
 	$(PY) benchmarks/bench_prep.py
+	$(PY) benchmarks/bench_metrics.py
+	$(PY) benchmarks/bench_local.py
+	$(PY) benchmarks/bench_notebooks.py
+
+# Reproduce the committed base model (about 15 minutes on 2 CPU cores)
+pretrain: setup
+	$(PY) -m aitunes_lib prep --out out --quiet
+	$(PY) -m aitunes_lib pretrain --openewld out/songs.jsonl --out aitunes_lib/models/folk-tiny --restart
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from aitunes_lib import config, data, dataset, metrics, prep
+from aitunes_lib.backends.local import LocalBackendError
 from aitunes_lib.backends.openai_backend import OpenAIBackendError
 
 
@@ -23,28 +25,14 @@ def _prep(args: argparse.Namespace) -> int:
         verify=args.verify,
     )
     print(f"OpenEWLD: {root}")
-    result = prep.prepare(root, config, progress=not args.quiet)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    records = [dataset.seed_record(song) for song in result.songs]
-    dataset.write_jsonl(records, out / "songs.jsonl")
-    dataset.write_jsonl([dataset.chat_record(song) for song in result.songs], out / "songs_chat.jsonl")
-    result.index.drop(columns=["body", "note_arrays", "events", "features"], errors="ignore").to_csv(out / "index.csv", index=False)
-    report = dict(result.report)
-    report["validation"] = dataset.validation_report(records, show=False)
-    if args.verify:
-        report["round_trip_failures"] = {
-            row.path: row.round_trip for row in result.index.itertuples() if isinstance(row.round_trip, list) and row.round_trip
-        }
-    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
-    kept = result.index[result.index["status"] == "kept"]
-    stats = {v: metrics.training_stats(f[v] for f in kept["features"]) for v in metrics.VARIANTS}
-    metrics.save_stats(stats, out / "stats.json")
+    result = prep.prepare_to(out, root, config, progress=not args.quiet)
+    report = result.report
     print(prep.summary(report))
     print(dataset.format_validation(report["validation"]))
     if args.verify:
         print(f"round trip: {report['converted'] - len(report['round_trip_failures'])} of {report['converted']} songs exact")
-    print(metrics.format_stats(stats["article"]))
+    print(metrics.format_stats(metrics.load_stats(out / "stats.json")["article"]))
     print(f"wrote {out / 'songs.jsonl'}, {out / 'songs_chat.jsonl'}, {out / 'index.csv'}, {out / 'report.json'}, {out / 'stats.json'}")
     return 0
 
@@ -67,16 +55,42 @@ def _openai(**settings: Any):
     return OpenAIBackend(settings=OpenAIConfig(**settings))
 
 
-def _no_local() -> int:
-    print("error: the local backend is not built yet (issue #4); use --backend openai with an API key", file=sys.stderr)
-    return 2
+def _train_config(args: argparse.Namespace):
+    from aitunes_lib.backends.local import BASE_CHECKPOINT, TrainConfig, is_model_folder
+
+    base = args.base
+    if base == "auto":  # the committed base checkpoint, when there is one
+        base = str(BASE_CHECKPOINT) if is_model_folder(BASE_CHECKPOINT) else None
+    elif base in ("none", "scratch", ""):
+        base = None
+    settings = {"preset": args.preset, "base": base, "max_minutes": args.max_minutes, "seed": args.seed,
+                "device": args.device, "resume": not args.restart}
+    if args.steps:
+        settings["max_steps"] = args.steps
+    return TrainConfig(**settings)
+
+
+def _train_local(args: argparse.Namespace) -> int:
+    from aitunes_lib.backends.local import LocalBackend
+
+    settings = _train_config(args)
+    out = Path(args.out) if args.out else Path(args.data).parent / "local_model"
+    print(f"training {settings.preset} on {args.data} from {settings.base or 'scratch'} → {out}")
+    backend = LocalBackend()
+    handle = backend.fine_tune(args.data, settings, out=out, progress=not args.quiet)
+    history = backend.history
+    last = history.dropna(subset=["val_loss"]).iloc[-1] if history is not None and history["val_loss"].notna().any() else None
+    if last is not None:
+        print(f"step {int(last['step'])}: train loss {last['train_loss']:.3f}, validation loss {last['val_loss']:.3f} nats/token")
+    print(f"stopped at {handle.details['stopped']}; model in {out}")
+    return 0
 
 
 def _train(args: argparse.Namespace) -> int:
     from aitunes_lib.backends.openai_backend import state_path
 
     if args.backend == "local":
-        return _no_local()
+        return _train_local(args)
     backend = _openai(base_model=args.base_model, n_epochs=args.epochs, suffix=args.suffix)
     if args.cancel:
         backend.cancel(args.data)
@@ -90,18 +104,23 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from aitunes_lib import abc, naming
+    from aitunes_lib import abc, naming, render
     from aitunes_lib.backends.base import ModelHandle
 
-    if args.backend == "local":
-        return _no_local()
     model = Path(args.model)
-    model_id = ModelHandle.load(model / "handle.json").model if (model / "handle.json").is_file() else args.model
-    backend = _openai()
-    backend.use(model_id)
     invented_title, invented_band = naming.invent(1, seed=args.seed)[0]
     prompt = abc.seed_prompt(args.title or invented_title, args.band or invented_band)
-    completions = backend.generate(prompt, n=args.n, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
+    if args.backend == "local":
+        from aitunes_lib.backends.local import LocalBackend
+
+        local = LocalBackend(model, device=args.device)
+        completions = local.generate(prompt, n=args.n, temperature=args.temperature, top_p=args.top_p, seed=args.seed,
+                                     enforce_meter=not args.free_meter)
+    else:
+        model_id = ModelHandle.load(model / "handle.json").model if (model / "handle.json").is_file() else args.model
+        backend = _openai()
+        backend.use(model_id)
+        completions = backend.generate(prompt, n=args.n, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
     stats_file = Path(args.stats)
     stats = metrics.load_stats(stats_file)["article"] if stats_file.is_file() else metrics.ARTICLE_STATS
     tunes = [abc.decode_seed(prompt, c) for c in completions]
@@ -113,8 +132,9 @@ def _generate(args: argparse.Namespace) -> int:
         (out / f"candidate_{i}.abc").write_text(tune, encoding="utf-8")
         row = table.loc[i]
         if row["valid"]:
-            abc.parse_abc(tune).write("midi", fp=out / f"candidate_{i}.mid")
+            render.to_midi(tune, path=out / f"candidate_{i}.mid")
         records.append({"prompt": prompt, "completion": completion, "abc": f"candidate_{i}.abc",
+                        "mid": f"candidate_{i}.mid" if row["valid"] else None,
                         "valid": bool(row["valid"]), "NDM": None if pd.isna(row["NDM"]) else float(row["NDM"]),
                         "reason": row["reason"]})
     dataset.write_jsonl(records, out / "candidates.jsonl")
@@ -123,9 +143,42 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pretrain(args: argparse.Namespace) -> int:
+    from aitunes_lib.backends import local
+
+    config = dataclasses.replace(local.PRETRAIN, **({"max_steps": args.steps} if args.steps else {}),
+                                 max_minutes=args.max_minutes, device=args.device, resume=not args.restart)
+    openewld = Path(args.openewld)
+    if not openewld.is_file():
+        raise FileNotFoundError(f"{openewld}: run `python -m aitunes_lib prep --out {openewld.parent}` first (its vocabulary is shared)")
+    result = local.pretrain(args.out, openewld, config, progress=not args.quiet)
+    last = result.history.dropna(subset=["val_loss"]).iloc[-1]
+    print(f"pretrained {int(last['step'])} steps ({result.stopped}): validation loss {last['val_loss']:.3f} nats/token, "
+          f"{result.tokens_per_second:.0f} tokens/s; model in {result.folder}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
-    print("== AI-Tunes demo: prepare OpenEWLD (local backend, no API key needed) ==")
-    return _prep(args)
+    from aitunes_lib import naming
+
+    print("== AI-Tunes demo 1/3: prepare OpenEWLD (local backend, no API key needed) ==")
+    status = _prep(args)
+    if status:
+        return status
+    out = Path(args.out)
+    print("\n== AI-Tunes demo 2/3: fine-tune the local model ==")
+    train_args = argparse.Namespace(data=str(out / "songs.jsonl"), out=str(out / "local_model"), preset="tiny", base="auto",
+                                    max_minutes=args.max_minutes, steps=args.steps, seed=0, device=None, restart=True,
+                                    quiet=args.quiet)
+    status = _train_local(train_args)
+    if status:
+        return status
+    title, band = naming.invent(1, seed=args.seed)[0]
+    print(f"\n== AI-Tunes demo 3/3: 5 candidates for \"{title}\" by {band}, ranked by NDM ==")
+    generate_args = argparse.Namespace(backend="local", model=str(out / "local_model"), title=title, band=band, n=5,
+                                       temperature=0.75, top_p=1.0, seed=args.seed, stats=str(out / "stats.json"),
+                                       out=str(out / "candidates"), device=None, free_meter=False)
+    return _generate(generate_args)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -144,13 +197,26 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--verify", action="store_true", help="re-parse every written song and compare it with the source")
         command.add_argument("--minor", action="store_true", help="also keep minor songs (written in A minor)")
         command.add_argument("--quiet", action="store_true", help="no progress bar")
+        if name == "demo":
+            command.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: the trainer's)")
+            command.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget of the fine-tuning")
+            command.add_argument("--seed", type=int, default=0, help="seed of the invented title and the sampling")
         command.set_defaults(handler=handler)
     train = commands.add_parser("train", help="fine-tune a model on songs.jsonl",
                                 description="Fine-tune on the article's JSONL (the OpenAI backend needs OPENAI_API_KEY).")
     train.add_argument("--backend", choices=("local", "openai"), default="local")
     train.add_argument("--data", required=True, help="the training file (songs.jsonl from prep)")
-    train.add_argument("--out", help="where the model handle goes (default: beside the data)")
-    train.add_argument("--base-model", default="davinci-002", help="OpenAI base model (davinci-002, babbage-002, gpt-4o-mini, gpt-3.5-turbo)")
+    train.add_argument("--out", help="the model folder (local) or where the handle goes (default: beside the data)")
+    train.add_argument("--preset", choices=("tiny", "small", "base"), default="tiny", help="local: model size")
+    train.add_argument("--base", default="auto", help="local: a model folder or hub id to fine-tune from; "
+                       "'auto' = the committed folk-tune base when present; 'none' = from scratch")
+    train.add_argument("--steps", type=int, default=None, help="local: optimizer steps")
+    train.add_argument("--max-minutes", type=float, default=None, help="local: stop cleanly and save after this long")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", default=None, help="local: cpu or cuda (default: cuda when present)")
+    train.add_argument("--restart", action="store_true", help="local: ignore a checkpoint in --out instead of resuming")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--base-model", default="davinci-002", help="openai: OpenAI base model (davinci-002, babbage-002, gpt-4o-mini, gpt-3.5-turbo)")
     train.add_argument("--epochs", type=int, default=5)
     train.add_argument("--suffix", default="aitunes")
     train.add_argument("--yes", action="store_true", help="start without asking to confirm the cost")
@@ -168,8 +234,21 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--top-p", type=float, default=1.0)
     generate.add_argument("--seed", type=int, default=None)
     generate.add_argument("--stats", default="out/stats.json")
+    generate.add_argument("--device", default=None, help="local: cpu or cuda")
+    generate.add_argument("--free-meter", action="store_true", help="local: switch the meter rules off")
     generate.add_argument("--out", required=True)
     generate.set_defaults(handler=_generate)
+
+    pretrain = commands.add_parser("pretrain", help="pretrain the local base model on music21's folk tunes",
+                                   description="Reproduce the committed base checkpoint (about 15 minutes on 2 CPU cores).")
+    pretrain.add_argument("--openewld", default="out/songs.jsonl", help="OpenEWLD training file (for the shared vocabulary)")
+    pretrain.add_argument("--out", default="out/folk-tiny", help="model folder")
+    pretrain.add_argument("--steps", type=int, default=None)
+    pretrain.add_argument("--max-minutes", type=float, default=None)
+    pretrain.add_argument("--device", default=None)
+    pretrain.add_argument("--restart", action="store_true", help="ignore a checkpoint in --out instead of resuming")
+    pretrain.add_argument("--quiet", action="store_true")
+    pretrain.set_defaults(handler=_pretrain)
 
     score = commands.add_parser("score", help="rank ABC files by the tonality features",
                                 description="Rank ABC files by NDM, with every feature and check.")
@@ -186,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (data.DatasetError, dataset.DatasetError, FileNotFoundError, config.MissingApiKey, OpenAIBackendError) as error:
+    except (data.DatasetError, dataset.DatasetError, FileNotFoundError, config.MissingApiKey, OpenAIBackendError,
+            LocalBackendError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -41,3 +41,43 @@ def feature_distributions(
         ax.set_yticks([])
     axes[0].legend(fontsize="x-small", loc="upper right")
     return figure
+
+
+def loss_curve(history: "pd.DataFrame", title: str = "training loss") -> "matplotlib.figure.Figure":
+    """Train loss per step (thin) and validation loss at each evaluation (dots), in nats per token."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 3.2), layout="constrained")
+    axes = figure.subplots()
+    if len(history):
+        axes.plot(history["step"], history["train_loss"], lw=0.8, alpha=0.7, label="train")
+        val = history.dropna(subset=["val_loss"])
+        axes.plot(val["step"], val["val_loss"], "o-", ms=4, label="validation")
+        axes.legend()
+    axes.set(xlabel="step", ylabel="loss (nats/token)", title=title)
+    axes.grid(alpha=0.3)
+    return figure
+
+
+class LiveLoss:
+    """Pass as `callback=` to training: the loss plot redraws in the notebook as it learns."""
+
+    def __init__(self, every: int = 10):
+        self.every, self.rows, self._handle = every, [], None
+
+    def __call__(self, row: dict) -> None:
+        import pandas as pd
+
+        self.rows.append(row)
+        if row["step"] % self.every and row["val_loss"] != row["val_loss"]:  # redraw every few steps and at evaluations
+            return
+        figure = loss_curve(pd.DataFrame(self.rows))
+        try:
+            from IPython.display import display
+
+            if self._handle is None:
+                self._handle = display(figure, display_id=True)
+            else:
+                self._handle.update(figure)
+        except ImportError:  # outside IPython there is nothing to redraw
+            pass

@@ -251,6 +251,30 @@ def prepare(root: str | Path, prep: PrepConfig = PrepConfig(), progress: bool = 
     return PrepResult(songs, index, report)
 
 
+def prepare_to(out: str | Path, root: str | Path | None = None, prep: PrepConfig = PrepConfig(), progress: bool = True) -> PrepResult:
+    """`prepare`, then write what the later stages read into `out`: `songs.jsonl` (the article's
+    prompt/completion pairs), `songs_chat.jsonl`, `index.csv`, `report.json` and `stats.json`."""
+    from aitunes_lib import data, dataset, metrics
+
+    result = prepare(data.find_openewld(root), prep, progress)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    records = [dataset.seed_record(song) for song in result.songs]
+    dataset.write_jsonl(records, out / "songs.jsonl")
+    dataset.write_jsonl([dataset.chat_record(song) for song in result.songs], out / "songs_chat.jsonl")
+    result.index.drop(columns=["body", "note_arrays", "events", "features"], errors="ignore").to_csv(out / "index.csv", index=False)
+    result.report["validation"] = dataset.validation_report(records, show=False)
+    if prep.verify:
+        result.report["round_trip_failures"] = {
+            row.path: row.round_trip for row in result.index.itertuples() if isinstance(row.round_trip, list) and row.round_trip
+        }
+    (out / "report.json").write_text(json.dumps(result.report, indent=2, ensure_ascii=False))
+    kept = result.index[result.index["status"] == "kept"]
+    stats = {v: metrics.training_stats(f[v] for f in kept["features"]) for v in metrics.VARIANTS}
+    metrics.save_stats(stats, out / "stats.json")
+    return result
+
+
 def _report(records: list[dict[str, Any]], prep: PrepConfig, seconds: float) -> dict[str, Any]:
     in_meter = [r for r in records if r.get("meter") in prep.meters]
     eligible = [r for r in in_meter if r.get("mode") in prep.modes]

@@ -173,3 +173,24 @@ class Studio:
         from IPython.display import display
 
         display(self.widget)
+
+
+def default_backends() -> dict[str, BackendFactory]:
+    """The two backends as the studio's picker offers them: `local` takes a model folder
+    (empty: the committed folk-tune base), `openai` a fine-tuned model id (needs a key)."""
+    loaded: dict[str, Backend] = {}
+
+    def local(model: str) -> Backend:
+        from aitunes_lib.backends.local import BASE_CHECKPOINT, LocalBackend
+
+        folder = str(model or BASE_CHECKPOINT)
+        if folder not in loaded:  # keep the model in memory between clicks
+            loaded[folder] = LocalBackend(folder)
+        return loaded[folder]
+
+    def openai(model: str) -> Backend:
+        from aitunes_lib.backends.openai_backend import OpenAIBackend
+
+        return OpenAIBackend(model=model or None)
+
+    return {"local": local, "openai": openai}

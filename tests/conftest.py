@@ -37,3 +37,23 @@ def prepared(openewld, tmp_path_factory):
     """(the whole dataset prepared and verified, its cache folder): slow tests share one run."""
     cache = tmp_path_factory.mktemp("prep-cache")
     return prep.prepare(openewld, prep.PrepConfig(verify=True, cache_dir=cache, workers=2), progress=False), cache
+
+
+FEW = ("Sleepy_Time_Gal", "Jingle_Bells", "Tell_Me_Why", "Happy_Birthday_to_You", "You're_Getting_to_Be_a_Habit_with_Me",
+       "Dinah", "Swanee", "Careless_Love", "Drifting_and_Dreaming", "Oh!_Susanna", "After_You've_Gone")
+
+
+@pytest.fixture(scope="session")
+def few_texts(song_path):
+    """Prompt + completion of a dozen real songs (triplets and stacked chords among them)."""
+    from aitunes_lib import dataset
+    from aitunes_lib.song import Song
+
+    texts = []
+    for stem in FEW:
+        record = prep.process_file(song_path(stem))
+        if record["status"] == "kept":
+            record = dataset.seed_record(Song(record["title"], record["composer"], record["body"]))
+            texts.append(record["prompt"] + record["completion"])
+    assert len(texts) == len(FEW), "every chosen song is 4/4 or 2/2 and major"
+    return texts

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from conftest import ROOT
 
@@ -83,3 +84,43 @@ def test_openai_without_a_key_says_how_to_give_one(tmp_path):
     assert result.returncode == 2
     assert "No OpenAI API key" in result.stderr and "--backend local" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_train_and_generate_with_the_local_backend(tmp_path, few_texts):
+    from aitunes_lib import dataset
+
+    records = [{"prompt": t[: t.index("<song>") + 6], "completion": t[t.index("<song>") + 6 :]} for t in few_texts]
+    data = dataset.write_jsonl(records, tmp_path / "songs.jsonl")
+    model = tmp_path / "model"
+    result = run("train", "--backend", "local", "--data", str(data), "--preset", "tiny", "--base", "none", "--steps", "12",
+                 "--out", str(model), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "from scratch" in result.stdout and "validation loss" in result.stdout
+    out = tmp_path / "candidates"
+    result = run("generate", "--backend", "local", "--model", str(model), "--title", "Paper Moon Parade", "--band", "The Quiet Owls",
+                 "-n", "3", "--seed", "0", "--out", str(out), "--stats", str(tmp_path / "none.json"))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines()]
+    assert len(records) == 3 and all(r["prompt"].startswith("X: 1 $ T: Paper Moon Parade $ C: The Quiet Owls") for r in records)
+    for i, record in enumerate(records):
+        assert (out / f"candidate_{i}.abc").read_text().startswith("X:1\nT:Paper Moon Parade")
+        assert record["completion"].endswith(" $ <end>")
+        assert (record["mid"] is not None) == record["valid"] and (not record["valid"] or (out / record["mid"]).stat().st_size > 0)
+
+
+def test_generate_with_a_missing_local_model_says_so(tmp_path):
+    result = run("generate", "--backend", "local", "--model", str(tmp_path / "nothing"), "--out", str(tmp_path / "c"))
+    assert result.returncode == 2 and "not a local model folder" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_the_demo_runs_end_to_end_on_the_defaults(tmp_path, openewld):
+    """`make demo`'s job with few steps: prepare everything, fine-tune from the base, 5 ranked candidates."""
+    out = tmp_path / "out"
+    result = run("demo", "--out", str(out), "--quiet", "--steps", "3", env={"AITUNES_CACHE": str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "training pairs           379" in result.stdout
+    assert "folk-tiny" in result.stdout  # fine-tuned from the committed base
+    records = [json.loads(line) for line in (out / "candidates" / "candidates.jsonl").read_text().splitlines()]
+    assert len(records) == 5 and sum(r["valid"] for r in records) >= 4
+    assert "NDM" in result.stdout and "wrote 5 candidates" in result.stdout

@@ -1,0 +1,544 @@
+"""The local backend: a small GPT-2-style transformer trained with PyTorch, no API key.
+
+It fine-tunes on the same JSONL as the OpenAI backend (prompt + completion per song), from
+scratch, from a base checkpoint made by `python -m aitunes_lib pretrain`, or from any
+Hugging Face causal-LM checkpoint (a local folder or, with internet, a hub id such as
+`gpt2`). It generates n candidates in one batched call, with the meter rules of
+`aitunes_lib.meter` on by default so that every bar adds up.
+
+A model folder holds `config.json` + `model.safetensors` (Hugging Face), `tokenizer.json`
+(`AbcTokenizer`), `handle.json`, `history.csv`, and `checkpoint.pt` (optimizer state, to
+resume).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from aitunes_lib import dataset
+from aitunes_lib.backends.base import ModelHandle, as_completion
+from aitunes_lib.tokenizer import END, PAD, AbcTokenizer
+
+if TYPE_CHECKING:
+    import torch
+
+# GPT-2 shapes. tiny trains usefully on 2 CPU cores in minutes; small and base want a GPU.
+# n_positions is also the training window: positions a model never trained on are never used.
+PRESETS: dict[str, dict[str, int]] = {
+    "tiny": {"n_layer": 4, "n_head": 4, "n_embd": 256, "n_positions": 512},
+    "small": {"n_layer": 6, "n_head": 8, "n_embd": 512, "n_positions": 1024},
+    "base": {"n_layer": 12, "n_head": 12, "n_embd": 768, "n_positions": 1024},
+}
+BASE_CHECKPOINT = Path(__file__).resolve().parent.parent / "models" / "folk-tiny"
+
+
+class LocalBackendError(RuntimeError):
+    """A local model could not be trained, loaded or used; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on (saved with the model)."""
+
+    preset: str = "tiny"
+    base: str | None = None  # a model folder or hub id to start from; None trains from scratch
+    block_size: int | None = None  # tokens per training sequence, packed across songs (default: the preset's n_positions)
+    batch_size: int = 8
+    max_steps: int = 300
+    max_minutes: float | None = None  # stop cleanly (and save) after this much wall time
+    learning_rate: float = 1e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 50
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    dropout: float = 0.1
+    val_fraction: float = 0.1  # songs held out for the validation loss
+    eval_every: int = 50
+    eval_tokens: int = 16384  # validation tokens per evaluation (at most)
+    save_every: int = 200
+    vocab_size: int = 4096  # the tokenizer's ceiling (it learns fewer on small data)
+    seed: int = 0
+    device: str | None = None  # None: cuda if present, else cpu
+    resume: bool = True  # continue from checkpoint.pt if the folder holds one
+
+    def __post_init__(self):
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+        if self.max_steps < 1 or self.batch_size < 1 or (self.block_size is not None and self.block_size < 8):
+            raise ValueError("max_steps and batch_size must be at least 1, block_size at least 8")
+
+    @property
+    def block(self) -> int:
+        return self.block_size or PRESETS[self.preset]["n_positions"]
+
+
+def pick_device(device: str | None = None) -> str:
+    """`cuda` when a GPU is present (or asked for), else `cpu`."""
+    import torch
+
+    if device:
+        return device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+# --------------------------------------------------------------------------- data
+
+
+def training_texts(path: str | Path) -> list[str]:
+    """Prompt + completion of every record of an article-format JSONL file; bad input says where."""
+    records = dataset.read_jsonl(path)
+    if not records:
+        raise dataset.DatasetError(f"{path}: the training file is empty")
+    texts = []
+    for line, record in enumerate(records, start=1):
+        if not isinstance(record.get("prompt"), str) or not isinstance(record.get("completion"), str):
+            raise dataset.DatasetError(f"{path}, record {line}: a record needs string 'prompt' and 'completion' fields")
+        texts.append(record["prompt"] + record["completion"])
+    return texts
+
+
+def split_songs(texts: Sequence[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """(train, validation): a seeded share of whole songs is held out (none if there are fewer than 2)."""
+    order = np.random.default_rng(seed).permutation(len(texts))
+    held = int(round(len(texts) * fraction)) if len(texts) >= 2 else 0
+    held = max(held, 1) if fraction > 0 and len(texts) >= 2 else held
+    val = sorted(order[:held].tolist())
+    return [texts[i] for i in sorted(order[held:].tolist())], [texts[i] for i in val]
+
+
+def pack(tokenizer: AbcTokenizer, texts: Sequence[str]) -> np.ndarray:
+    """All songs' tokens end to end (each song ends with `<end>`): no padding anywhere."""
+    ids = [tokenizer.encode(text) for text in texts]
+    return np.fromiter((t for song in ids for t in song), dtype=np.int64, count=sum(map(len, ids)))
+
+
+# --------------------------------------------------------------------------- model
+
+
+def new_model(tokenizer: AbcTokenizer, preset: str = "tiny", dropout: float = 0.1, block: int | None = None):
+    """A GPT-2 model of a preset's shape with random weights, sized to the tokenizer."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    shape = {**PRESETS[preset], "n_positions": block or PRESETS[preset]["n_positions"]}
+    config = GPT2Config(
+        vocab_size=tokenizer.vocab_size, **shape,
+        resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout,
+        bos_token_id=tokenizer.token_id(END), eos_token_id=tokenizer.token_id(END), pad_token_id=tokenizer.token_id(PAD),
+    )
+    return GPT2LMHeadModel(config)
+
+
+def is_model_folder(path: str | Path) -> bool:
+    """A folder written by this backend (weights, config and our tokenizer)."""
+    path = Path(path)
+    return (path / "config.json").is_file() and (path / "tokenizer.json").is_file()
+
+
+def load_pretrained(base: str, tokenizer: AbcTokenizer | None, texts: Sequence[str], vocab_size: int):
+    """(model, tokenizer) from a base: one of our folders, or any Hugging Face causal LM.
+
+    A foreign checkpoint (`gpt2`, or a folder without our tokenizer) keeps its transformer
+    layers; its embedding matrix is resized to an ABC tokenizer learned from `texts`, and
+    those rows are learned during fine-tuning.
+    """
+    from transformers import AutoModelForCausalLM
+
+    ours = is_model_folder(base)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(base)
+    except OSError as error:
+        raise LocalBackendError(f"cannot load the base model {base!r}: {str(error).splitlines()[0]}") from error
+    if ours:
+        return model, AbcTokenizer.load(base)
+    tokenizer = tokenizer or AbcTokenizer.train(texts, vocab_size)
+    model.resize_token_embeddings(tokenizer.vocab_size)
+    model.config.update({"eos_token_id": tokenizer.token_id(END), "bos_token_id": tokenizer.token_id(END),
+                         "pad_token_id": tokenizer.token_id(PAD)})
+    model.generation_config.update(eos_token_id=tokenizer.token_id(END), bos_token_id=tokenizer.token_id(END),
+                                   pad_token_id=tokenizer.token_id(PAD))
+    return model, tokenizer
+
+
+def flops_per_token(model, block_size: int) -> float:
+    """Training FLOPs per token (forward + backward): 6N + 12·L·d·T, as in the PaLM appendix.
+
+    N leaves out the position table (a lookup, no arithmetic); the token table counts, since
+    the output layer shares it.
+    """
+    config = model.config
+    positions = getattr(getattr(model, "transformer", None), "wpe", None)
+    n_params = sum(p.numel() for p in model.parameters()) - (positions.weight.numel() if positions is not None else 0)
+    return 6 * n_params + 12 * config.n_layer * config.n_embd * block_size
+
+
+def matmul_peak(size: int = 2048, repeats: int = 10) -> float:
+    """This machine's fp32 matmul speed in FLOP/s, measured now (the denominator of MFU)."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm up
+    best = math.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best
+
+
+def holdout(texts: Sequence[str], fraction: float = 0.1) -> tuple[list[str], list[str]]:
+    """(kept, held out): a fixed share of songs, chosen by a hash of each song's prompt.
+
+    The benchmark evaluates on the held-out songs, and pretraining leaves them out of its
+    vocabulary, so the committed base model has never seen them.
+    """
+    import hashlib
+
+    buckets = int(round(1 / fraction))
+
+    def held(text: str) -> bool:
+        prompt = text.split("<song>", 1)[0]
+        return int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % buckets == 0
+
+    return [t for t in texts if not held(t)], [t for t in texts if held(t)]
+
+
+# --------------------------------------------------------------------------- training
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Linear warmup, then cosine decay to `min_lr_ratio` of the peak at `max_steps`."""
+    peak = config.learning_rate
+    if step < config.warmup_steps:
+        return peak * (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps))
+    return peak * (config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def get_batch(stream: np.ndarray, config: TrainConfig, step: int, device: str) -> tuple["torch.Tensor", "torch.Tensor"]:
+    """B random windows of the packed stream: inputs x and next-token targets y, both (B, T).
+
+    The windows depend only on the seed and the step, so a resumed run sees the same data.
+    """
+    import torch
+
+    block = min(config.block, len(stream) - 1)
+    starts = np.random.default_rng([config.seed, step]).integers(0, len(stream) - block, size=config.batch_size)
+    windows = np.stack([stream[s : s + block + 1] for s in starts])  # (B, T+1)
+    x = torch.from_numpy(windows[:, :-1]).to(device)  # (B, T)
+    y = torch.from_numpy(windows[:, 1:]).to(device)  # (B, T)
+    return x, y
+
+
+def loss_of(model, x: "torch.Tensor", y: "torch.Tensor") -> "torch.Tensor":
+    """Mean next-token cross-entropy in nats."""
+    import torch.nn.functional as F
+
+    logits = model(input_ids=x).logits  # (B, T, V)
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1))
+
+
+def evaluate(model, stream: np.ndarray, config: TrainConfig, device: str) -> float:
+    """Mean loss (nats per token) over consecutive windows of the validation stream."""
+    import torch
+
+    if len(stream) < 2:
+        return float("nan")
+    block = min(config.block, len(stream) - 1)
+    total, count = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, min(len(stream) - 1, config.eval_tokens), block):
+            window = torch.from_numpy(stream[start : start + block + 1]).to(device)[None]  # (1, ≤T+1)
+            if window.shape[1] < 2:
+                break
+            n = window.shape[1] - 1
+            total += loss_of(model, window[:, :-1], window[:, 1:]).item() * n
+            count += n
+    model.train()
+    return total / count
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a run leaves: the model folder and its loss history."""
+
+    folder: Path
+    history: pd.DataFrame
+    stopped: str  # "max_steps", "max_minutes" or "interrupted"
+    tokens_per_second: float
+    mfu: float | None  # model-FLOPs utilisation against `peak` (None when not measured)
+    peak: float | None
+
+
+def train(
+    texts: Sequence[str], out: str | Path, config: TrainConfig = TrainConfig(), progress: bool = True,
+    callback: Callable[[dict[str, Any]], None] | None = None, tokenizer_texts: Sequence[str] = (),
+    measure_peak: bool = False,
+) -> TrainResult:
+    """Train (or fine-tune) on article-format texts; the model lands in `out`.
+
+    `callback` sees every logged row (a notebook can plot the loss live); raising
+    KeyboardInterrupt from it, or pressing stop, saves a checkpoint that a second call resumes.
+    `tokenizer_texts` are extra texts for the vocabulary only (pretraining uses them).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    texts = list(texts)
+    if not texts:
+        raise dataset.DatasetError("no training songs: the training file is empty")
+    device = pick_device(config.device)
+    torch.manual_seed(config.seed)
+    train_texts, val_texts = split_songs(texts, config.val_fraction, config.seed)
+    checkpoint = out / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=False) if config.resume and checkpoint.is_file() else None
+
+    if state is not None:  # resume: the weights and tokenizer saved in the folder
+        from transformers import AutoModelForCausalLM
+
+        model, tokenizer = AutoModelForCausalLM.from_pretrained(out), AbcTokenizer.load(out)
+    elif config.base:
+        model, tokenizer = load_pretrained(config.base, None, [*train_texts, *tokenizer_texts], config.vocab_size)
+    else:
+        tokenizer = AbcTokenizer.train([*train_texts, *tokenizer_texts], config.vocab_size)
+        model = new_model(tokenizer, config.preset, config.dropout, config.block)
+    model.to(device).train()
+    stream, val_stream = pack(tokenizer, train_texts), pack(tokenizer, val_texts)
+    if len(stream) < 2:
+        raise dataset.DatasetError("the training songs hold fewer than 2 tokens")
+
+    decay = [p for p in model.parameters() if p.dim() >= 2]  # matrices decay; biases and norms don't
+    other = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay}, {"params": other, "weight_decay": 0.0}],
+                                  lr=config.learning_rate, betas=(0.9, 0.95), fused=device == "cuda")
+    step, history = 0, []
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        step, history = state["step"], state["history"]
+
+    peak = matmul_peak() if measure_peak and device == "cpu" else None
+    per_token = flops_per_token(model, min(config.block, len(stream) - 1))
+    tokens_per_step = config.batch_size * min(config.block, len(stream) - 1)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)
+
+    def save(stopped: str) -> None:
+        from transformers.utils import logging as hf_logging
+
+        out.mkdir(parents=True, exist_ok=True)
+        hf_logging.disable_progress_bar()  # our own bar is enough
+        model.save_pretrained(out)
+        tokenizer.save(out)
+        torch.save({"optimizer": optimizer.state_dict(), "step": step, "history": history,
+                    "config": dataclasses.asdict(config)}, checkpoint)
+        pd.DataFrame(history).to_csv(out / "history.csv", index=False)
+        ModelHandle("local", str(out), base=config.base, details={
+            "preset": config.preset, "steps": step, "stopped": stopped, "device": device,
+            "parameters": sum(p.numel() for p in model.parameters()), "vocab_size": tokenizer.vocab_size,
+            "train_songs": len(train_texts), "val_songs": len(val_texts),
+        }).save(out / "handle.json")
+
+    started, trained_tokens, train_seconds = time.perf_counter(), 0, 0.0
+    stopped = "max_steps"
+    bar = tqdm(total=config.max_steps, initial=step, desc="train", unit="step", disable=not progress)
+    try:
+        while step < config.max_steps:
+            if config.max_minutes is not None and time.perf_counter() - started > 60 * config.max_minutes:
+                stopped = "max_minutes"
+                break
+            lr = learning_rate(step, config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            torch.manual_seed(config.seed * 100_003 + step)  # dropout masks, reproducible on resume
+            x, y = get_batch(stream, config, step, device)  # (B, T) each
+            tick = time.perf_counter()
+            with autocast:
+                loss = loss_of(model, x, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            train_seconds += time.perf_counter() - tick
+            trained_tokens += tokens_per_step
+            step += 1
+            row = {"step": step, "train_loss": loss.item(), "val_loss": math.nan, "lr": lr,
+                   "tokens": step * tokens_per_step, "seconds": round(time.perf_counter() - started, 2)}
+            if step % config.eval_every == 0 or step == config.max_steps:
+                row["val_loss"] = evaluate(model, val_stream, config, device)
+            history.append(row)
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{row['val_loss']:.3f}")
+            bar.update(1)
+            if callback is not None:
+                callback(row)
+            if step % config.save_every == 0:
+                save("running")
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+        save(stopped)
+        bar.close()
+        raise
+    bar.close()
+    if history and math.isnan(history[-1]["val_loss"]):
+        history[-1]["val_loss"] = evaluate(model, val_stream, config, device)
+    save(stopped)
+    speed = trained_tokens / train_seconds if train_seconds else 0.0
+    if peak:  # the machine is shared: take the better of two readings, before and after
+        peak = max(peak, matmul_peak())
+    mfu = speed * per_token / peak if peak else None
+    return TrainResult(out, pd.DataFrame(history), stopped, speed, mfu, peak)
+
+
+PRETRAIN = TrainConfig(preset="tiny", max_steps=700, learning_rate=1e-3, warmup_steps=50, val_fraction=0.05,
+                       eval_every=100, save_every=100, seed=0)
+
+
+def pretrain(out: str | Path = BASE_CHECKPOINT, openewld_jsonl: str | Path | None = None, config: TrainConfig = PRETRAIN,
+             progress: bool = True, limit: int | None = None) -> TrainResult:
+    """Pretrain on music21's folk tunes (prepared like OpenEWLD): the base model for fine-tuning.
+
+    The vocabulary also learns from OpenEWLD's songs (its chord symbols hardly occur in folk
+    tunes), leaving out the benchmark's held-out songs.
+    """
+    from aitunes_lib import corpus
+
+    songs, _ = corpus.prepare_folk(progress=progress, limit=limit)
+    texts = [record["prompt"] + record["completion"] for record in map(dataset.seed_record, songs)]
+    extra = holdout(training_texts(openewld_jsonl))[0] if openewld_jsonl else []
+    return train(texts, out, config, progress=progress, tokenizer_texts=extra)
+
+
+# --------------------------------------------------------------------------- generation
+
+
+class LocalBackend:
+    """Fine-tune and generate with a local model; follows `backends.base.Backend`."""
+
+    name = "local"
+
+    def __init__(self, model: str | Path | None = None, device: str | None = None):
+        self.device = device
+        self.folder: Path | None = None
+        self._model = None
+        self._tokenizer: AbcTokenizer | None = None
+        self._rules = None
+        self.history: pd.DataFrame | None = None
+        if model is not None:
+            self.use(model)
+
+    def fine_tune(self, train_jsonl: str | Path, config: TrainConfig | None = None, out: str | Path | None = None,
+                  progress: bool = True, callback: Callable[[dict[str, Any]], None] | None = None) -> ModelHandle:
+        """Train on an article-format JSONL file; the model goes to `out` (default: beside the data)."""
+        config = config or TrainConfig()
+        out = Path(out) if out is not None else Path(train_jsonl).parent / "local_model"
+        result = train(training_texts(train_jsonl), out, config, progress=progress, callback=callback)
+        self.history = result.history
+        self.use(out)
+        return ModelHandle.load(out / "handle.json")
+
+    def use(self, model: str | Path | ModelHandle) -> None:
+        """Generate with a trained model folder (or the handle of one)."""
+        folder = Path(model.model if isinstance(model, ModelHandle) else model)
+        if not is_model_folder(folder):
+            raise FileNotFoundError(f"{folder}: not a local model folder (config.json and tokenizer.json missing); train one first")
+        self.folder, self._model, self._rules = folder, None, None
+        self._tokenizer = AbcTokenizer.load(folder)
+        history = folder / "history.csv"
+        self.history = pd.read_csv(history) if history.is_file() and history.stat().st_size > 1 else None
+
+    @property
+    def tokenizer(self) -> AbcTokenizer:
+        if self._tokenizer is None:
+            raise LocalBackendError("no model chosen: call fine_tune(...) or use(folder) first")
+        return self._tokenizer
+
+    @property
+    def model(self):
+        """The torch model, loaded on first use."""
+        if self._model is None:
+            from transformers import AutoModelForCausalLM
+
+            if self.folder is None:
+                raise LocalBackendError("no model chosen: call fine_tune(...) or use(folder) first")
+            self._model = AutoModelForCausalLM.from_pretrained(self.folder).to(pick_device(self.device)).eval()
+        return self._model
+
+    @property
+    def rules(self):
+        from aitunes_lib.meter import MeterRules
+
+        if self._rules is None:
+            tokenizer = self.tokenizer
+            self._rules = MeterRules([tokenizer.decode([i]) for i in range(tokenizer.vocab_size)])
+        return self._rules
+
+    def generate(
+        self, prompt: str, n: int = 5, temperature: float = 0.75, top_p: float = 1.0, max_tokens: int = 1000,
+        seed: int | None = None, enforce_meter: bool = True,
+    ) -> list[str]:
+        """n completions in the article's format (` … $ <end>`), sampled in one batched call."""
+        import torch
+        from transformers import LogitsProcessorList
+
+        from aitunes_lib.meter import make_processor
+
+        if n < 0:
+            raise ValueError("n must be 0 or more")
+        if n == 0:
+            return []
+        model, tokenizer = self.model, self.tokenizer
+        prompt_ids = tokenizer.encode(prompt)
+        room = model.config.n_positions - len(prompt_ids) if hasattr(model.config, "n_positions") else max_tokens
+        if room < 16:
+            raise LocalBackendError(f"the prompt takes {len(prompt_ids)} tokens; this model reads at most {model.config.n_positions}")
+        if seed is not None:
+            torch.manual_seed(seed)
+        device = next(model.parameters()).device
+        inputs = torch.tensor([prompt_ids] * n, device=device)  # (n, P): n candidates in one batch
+        processors = LogitsProcessorList([make_processor(self.rules, len(prompt_ids))] if enforce_meter else [])
+        sample = temperature > 0
+        with torch.no_grad():
+            output = model.generate(
+                inputs, attention_mask=torch.ones_like(inputs), do_sample=sample,
+                max_new_tokens=min(max_tokens, room), logits_processor=processors,
+                eos_token_id=tokenizer.token_id(END), pad_token_id=tokenizer.token_id(PAD),
+                **({"temperature": temperature, "top_p": top_p, "top_k": 0} if sample else {}),
+            )  # (n, P + new)
+        return [self._completion(row[len(prompt_ids):].tolist()) for row in output]
+
+    def _completion(self, ids: list[int]) -> str:
+        tokenizer = self.tokenizer
+        end, pad = tokenizer.token_id(END), tokenizer.token_id(PAD)
+        finished = end in ids
+        ids = [t for t in ids[: ids.index(end)] if t != pad] if finished else [t for t in ids if t != pad]
+        text = tokenizer.decode(ids)
+        if not finished and "|" in text:  # out of tokens: keep whole bars only
+            text = text[: text.rindex("|") + 1]
+        return as_completion(text)
+
+    def loss(self, texts: Sequence[str]) -> dict[str, float]:
+        """Held-out loss of whole songs: nats and bits per token, and bits per character."""
+        import torch
+
+        model, tokenizer = self.model, self.tokenizer
+        device = next(model.parameters()).device
+        total, tokens, chars = 0.0, 0, 0
+        limit = getattr(model.config, "n_positions", 1024)
+        with torch.no_grad():
+            for text in texts:
+                ids = tokenizer.encode(text)[:limit]
+                window = torch.tensor([ids], device=device)
+                total += loss_of(model, window[:, :-1], window[:, 1:]).item() * (len(ids) - 1)
+                tokens += len(ids) - 1
+                chars += len(tokenizer.decode(ids[1:]))
+        return {"nats_per_token": total / tokens, "bits_per_token": total / tokens / math.log(2),
+                "bits_per_char": total / chars / math.log(2), "tokens": tokens, "chars": chars}

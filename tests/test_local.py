@@ -1,0 +1,164 @@
+"""The local backend: real (small) trainings on real songs, save/load, resume, generation, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from aitunes_lib import abc, dataset
+from aitunes_lib.backends import local
+from aitunes_lib.backends.base import ModelHandle
+from aitunes_lib.meter import bar_lengths
+
+QUICK = dict(preset="tiny", block_size=128, batch_size=4, warmup_steps=5, eval_every=10, save_every=1000, learning_rate=2e-3)
+PROMPT = abc.seed_prompt("Moonlight on the Harbour", "The Paper Lanterns")
+
+
+@pytest.fixture(scope="module")
+def train_file(few_texts, tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "songs.jsonl"
+    records = [{"prompt": t[: t.index("<song>") + 6], "completion": t[t.index("<song>") + 6 :]} for t in few_texts]
+    return dataset.write_jsonl(records, path)
+
+
+@pytest.fixture(scope="module")
+def trained(train_file, tmp_path_factory):
+    """A real training of 40 steps on a dozen songs (seconds on 2 cores)."""
+    out = tmp_path_factory.mktemp("model")
+    backend = local.LocalBackend()
+    handle = backend.fine_tune(train_file, local.TrainConfig(max_steps=40, **QUICK), out=out, progress=False)
+    return backend, handle, out
+
+
+def test_training_reduces_the_loss_and_saves_everything(trained):
+    backend, handle, out = trained
+    history = backend.history
+    assert list(history["step"]) == list(range(1, 41))
+    assert history["train_loss"].iloc[0] > math.log(backend.tokenizer.vocab_size) - 1  # starts near chance
+    assert history["train_loss"].tail(5).mean() < 0.7 * history["train_loss"].iloc[0]
+    assert history["val_loss"].notna().sum() == 4
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "handle.json", "history.csv", "checkpoint.pt"):
+        assert (out / name).is_file(), name
+    assert handle == ModelHandle.load(out / "handle.json") and handle.backend == "local" and handle.details["steps"] == 40
+
+
+def test_generate_after_loading_from_disk(trained):
+    _, _, out = trained
+    backend = local.LocalBackend(out)
+    songs = backend.generate(PROMPT, n=3, max_tokens=120, seed=1)
+    assert len(songs) == 3 and all(s.endswith(" $ <end>") and s.startswith(" ") for s in songs)
+    for song in songs:
+        lengths = bar_lengths(song)
+        assert len(lengths) >= 2 and set(lengths[1:]) == {4}, song
+    assert backend.generate(PROMPT, n=3, max_tokens=120, seed=1) == songs  # the seed decides
+    assert backend.generate(PROMPT, n=0) == []
+    with pytest.raises(ValueError):
+        backend.generate(PROMPT, n=-1)
+
+
+def test_unseen_characters_in_a_prompt_still_generate(trained):
+    backend = local.LocalBackend(trained[2])
+    prompt = abc.seed_prompt("Ωμέγα Blues 🎷", "Zoë & the Ñandúes")
+    assert len(backend.tokenizer.encode(prompt)) > len(prompt) // 2  # bytes stand in for unseen characters
+    songs = backend.generate(prompt, n=2, max_tokens=60, seed=0, temperature=0)
+    assert len(songs) == 2 and songs[0] == songs[1]  # temperature 0 is greedy
+
+
+def test_generation_without_the_rules_is_also_possible(trained):
+    songs = local.LocalBackend(trained[2]).generate(PROMPT, n=2, max_tokens=80, seed=3, enforce_meter=False)
+    assert len(songs) == 2 and all(s.endswith(" $ <end>") for s in songs)
+
+
+def test_an_interrupted_training_resumes_where_it_stopped(train_file, tmp_path):
+    config = local.TrainConfig(max_steps=12, **QUICK)
+    texts = local.training_texts(train_file)
+    straight = local.train(texts, tmp_path / "straight", config, progress=False)
+
+    def stop_at_7(row):
+        if row["step"] == 7:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        local.train(texts, tmp_path / "stopped", config, progress=False, callback=stop_at_7)
+    assert json.loads((tmp_path / "stopped" / "handle.json").read_text())["details"]["stopped"] == "interrupted"
+    resumed = local.train(texts, tmp_path / "stopped", config, progress=False)
+    assert list(resumed.history["step"]) == list(range(1, 13))
+    np.testing.assert_allclose(resumed.history["train_loss"], straight.history["train_loss"], rtol=1e-4)
+
+
+def test_a_wall_clock_budget_stops_cleanly_and_saves(train_file, tmp_path):
+    result = local.train(local.training_texts(train_file), tmp_path, local.TrainConfig(max_steps=10_000, max_minutes=0.05, **QUICK),
+                         progress=False)
+    assert result.stopped == "max_minutes" and 0 < len(result.history) < 10_000
+    assert local.LocalBackend(tmp_path).generate(PROMPT, n=1, max_tokens=20, seed=0)
+
+
+def test_fine_tune_from_a_foreign_checkpoint(train_file, tmp_path):
+    """A Hugging Face checkpoint without our tokenizer (as `gpt2` would be): its layers carry over."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    foreign = GPT2LMHeadModel(GPT2Config(vocab_size=300, n_layer=2, n_head=2, n_embd=64, n_positions=256))
+    foreign.save_pretrained(tmp_path / "foreign")
+    before = foreign.transformer.h[1].mlp.c_fc.weight.detach().clone()
+    config = local.TrainConfig(base=str(tmp_path / "foreign"), max_steps=8, **{**QUICK, "learning_rate": 1e-4})
+    handle = local.LocalBackend().fine_tune(train_file, config, out=tmp_path / "tuned", progress=False)
+    assert handle.base == str(tmp_path / "foreign")
+    tuned = local.LocalBackend(tmp_path / "tuned")
+    assert tuned.model.config.n_layer == 2 and tuned.model.config.vocab_size == tuned.tokenizer.vocab_size
+    after = tuned.model.transformer.h[1].mlp.c_fc.weight.detach()
+    assert torch.nn.functional.cosine_similarity(before.flatten(), after.flatten(), dim=0) > 0.9
+    assert tuned.generate(PROMPT, n=1, max_tokens=30, seed=0)
+
+
+def test_fine_tune_from_our_own_base_keeps_its_tokenizer(trained, train_file, tmp_path):
+    base = trained[2]
+    config = local.TrainConfig(base=str(base), max_steps=5, **QUICK)
+    local.LocalBackend().fine_tune(train_file, config, out=tmp_path, progress=False)
+    assert (tmp_path / "tokenizer.json").read_text() == (base / "tokenizer.json").read_text()
+
+
+def test_bad_input_gives_clear_errors(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(dataset.DatasetError, match="empty"):
+        local.LocalBackend().fine_tune(empty, progress=False)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"prompt": "X: 1", "completion": " c4 | $ <end>"}\n{"prompt": oops}\n')
+    with pytest.raises(dataset.DatasetError, match="line 2"):
+        local.LocalBackend().fine_tune(broken, progress=False)
+    fields = tmp_path / "fields.jsonl"
+    fields.write_text('{"prompt": "X: 1"}\n')
+    with pytest.raises(dataset.DatasetError, match="completion"):
+        local.LocalBackend().fine_tune(fields, progress=False)
+    with pytest.raises(FileNotFoundError, match="not a local model folder"):
+        local.LocalBackend(tmp_path / "no-model")
+    with pytest.raises(local.LocalBackendError, match="no model chosen"):
+        local.LocalBackend().generate(PROMPT)
+    with pytest.raises(local.LocalBackendError, match="cannot load the base model"):
+        local.train(["X: 1 $ T: a $ C: b $ <song> c4 | $ <end>"] * 3, tmp_path / "m",
+                    local.TrainConfig(base=str(tmp_path / "nowhere"), max_steps=1), progress=False)
+    with pytest.raises(ValueError, match="preset"):
+        local.TrainConfig(preset="huge")
+
+
+def test_learning_rate_warms_up_then_decays():
+    config = local.TrainConfig(max_steps=100, warmup_steps=10, learning_rate=1.0, min_lr_ratio=0.1)
+    rates = [local.learning_rate(s, config) for s in range(100)]
+    assert rates[0] == pytest.approx(0.1) and rates[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(rates[10:], rates[11:])) and rates[-1] == pytest.approx(0.1, abs=0.01)
+
+
+def test_holdout_is_a_stable_tenth(few_texts):
+    import json as _json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "out" / "songs.jsonl"
+    texts = local.training_texts(path) if path.is_file() else few_texts * 30
+    kept, held = local.holdout(texts)
+    assert len(kept) + len(held) == len(texts) and 0.05 < len(held) / len(texts) < 0.16
+    assert local.holdout(list(reversed(texts)))[1] == list(reversed(held))  # by content, not position

@@ -1,0 +1,119 @@
+"""The meter rules: no interior bar can overflow or fall short, whatever the logits say."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aitunes_lib import abc
+from aitunes_lib.backends.base import as_completion
+from aitunes_lib.meter import BarState, MeterRules, bar_lengths, classify, make_processor
+from aitunes_lib.tokenizer import EVENT, AbcTokenizer
+
+PROMPT = abc.seed_prompt("Random Logits", "Hypothesis")
+
+
+@pytest.fixture(scope="module")
+def vocab(few_texts):
+    tokenizer = AbcTokenizer.train(few_texts)
+    texts = [tokenizer.decode([i]) for i in range(tokenizer.vocab_size)]
+    return tokenizer, MeterRules(texts)
+
+
+def test_token_kinds():
+    assert classify(" ^c'3/2") == (1, Fraction(3, 2))
+    assert classify(" `Cmaj7`")[0] == 2 and classify(" -")[0] == 3 and classify(" |")[0] == 4
+    assert classify(" $")[0] == 5 and classify(" (3:2:2") == (6, (3, 2, 2)) and classify("<end>")[0] == 8
+    assert classify("3/2")[0] == 0 and classify("^")[0] == 0 and classify("<song>")[0] == 0  # fragments never allowed
+
+
+def test_vocabulary_of_real_songs(vocab):
+    tokenizer, rules = vocab
+    assert rules.ticks_per_quarter % 3 == 0  # triplets of the Habit song are in the vocabulary
+    assert rules.bar == 4 * rules.ticks_per_quarter and rules.end_id == tokenizer.token_id("<end>")
+    full = BarState(elapsed=rules.bar, bar_index=2, last=1)
+    allowed = {tokenizer.decode([i]) for i in np.flatnonzero(rules.allowed(full))}
+    assert " |" in allowed and all(t.strip() in ("|", "-") for t in allowed)  # only a bar line (or a tie)
+
+
+def test_training_songs_obey_the_rules(few_texts):
+    """Every real song walks through the rules event by event, except where its own bars are irregular."""
+    songs = [re.findall(EVENT, text.split("<song>", 1)[1].split("<end>", 1)[0]) + ["<end>"] for text in few_texts]
+    vocabulary = sorted({event for song in songs for event in song})
+    rules, index = MeterRules(vocabulary), {event: i for i, event in enumerate(vocabulary)}
+    checked = 0
+    for events in songs:
+        state, lengths = BarState(), bar_lengths("".join(events))
+        refused = []
+        for event in events:
+            if not rules.allowed(state)[index[event]]:
+                refused.append(event)
+            rules.advance(state, index[event])
+        assert state.done
+        if "{" in events:
+            assert "{" in refused  # grace notes are not generated under the rules
+        elif all(length == 4 for length in lengths[1:]):
+            assert refused == [], "".join(events)[:80]
+            checked += 1
+        else:
+            assert refused  # an irregular bar of the source is refused
+    assert checked >= 5
+
+
+def walk(rules: MeterRules, rng: np.random.Generator, steps: int, end_weight: float) -> list[int]:
+    """Sample tokens from random logits through the rules, as generation would."""
+    state, ids = BarState(), []
+    for _ in range(steps):
+        mask = rules.allowed(state)
+        assert mask.any(), "the rules left nothing to sample"
+        logits = rng.normal(size=len(mask))
+        logits[rules.kinds == 8] += end_weight
+        logits[~mask] = -np.inf
+        token = int(np.argmax(logits))
+        ids.append(token)
+        rules.advance(state, token)
+        if state.done:
+            break
+    return ids
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), end_weight=st.sampled_from([-3.0, 0.0, 1.0]))
+def test_random_logits_never_break_a_bar(vocab, seed, end_weight):
+    tokenizer, rules = vocab
+    ids = walk(rules, np.random.default_rng(seed), 300, end_weight)
+    text = tokenizer.decode(ids)
+    if "<end>" not in text:
+        text = text[: text.rindex("|") + 1] if "|" in text else ""
+    lengths = bar_lengths(text)
+    assert all(length == 4 for length in lengths[1:]), lengths  # the pickup may be short, no other bar
+    if len(lengths) < 2:
+        return
+    # and music21, reading the ABC on its own, agrees
+    score = abc.parse_abc(abc.decode_seed(PROMPT, as_completion(text)))
+    measures = list(score.parts[0].getElementsByClass("Measure"))
+    assert len(measures) == len(lengths)
+    assert [m.duration.quarterLength for m in measures[1:]] == [4.0] * (len(measures) - 1)
+
+
+def test_processor_masks_a_batch(vocab):
+    import torch
+
+    tokenizer, rules = vocab
+    prompt = tokenizer.encode(PROMPT)
+    processor = make_processor(rules, len(prompt))
+    ids = torch.tensor([prompt] * 3)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        scores = processor(ids, torch.randn(3, tokenizer.vocab_size + 7, generator=generator))  # padded embedding rows
+        assert torch.isinf(scores[:, tokenizer.vocab_size:]).all()
+        ids = torch.cat([ids, scores.argmax(1, keepdim=True)], 1)
+    for row in ids[:, len(prompt):].tolist():
+        text = tokenizer.decode(row)
+        bars = bar_lengths(text[: text.rindex("|") + 1])
+        assert len(bars) > 5 and set(bars[1:]) == {4}
