@@ -63,9 +63,10 @@ def test_the_quickstart_runs_in_a_browser_and_the_studio_generates(tmp_path, ope
             page.get_by_text("candidates, best first").wait_for(timeout=300_000)
             studio_table = page.locator(".widget-html table.dataframe")
             assert studio_table.count() >= 1 and "NDM" in studio_table.first.inner_text()
-            page.get_by_role("button", name="Generate").scroll_into_view_if_needed()
             shot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shot), full_page=True)
+            page.screenshot(path=str(shot.with_name("quickstart-page.png")), full_page=True)
+            studio = page.locator(".widget-vbox", has=page.get_by_role("button", name="Generate")).last
+            studio.screenshot(path=str(shot))
             browser.close()
     finally:
         server.terminate()

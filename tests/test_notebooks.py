@@ -56,8 +56,10 @@ def test_every_notebook_runs_in_order_in_a_fresh_kernel(tmp_path, openewld, monk
 
 
 @pytest.mark.slow
-def test_a_notebook_run_too_early_names_the_one_to_run_first(tmp_path):
+@pytest.mark.parametrize("name, first", [("03_train", "02_prepare"), ("04_name_and_generate", "03_train"),
+                                         ("05_score", "02_prepare"), ("06_listen", "04_name_and_generate")])
+def test_a_notebook_run_too_early_names_the_one_to_run_first(tmp_path, name, first):
     from nbclient.exceptions import CellExecutionError
 
-    with pytest.raises(CellExecutionError, match="run notebooks/03_train.ipynb first"):
-        workbook.run_notebook("04_name_and_generate", tmp_path / "empty", SMALL)
+    with pytest.raises(CellExecutionError, match=f"run notebooks/{first}.ipynb first"):
+        workbook.run_notebook(name, tmp_path / "empty", SMALL)

@@ -470,6 +470,9 @@ class LocalBackend:
             if self.folder is None:
                 raise LocalBackendError("no model chosen: call fine_tune(...) or use(folder) first")
             self._model = AutoModelForCausalLM.from_pretrained(self.folder).to(pick_device(self.device)).eval()
+            # rows that finished early are padded while the others go on; they are cut at <end>, so
+            # transformers' "input_ids may be padded" warning does not apply (generate gets pad_token_id itself)
+            self._model.config.pad_token_id = None
         return self._model
 
     @property
