@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -153,12 +154,36 @@ def test_learning_rate_warms_up_then_decays():
     assert all(a >= b for a, b in zip(rates[10:], rates[11:])) and rates[-1] == pytest.approx(0.1, abs=0.01)
 
 
-def test_holdout_is_a_stable_tenth(few_texts):
-    import json as _json
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "out" / "songs.jsonl"
-    texts = local.training_texts(path) if path.is_file() else few_texts * 30
+def test_holdout_is_a_stable_tenth():
+    texts = [f"X: 1 $ T: Song number {i} $ C: Someone $ <song> c4 | $ <end>" for i in range(2000)]
     kept, held = local.holdout(texts)
-    assert len(kept) + len(held) == len(texts) and 0.05 < len(held) / len(texts) < 0.16
+    assert len(kept) + len(held) == len(texts) and 0.08 < len(held) / len(texts) < 0.12
     assert local.holdout(list(reversed(texts)))[1] == list(reversed(held))  # by content, not position
+    changed = [t.replace("c4", "e4") for t in texts]  # the prompt alone decides
+    assert local.holdout(changed)[1] == [t.replace("c4", "e4") for t in held]
+
+
+def test_pretraining_on_folk_tunes_shares_the_openewld_vocabulary(train_file, tmp_path, monkeypatch):
+    """`pretrain` on a few of music21's folk tunes (prepared like OpenEWLD), a few steps."""
+    import dataclasses
+
+    from aitunes_lib import corpus
+
+    monkeypatch.setenv("AITUNES_CACHE", str(tmp_path / "cache"))
+    songs, report = corpus.prepare_folk(progress=False, limit=12)
+    assert len(songs) >= 8 and all(s.meter in ("4/4", "2/2") and s.key == "C" for s in songs)
+    config = dataclasses.replace(local.PRETRAIN, max_steps=3, block_size=128, batch_size=2, eval_every=3, save_every=100)
+    result = local.pretrain(tmp_path / "base", train_file, config, progress=False, limit=12)
+    assert result.stopped == "max_steps" and local.is_model_folder(tmp_path / "base")
+    tokenizer = local.LocalBackend(tmp_path / "base").tokenizer
+    chords = {t for text in local.training_texts(train_file) for t in re.findall(r" `[^`]+`", text)}
+    assert sum(len(tokenizer.encode(c)) == 1 for c in chords) > 0.5 * len(chords)  # OpenEWLD's chord symbols are tokens
+
+
+def test_the_committed_base_checkpoint_loads_and_generates():
+    assert local.is_model_folder(local.BASE_CHECKPOINT)
+    assert (local.BASE_CHECKPOINT / "model.safetensors").stat().st_size < 20 * 2**20
+    backend = local.LocalBackend(local.BASE_CHECKPOINT)
+    assert backend.model.config.n_layer == local.PRESETS["tiny"]["n_layer"]
+    songs = backend.generate(PROMPT, n=2, max_tokens=200, seed=0)
+    assert all(set(bar_lengths(s)[1:-1]) <= {4} for s in songs)
