@@ -116,6 +116,19 @@ def test_fine_tune_from_a_foreign_checkpoint(train_file, tmp_path):
     assert tuned.generate(PROMPT, n=1, max_tokens=30, seed=0)
 
 
+def test_fine_tune_from_a_llama_checkpoint_with_a_short_context(train_file, tmp_path):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    shape = dict(vocab_size=300, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+                 num_key_value_heads=2, max_position_embeddings=96)
+    LlamaForCausalLM(LlamaConfig(**shape)).save_pretrained(tmp_path / "llama")
+    config = local.TrainConfig(base=str(tmp_path / "llama"), max_steps=3, **QUICK)  # QUICK's window (128) > 96
+    result = local.train(local.training_texts(train_file), tmp_path / "tuned", config, progress=False)
+    assert result.stopped == "max_steps" and result.history["train_loss"].notna().all()
+    songs = local.LocalBackend(tmp_path / "tuned").generate(PROMPT, n=2, max_tokens=500, seed=0)
+    assert len(songs) == 2
+
+
 def test_fine_tune_from_our_own_base_keeps_its_tokenizer(trained, train_file, tmp_path):
     base = trained[2]
     config = local.TrainConfig(base=str(base), max_steps=5, **QUICK)

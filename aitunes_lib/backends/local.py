@@ -142,7 +142,7 @@ def is_model_folder(path: str | Path) -> bool:
     return (path / "config.json").is_file() and (path / "tokenizer.json").is_file()
 
 
-def load_pretrained(base: str, tokenizer: AbcTokenizer | None, texts: Sequence[str], vocab_size: int):
+def load_pretrained(base: str, texts: Sequence[str], vocab_size: int):
     """(model, tokenizer) from a base: one of our folders, or any Hugging Face causal LM.
 
     A foreign checkpoint (`gpt2`, or a folder without our tokenizer) keeps its transformer
@@ -158,13 +158,18 @@ def load_pretrained(base: str, tokenizer: AbcTokenizer | None, texts: Sequence[s
         raise LocalBackendError(f"cannot load the base model {base!r}: {str(error).splitlines()[0]}") from error
     if ours:
         return model, AbcTokenizer.load(base)
-    tokenizer = tokenizer or AbcTokenizer.train(texts, vocab_size)
+    tokenizer = AbcTokenizer.train(texts, vocab_size)
     model.resize_token_embeddings(tokenizer.vocab_size)
     model.config.update({"eos_token_id": tokenizer.token_id(END), "bos_token_id": tokenizer.token_id(END),
                          "pad_token_id": tokenizer.token_id(PAD)})
     model.generation_config.update(eos_token_id=tokenizer.token_id(END), bos_token_id=tokenizer.token_id(END),
                                    pad_token_id=tokenizer.token_id(PAD))
     return model, tokenizer
+
+
+def context_length(config) -> int:
+    """How many positions a model reads (GPT-2: n_positions; Llama and others: max_position_embeddings)."""
+    return int(getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None) or 1024)
 
 
 def flops_per_token(model, block_size: int) -> float:
@@ -176,7 +181,9 @@ def flops_per_token(model, block_size: int) -> float:
     config = model.config
     positions = getattr(getattr(model, "transformer", None), "wpe", None)
     n_params = sum(p.numel() for p in model.parameters()) - (positions.weight.numel() if positions is not None else 0)
-    return 6 * n_params + 12 * config.n_layer * config.n_embd * block_size
+    layers = getattr(config, "n_layer", None) or config.num_hidden_layers
+    width = getattr(config, "n_embd", None) or config.hidden_size
+    return 6 * n_params + 12 * layers * width * block_size
 
 
 def matmul_peak(size: int = 2048, repeats: int = 10) -> float:
@@ -307,11 +314,13 @@ def train(
 
         model, tokenizer = AutoModelForCausalLM.from_pretrained(out), AbcTokenizer.load(out)
     elif config.base:
-        model, tokenizer = load_pretrained(config.base, None, [*train_texts, *tokenizer_texts], config.vocab_size)
+        model, tokenizer = load_pretrained(config.base, [*train_texts, *tokenizer_texts], config.vocab_size)
     else:
         tokenizer = AbcTokenizer.train([*train_texts, *tokenizer_texts], config.vocab_size)
         model = new_model(tokenizer, config.preset, config.dropout, config.block)
     model.to(device).train()
+    if context_length(model.config) < config.block:  # a base model that reads fewer positions sets the window
+        config = dataclasses.replace(config, block_size=context_length(model.config))
     stream, val_stream = pack(tokenizer, train_texts), pack(tokenizer, val_texts)
     if len(stream) < 2:
         raise dataset.DatasetError("the training songs hold fewer than 2 tokens")
@@ -500,9 +509,9 @@ class LocalBackend:
             return []
         model, tokenizer = self.model, self.tokenizer
         prompt_ids = tokenizer.encode(prompt)
-        room = model.config.n_positions - len(prompt_ids) if hasattr(model.config, "n_positions") else max_tokens
+        room = context_length(model.config) - len(prompt_ids)
         if room < 16:
-            raise LocalBackendError(f"the prompt takes {len(prompt_ids)} tokens; this model reads at most {model.config.n_positions}")
+            raise LocalBackendError(f"the prompt takes {len(prompt_ids)} tokens; this model reads at most {context_length(model.config)}")
         if seed is not None:
             torch.manual_seed(seed)
         device = next(model.parameters()).device
@@ -535,7 +544,7 @@ class LocalBackend:
         model, tokenizer = self.model, self.tokenizer
         device = next(model.parameters()).device
         total, tokens, chars = 0.0, 0, 0
-        limit = getattr(model.config, "n_positions", 1024)
+        limit = context_length(model.config)
         with torch.no_grad():
             for text in texts:
                 ids = tokenizer.encode(text)[:limit]
