@@ -146,6 +146,10 @@ class MeterRules:
         ok = (ticks == 0) | ((ticks >= self.grain) & (ticks % self.grain == 0 if self._grain_divides else True))
         return ok
 
+    def _fits(self, left: np.ndarray, pickup: bool) -> np.ndarray:
+        """Where what is left of the bar is not negative and, past the pickup, can still be filled."""
+        return (left >= 0) if pickup else (left >= 0) & self.fillable(left)
+
     def allowed(self, state: BarState) -> np.ndarray:
         """A boolean mask over the vocabulary: the tokens that keep the bar legal."""
         kinds = self.kinds
@@ -159,17 +163,9 @@ class MeterRules:
         room = self.bar - state.elapsed
         pickup = state.bar_index == 0
         at_bar_start = state.elapsed == 0 and state.last in (BARLINE, LINEBREAK)
-        # notes and rests
-        if state.tuplet_left:
-            p, q = state.tuplet
-            ticks = self.note_ticks[Fraction(q, p)]
-            left = room - ticks * state.tuplet_left  # as if the rest of the tuplet kept this length
-            ok = left >= 0 if pickup else (left >= 0) & self.fillable(left)
-        else:
-            ticks = self.note_ticks[Fraction(1)]
-            left = room - ticks
-            ok = left >= 0 if pickup else (left >= 0) & self.fillable(left)
-        mask[self.note_ids[ok]] = True
+        # notes and rests; inside a tuplet, as if the rest of the group kept this length
+        p, q = state.tuplet if state.tuplet_left else (1, 1)
+        mask[self.note_ids[self._fits(room - self.note_ticks[Fraction(q, p)] * max(1, state.tuplet_left), pickup)]] = True
         if state.last == NOTE_KIND and not state.last_rest:
             mask[kinds == TIE] = True  # a tie belongs to the note before it, even at the bar's end
         if state.tuplet_left:
@@ -177,9 +173,7 @@ class MeterRules:
             return mask
         # tuplet marks: some note length must make the whole group fit
         for token, (p, q, r) in self.tuplets.items():
-            left = room - self.note_ticks[Fraction(q, p)] * r
-            fits = (left >= 0) if pickup else (left >= 0) & self.fillable(left)
-            mask[token] = bool(fits.any()) and room > 0
+            mask[token] = room > 0 and bool(self._fits(room - self.note_ticks[Fraction(q, p)] * r, pickup).any())
         if room > 0:
             mask[self.zero_time] = True  # chord symbols
         if state.elapsed == self.bar or (pickup and state.elapsed > 0):

@@ -450,8 +450,8 @@ class LocalBackend:
         config = config or TrainConfig()
         out = Path(out) if out is not None else Path(train_jsonl).parent / "local_model"
         result = train(training_texts(train_jsonl), out, config, progress=progress, callback=callback)
-        self.history = result.history
         self.use(out)
+        self.history = result.history
         return ModelHandle.load(out / "handle.json")
 
     def use(self, model: str | Path | ModelHandle) -> None:
