@@ -86,9 +86,38 @@ def _train_local(args: argparse.Namespace) -> int:
     return 0
 
 
+class UsageError(ValueError):
+    """Flags that do not fit together, or a value the command cannot use."""
+
+
+def parse_mix(text: str) -> dict[str, int]:
+    """`song=1,phrase=2,chords=2` → {"song": 1, "phrase": 2, "chords": 2} (records per song)."""
+    mix = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        task, _, count = part.partition("=")
+        if task not in dataset.TASKS or not count.strip().isdigit():
+            raise UsageError(f"--mix {text!r}: write task=count pairs with tasks from {', '.join(dataset.TASKS)}, e.g. song=1,phrase=2,chords=2")
+        mix[task] = int(count)
+    return mix
+
+
+def _mixed_file(args: argparse.Namespace) -> None:
+    """With --mix, write the mixed-task file beside the song file and train on it."""
+    if not getattr(args, "mix", None):
+        return
+    mix = parse_mix(args.mix)
+    records = [r for r in dataset.read_jsonl(args.data) if dataset.task_of(r.get("prompt", "")) == "song"]
+    path = Path(args.data).with_name(Path(args.data).stem + "_" + "_".join(f"{k}{v}" for k, v in mix.items()) + ".jsonl")
+    mixed = dataset.task_records(records, mix, seed=args.seed)
+    dataset.write_jsonl(mixed, path)
+    print(f"{len(mixed)} records ({', '.join(f'{k} ×{v}' for k, v in mix.items())} per song) → {path}")
+    args.data = str(path)
+
+
 def _train(args: argparse.Namespace) -> int:
     from aitunes_lib.backends.openai_backend import state_path
 
+    _mixed_file(args)
     if args.backend == "local":
         return _train_local(args)
     backend = _openai(base_model=args.base_model, n_epochs=args.epochs, suffix=args.suffix)
@@ -108,23 +137,43 @@ def _generate(args: argparse.Namespace) -> int:
     from aitunes_lib.backends.base import ModelHandle
 
     model = Path(args.model)
+    task = getattr(args, "task", "song")
     invented_title, invented_band = naming.invent(1, seed=args.seed)[0]
-    prompt = abc.seed_prompt(args.title or invented_title, args.band or invented_band)
+    title, band = args.title or invented_title, args.band or invented_band
+    prompt = abc.seed_prompt(title, band)
     if args.backend == "local":
         from aitunes_lib.backends.local import LocalBackend
 
-        local = LocalBackend(model, device=args.device)
-        completions = local.generate(prompt, n=args.n, temperature=args.temperature, top_p=args.top_p, seed=args.seed,
-                                     enforce_meter=not args.free_meter)
+        backend: Any = LocalBackend(model, device=args.device)
     else:
         model_id = ModelHandle.load(model / "handle.json").model if (model / "handle.json").is_file() else args.model
         backend = _openai()
         backend.use(model_id)
-        completions = backend.generate(prompt, n=args.n, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
+    options = {"temperature": args.temperature, "top_p": args.top_p, "seed": args.seed}
+    prefix_quarters = None
+    if task == "song":
+        completions = (backend.generate(prompt, n=args.n, enforce_meter=not args.free_meter, **options) if args.backend == "local"
+                       else backend.generate(prompt, n=args.n, **options))
+    else:
+        source = args.prefix if task == "phrase" else args.chords
+        if not source:
+            raise UsageError(f"--task {task} needs --{'prefix' if task == 'phrase' else 'chords'} FILE.abc")
+        text = Path(source).read_text(encoding="utf-8")
+        if task == "phrase":
+            phrase = dataset.phrase_input(text)
+            prefix_quarters = phrase.quarters
+            completions = backend.complete_phrase(text, n=args.n, title=title, composer=band, **options)
+            print(f"prefix: {phrase.bars} bars" + (f", transposed from {phrase.transposed_from} to C" if phrase.transposed_from else ""))
+        else:
+            extra = {"chord_tones": args.chord_tones} if args.backend == "local" and args.chord_tones is not None else {}
+            completions = backend.melody_for_chords(text, n=args.n, title=title, composer=band, **options, **extra)
     stats_file = Path(args.stats)
     stats = metrics.load_stats(stats_file)["article"] if stats_file.is_file() else metrics.ARTICLE_STATS
     tunes = [abc.decode_seed(prompt, c) for c in completions]
-    table = metrics.rank(tunes, stats).set_index("candidate")
+    table = metrics.rank(tunes, stats, prefix_quarters=prefix_quarters).set_index("candidate")
+    if task != "song":
+        table["task_kept"] = [not v for v in backend.last_violations]
+        table["violations"] = ["; ".join(v) for v in backend.last_violations]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     records = []
@@ -136,9 +185,12 @@ def _generate(args: argparse.Namespace) -> int:
         records.append({"prompt": prompt, "completion": completion, "abc": f"candidate_{i}.abc",
                         "mid": f"candidate_{i}.mid" if row["valid"] else None,
                         "valid": bool(row["valid"]), "NDM": None if pd.isna(row["NDM"]) else float(row["NDM"]),
-                        "reason": row["reason"]})
+                        "reason": row["reason"], "task": task,
+                        **({"violations": list(backend.last_violations[i])} if task != "song" else {})})
     dataset.write_jsonl(records, out / "candidates.jsonl")
-    print(f"{prompt}\n" + table[["valid", "NDM", "CMM", "LM", "CENT", "reason"]].to_string(float_format=lambda v: f"{v:.4f}"))
+    columns = ["valid", "NDM", "CMM", "LM", "CENT", "chord_fit", *(["join_interval", "same_key"] if task == "phrase" else []),
+               *(["task_kept"] if task != "song" else []), "reason"]
+    print(f"{prompt}\n" + table[[c for c in columns if c in table]].to_string(float_format=lambda v: f"{v:.4f}"))
     print(f"wrote {len(records)} candidates to {out}")
     return 0
 
@@ -216,6 +268,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default=None, help="local: cpu or cuda (default: cuda when present)")
     train.add_argument("--restart", action="store_true", help="local: ignore a checkpoint in --out instead of resuming")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--mix", default=None, help="train on a task mixture built from the song file, "
+                                                   "e.g. song=1,phrase=2,chords=2 (records per song)")
     train.add_argument("--base-model", default="davinci-002", help="openai: OpenAI base model (davinci-002, babbage-002, gpt-4o-mini, gpt-3.5-turbo)")
     train.add_argument("--epochs", type=int, default=5)
     train.add_argument("--suffix", default="aitunes")
@@ -236,6 +290,12 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--stats", default="out/stats.json")
     generate.add_argument("--device", default=None, help="local: cpu or cuda")
     generate.add_argument("--free-meter", action="store_true", help="local: switch the meter rules off")
+    generate.add_argument("--task", choices=dataset.TASKS, default="song",
+                          help="song: from a title; phrase: continue --prefix; chords: a melody over --chords")
+    generate.add_argument("--prefix", help="phrase: an ABC file with the opening bars")
+    generate.add_argument("--chords", help="chords: an ABC file with the chord chart (or a lead sheet)")
+    generate.add_argument("--chord-tones", type=float, default=None,
+                          help="chords, local: logit bonus for the sounding chord's tones (default 1.0; 0: the model alone)")
     generate.add_argument("--out", required=True)
     generate.set_defaults(handler=_generate)
 
@@ -265,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (data.DatasetError, dataset.DatasetError, FileNotFoundError, config.MissingApiKey, OpenAIBackendError,
-            LocalBackendError) as error:
+    except (data.DatasetError, dataset.DatasetError, dataset.TaskInputError, FileNotFoundError, config.MissingApiKey,
+            OpenAIBackendError, LocalBackendError, UsageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

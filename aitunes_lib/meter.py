@@ -19,6 +19,7 @@ duration of every allowed token is known from its text alone.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import re
@@ -28,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 NOTE = re.compile(r"(?:[_^=]*[A-Ga-g][,']*|z)(\d*)(/*)(\d*)")
-CHORD = re.compile(r"`[^`\n]*`")
+CHORD = re.compile(r"`[^`\n|$]*`")  # a chord name holds no bar line: one folk tune's stray backtick made such a token
 TUPLET = re.compile(r"\((\d)(?::(\d*))?(?::(\d*))?")
 BAR = re.compile(r"\[?:*\|+:*\]?")  # |, ||, |], [|, :|, |:
 
@@ -52,6 +53,19 @@ def note_length(text: str) -> Fraction | None:
     return length
 
 
+def pitch_class(text: str) -> int:
+    """The pitch class of one note token in C major (its own accidental only); -1 for a rest.
+
+    >>> [pitch_class(t) for t in (" c", "^F,", "_B2", "=e/", "z4")]
+    [0, 6, 10, 4, -1]
+    """
+    match = re.fullmatch(r"([_^=]*)([A-Ga-g])[,']*\S*", text.strip())
+    if not match:
+        return -1
+    shift = {"^": 1, "^^": 2, "_": -1, "__": -2}.get(match.group(1), 0)
+    return ({"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[match.group(2).upper()] + shift) % 12
+
+
 def tuplet_ratio(text: str) -> tuple[int, int, int] | None:
     """(p, q, r) of a tuplet mark `(p:q:r`, with ABC's defaults for q and r (simple meters).
 
@@ -64,7 +78,7 @@ def tuplet_ratio(text: str) -> tuple[int, int, int] | None:
     p = int(match.group(1))
     q = int(match.group(2)) if match.group(2) else {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}.get(p, 2)
     r = int(match.group(3)) if match.group(3) else p
-    return (p, q, r) if p > 0 and q > 0 and r > 0 else None
+    return (p, q, r) if p > 1 and q > 0 and r > 0 else None  # `(1` is no tuplet
 
 
 def classify(text: str) -> tuple[int, Fraction | tuple[int, int, int] | None]:
@@ -107,6 +121,17 @@ class BarState:
     last: int = LINEBREAK  # the kind of the last token; the body starts like a new line
     ending: bool = False
     done: bool = False
+    min_bars: int = 1  # `<end>` may come once this many bars are complete
+
+
+def _finishing(state: BarState, kinds: np.ndarray) -> np.ndarray:
+    """The mask once a sequence is done (anything: it is cut there) or ending (only `<end>`); else all False."""
+    mask = np.zeros(len(kinds), dtype=bool)
+    if state.done:
+        mask[:] = True
+    elif state.ending:
+        mask[kinds == END] = True
+    return mask
 
 
 class MeterRules:
@@ -129,6 +154,7 @@ class MeterRules:
         tpq = self.ticks_per_quarter
         self.bar = int(bar * tpq)
         self.note_ids = np.array(sorted(lengths), dtype=np.int64)
+        self.note_texts = [token_texts[i] for i in self.note_ids]
         self.note_ticks = {Fraction(q, p): np.array([int(lengths[i] * Fraction(q, p) * tpq) for i in self.note_ids], dtype=np.int64)
                            for p, q, _ in [*self.tuplets.values(), (1, 1, 1)]}
         plain = self.note_ticks[Fraction(1)]
@@ -153,12 +179,8 @@ class MeterRules:
     def allowed(self, state: BarState) -> np.ndarray:
         """A boolean mask over the vocabulary: the tokens that keep the bar legal."""
         kinds = self.kinds
-        mask = np.zeros(len(kinds), dtype=bool)
-        if state.done:
-            mask[:] = True
-            return mask
-        if state.ending:
-            mask[kinds == END] = True
+        mask = _finishing(state, kinds)
+        if mask.any():
             return mask
         room = self.bar - state.elapsed
         pickup = state.bar_index == 0
@@ -180,7 +202,7 @@ class MeterRules:
             mask[kinds == BARLINE] = True
         if state.elapsed == 0 and state.last == BARLINE:
             mask[kinds == LINEBREAK] = True
-        if at_bar_start and state.bar_index >= 1:
+        if at_bar_start and state.bar_index >= max(1, state.min_bars):
             mask[kinds == END] = True
             if state.last == LINEBREAK:
                 mask[kinds == SPACE] = True  # the article's ending is ` $ <end>`
@@ -212,6 +234,180 @@ class MeterRules:
         return state
 
 
+@dataclasses.dataclass
+class ChartState(BarState):
+    """A `BarState` that also knows which chord of the chart comes next."""
+
+    next_chord: int = 0
+    forcing: list[int] = dataclasses.field(default_factory=list)  # the rest of a chord's tokens
+    emitted: int = 0  # tokens generated so far (against the budget)
+
+
+class ChartRules:
+    """The meter rules plus a chord chart: bar i lasts what the chart says, and each chord
+    symbol is forced, token by token, at its onset; no other chord symbol may appear.
+
+    `bars` holds each bar's length (quarters) and its chords as (onset, token ids), where the
+    ids spell the chord symbol as the training text writes it (`` `G7` `` with its space).
+    A note may not cross a chord's onset, so the chord lands exactly where the chart puts it.
+    With a `budget` (the tokens left in the model's window), notes that would leave too few
+    tokens to finish the chart are refused, so the melody always reaches the last bar.
+    """
+
+    def __init__(self, rules: MeterRules, bars: Sequence[tuple[Fraction, Sequence[tuple[Fraction, Sequence[int]]]]],
+                 budget: int | None = None, tones: Sequence[frozenset[int]] = (), tone_bias: float = 0.0):
+        self.rules = rules
+        # optional: a logit bonus for notes on the sounding chord's tones (`tones`: one set per chord, in order)
+        self.tones, self.tone_bias = list(tones), tone_bias
+        self.note_pcs = np.array([pitch_class(text) for text in rules.note_texts], dtype=np.int64)
+        tpq = rules.ticks_per_quarter
+        self.kinds = rules.kinds
+        self.bar_ticks = [_ticks(length, tpq) for length, _ in bars]
+        self.chords = [(b, _ticks(onset, tpq), list(ids)) for b, (_, chords) in enumerate(bars) for onset, ids in chords]
+        for b, at, ids in self.chords:
+            if not ids:
+                raise ValueError(f"bar {b + 1}: a chord symbol with no tokens")
+        # the fewest plain notes that fill t ticks (coin change), for the token budget
+        plain = sorted({int(t) for t in rules.note_ticks[Fraction(1)]})
+        self.unit = math.gcd(*plain) if plain else 1  # counted in steps of the shortest common length
+        most = max(self.bar_ticks, default=0) // self.unit
+        self.fewest = np.full(most + 1, 10**6, dtype=np.int64)
+        self.fewest[0] = 0
+        coins = [c // self.unit for c in plain]
+        for t in range(1, most + 1):
+            self.fewest[t] = min((self.fewest[t - c] for c in coins if c <= t), default=10**6) + 1
+        # tokens needed to write bars b… from their start (chords, notes, bar lines, then <end>)
+        self.need_from = [0] * (len(self.bar_ticks) + 1)
+        self.need_from[-1] = 1
+        first = [sum(1 for bar, _, _ in self.chords if bar < b) for b in range(len(self.bar_ticks))]  # each bar's first chord
+        for b in range(len(self.bar_ticks) - 1, -1, -1):
+            self.need_from[b] = self._bar_need(b, 0, first[b]) + self.need_from[b + 1]
+        self.budget = budget
+        if budget is not None and self.need_from[0] > budget:
+            raise ValueError(f"the chart needs at least {self.need_from[0]} tokens and only {budget} are left in the window")
+
+    def _bar_need(self, b: int, elapsed: int, next_chord: int) -> int:
+        """Fewest tokens to finish bar b from `elapsed`, chords from `next_chord` on still to write, bar line included."""
+        need, at = 1, elapsed
+        for bar, onset, ids in self.chords[next_chord:]:
+            if bar != b:
+                break
+            need += self._fill(onset - at) + len(ids)
+            at = onset
+        return need + self._fill(self.bar_ticks[b] - at)
+
+    def _fill(self, ticks: int | np.ndarray) -> int | np.ndarray:
+        ticks = np.asarray(ticks)
+        steps = np.clip(ticks // self.unit, 0, len(self.fewest) - 1)
+        return np.where((ticks >= 0) & (ticks % self.unit == 0), self.fewest[steps], 10**6)
+
+    def start(self) -> ChartState:
+        return ChartState()
+
+    def _due(self, state: ChartState) -> tuple[int, int, list[int]] | None:
+        return self.chords[state.next_chord] if state.next_chord < len(self.chords) else None
+
+    def allowed(self, state: ChartState) -> np.ndarray:  # type: ignore[override]
+        """A boolean mask over the vocabulary: the tokens that keep the bar and the chart."""
+        rules, kinds = self.rules, self.kinds
+        mask = _finishing(state, kinds)
+        if mask.any():
+            return mask
+        if state.forcing:
+            mask[state.forcing[0]] = True
+            return mask
+        b = state.bar_index
+        if b >= len(self.bar_ticks):  # every bar written: the article's ending ` $ <end>`, or `<end>` if out of budget
+            left = math.inf if self.budget is None else self.budget - state.emitted
+            if state.last == BARLINE and left >= 3:
+                mask[kinds == LINEBREAK] = True
+            if state.last == LINEBREAK and left >= 2:
+                mask[kinds == SPACE] = True
+            mask[kinds == END] = True
+            return mask
+        due = self._due(state)
+        if due is not None and due[0] == b and due[1] == state.elapsed:
+            mask[due[2][0]] = True
+            return mask
+        stop = due[1] if due is not None and due[0] == b else self.bar_ticks[b]
+        room = stop - state.elapsed
+        bar_room = self.bar_ticks[b] - state.elapsed
+        p, q = state.tuplet if state.tuplet_left else (1, 1)
+        ticks = rules.note_ticks[Fraction(q, p)]
+        left = room - ticks * max(1, state.tuplet_left)
+        fits = rules._fits(left, pickup=False)
+        chord_stop = due is not None and due[0] == b
+        if state.tuplet_left and chord_stop:  # a chord inside a tuplet: the group may land on its onset and go on
+            fits |= self._lands(room, ticks, state.tuplet_left) & rules._fits(bar_room - ticks * state.tuplet_left, False)
+        fits = fits if fits.any() else left >= 0  # an onset no plain note reaches: land on it anyway
+        spare, tight = None, False
+        if self.budget is not None and not state.tuplet_left:
+            # tokens to spare after this one, were the rest of the chart written as briefly as possible
+            spare = self.budget - state.emitted - 1 - self._bar_need(b, stop, state.next_chord) - self.need_from[b + 1]
+            cost = np.where(fits, self._fill(room - ticks), 10**6)
+            if (cost <= spare).any():
+                fits = cost <= spare
+            elif (cost < 10**6).any():  # over budget already: the notes that finish soonest
+                fits = cost == cost.min()
+            tight = self._fill(room) > spare  # no room for a tie, a line break or a tuplet
+        mask[rules.note_ids[fits]] = True
+        if state.last == NOTE_KIND and not state.last_rest and (spare is None or not tight):
+            mask[kinds == TIE] = True
+        if not state.tuplet_left:
+            for token, (tp, tq, tr) in rules.tuplets.items():
+                if spare is not None and (tight or self._fill(room) + tr > spare):
+                    continue
+                group = rules.note_ticks[Fraction(tq, tp)]
+                whole = rules._fits(room - group * tr, False)
+                across = self._lands(room, group, tr) & rules._fits(bar_room - group * tr, False) & chord_stop
+                mask[token] = room > 0 and bool((whole | across).any())
+            if state.elapsed == self.bar_ticks[b] and (due is None or due[0] > b):
+                mask[kinds == BARLINE] = True
+            if state.elapsed == 0 and state.last == BARLINE and (spare is None or not tight):
+                mask[kinds == LINEBREAK] = True
+        if not mask.any():
+            mask[kinds == BARLINE] = True
+        return mask
+
+    def bias(self, state: ChartState) -> np.ndarray | None:
+        """`tone_bias` added to the logits of notes on the tones of the chord now sounding (a soft
+        preference, applied after the mask; None when off or no chord has sounded yet)."""
+        if not self.tone_bias or not self.tones or state.next_chord == 0 or state.forcing:
+            return None
+        tones = self.tones[state.next_chord - 1]
+        bonus = np.zeros(len(self.kinds), dtype=np.float32)
+        bonus[self.rules.note_ids[np.isin(self.note_pcs, list(tones))]] = self.tone_bias
+        return bonus
+
+    @staticmethod
+    def _lands(room: int, ticks: np.ndarray, notes: int) -> np.ndarray:
+        """Where j ≤ `notes` notes of each length end exactly `room` ticks on."""
+        return np.any([ticks * j == room for j in range(1, notes + 1)], axis=0)
+
+    def advance(self, state: ChartState, token: int) -> ChartState:  # type: ignore[override]
+        """The state after one token."""
+        state.emitted += 1
+        due = self._due(state)
+        if state.forcing:
+            state.forcing.pop(0)
+        elif due is not None and due[0] == state.bar_index and due[1] == state.elapsed and token == due[2][0] and not state.done:
+            state.forcing = list(due[2][1:])
+        else:
+            self.rules.advance(state, token)
+            return state
+        if not state.forcing:
+            state.next_chord += 1
+        state.last = CHORD_KIND
+        return state
+
+
+def _ticks(quarters: Fraction, ticks_per_quarter: int) -> int:
+    ticks = Fraction(quarters) * ticks_per_quarter
+    if ticks.denominator != 1:
+        raise ValueError(f"a chord onset or bar length of {quarters} quarters falls between the notes this model can write")
+    return int(ticks)
+
+
 class MeterProcessor:
     """A `transformers` logits processor: -inf for every token that would break the bar.
 
@@ -219,9 +415,10 @@ class MeterProcessor:
     one state per row, so it works with `num_return_sequences` and batched prompts.
     """
 
-    def __init__(self, rules: MeterRules, prompt_length: int):
+    def __init__(self, rules: "MeterRules | ChartRules", prompt_length: int, start: BarState | None = None):
         self.rules = rules
         self.prompt_length = prompt_length
+        self.start = start if start is not None else BarState()
         self.states: list[BarState] = []
         self.seen = prompt_length
 
@@ -230,14 +427,20 @@ class MeterProcessor:
 
         rows, length = input_ids.shape
         if not self.states:
-            self.states = [BarState() for _ in range(rows)]
+            self.states = [copy.deepcopy(self.start) for _ in range(rows)]
         new = input_ids[:, self.seen:length].tolist()
         self.seen = length
-        masks = []
+        masks, biases = [], []
         for state, tokens in zip(self.states, new):
             for token in tokens:
                 self.rules.advance(state, token)
             masks.append(self.rules.allowed(state))
+            biases.append(self.rules.bias(state) if hasattr(self.rules, "bias") else None)
+        if any(b is not None for b in biases):
+            bonus = np.stack([b if b is not None else np.zeros(len(masks[0]), dtype=np.float32) for b in biases])
+            width = min(bonus.shape[1], scores.shape[1])
+            scores = scores.clone()
+            scores[:, :width] += torch.from_numpy(bonus[:, :width]).to(scores.device, scores.dtype)
         mask = torch.from_numpy(np.stack(masks)).to(scores.device)
         mask = mask[:, : scores.shape[1]]
         if mask.shape[1] < scores.shape[1]:  # rows of the embedding beyond the tokenizer (padding)
@@ -245,14 +448,49 @@ class MeterProcessor:
         return scores.masked_fill(~mask, float("-inf"))
 
 
-def make_processor(rules: MeterRules, prompt_length: int):
+def make_processor(rules: "MeterRules | ChartRules", prompt_length: int, start: BarState | None = None):
     """`MeterProcessor` as a real `transformers.LogitsProcessor` subclass."""
     from transformers import LogitsProcessor
 
     class _Processor(MeterProcessor, LogitsProcessor):
         pass
 
-    return _Processor(rules, prompt_length)
+    return _Processor(rules, prompt_length, start)
+
+
+def read_bars(body: str) -> list[tuple[Fraction, list[tuple[Fraction, str]], bool]]:
+    """Every bar of a body in the article's text: (its length in quarters, its chord symbols as
+    (onset, name), whether a line break follows). A plain reading from the text, for reports and
+    charts; `x` (invisible) rests count like `z`, grace notes take no time.
+
+    >>> read_bars(" `C`c2 (3c/d/e/ `G7`d | z4 | $ <end>")
+    [(Fraction(4, 1), [(Fraction(0, 1), 'C'), (Fraction(3, 1), 'G7')], False), (Fraction(4, 1), [], True)]
+    """
+    from aitunes_lib.tokenizer import EVENT
+
+    bars: list[tuple[Fraction, list[tuple[Fraction, str]], bool]] = []
+    current, chords, tuplet_left, ratio, grace = Fraction(0), [], 0, Fraction(1), False
+    for piece in re.findall(EVENT, re.split(r"<end>|<song>", body, maxsplit=1)[0]):
+        bare = piece.strip()
+        kind, value = classify(" z" + bare[1:] if bare[:1] == "x" else piece)
+        if kind == NOTE_KIND and not grace:
+            current += value * (ratio if tuplet_left else 1)  # type: ignore[operator]
+            tuplet_left = max(0, tuplet_left - 1)
+        elif kind == TUPLET_KIND:
+            p, q, r = value  # type: ignore[misc]
+            ratio, tuplet_left = Fraction(q, p), r
+        elif kind == CHORD_KIND and not grace:
+            chords.append((current, bare[1:-1]))
+        elif kind == BARLINE:
+            bars.append((current, chords, False))
+            current, chords, tuplet_left = Fraction(0), [], 0
+        elif kind == LINEBREAK and bars:
+            bars[-1] = (*bars[-1][:2], True)
+        elif kind in (GRACE_OPEN, GRACE_CLOSE):
+            grace = kind == GRACE_OPEN
+    if current or chords:
+        bars.append((current, chords, False))
+    return bars
 
 
 def bar_lengths(body: str) -> list[Fraction]:
@@ -262,25 +500,4 @@ def bar_lengths(body: str) -> list[Fraction]:
     >>> bar_lengths(" `C`c2 (3c/d/e/ d | z4 | $ <end>")
     [Fraction(4, 1), Fraction(4, 1)]
     """
-    text = body.split("<end>", 1)[0]
-    bars, current, tuplet_left, ratio, grace = [], Fraction(0), 0, Fraction(1), False
-    from aitunes_lib.tokenizer import EVENT
-
-    for piece in re.findall(EVENT, text):
-        kind, value = classify(piece)
-        if kind == NOTE_KIND and not grace:
-            current += value * (ratio if tuplet_left else 1)  # type: ignore[operator]
-            tuplet_left = max(0, tuplet_left - 1)
-        elif kind == TUPLET_KIND:
-            p, q, r = value  # type: ignore[misc]
-            ratio, tuplet_left = Fraction(q, p), r
-        elif kind == BARLINE:
-            bars.append(current)
-            current, tuplet_left = Fraction(0), 0
-        elif kind == GRACE_OPEN:
-            grace = True
-        elif kind == GRACE_CLOSE:
-            grace = False
-    if current:
-        bars.append(current)
-    return bars
+    return [length for length, _, _ in read_bars(body)]

@@ -253,7 +253,8 @@ def prepare(root: str | Path, prep: PrepConfig = PrepConfig(), progress: bool = 
 
 def prepare_to(out: str | Path, root: str | Path | None = None, prep: PrepConfig = PrepConfig(), progress: bool = True) -> PrepResult:
     """`prepare`, then write what the later stages read into `out`: `songs.jsonl` (the article's
-    prompt/completion pairs), `songs_chat.jsonl`, `index.csv`, `report.json` and `stats.json`."""
+    prompt/completion pairs), `songs_chat.jsonl`, `tasks.jsonl` and `tasks_chat.jsonl` (song,
+    phrase and chord records mixed), `index.csv`, `report.json` and `stats.json`."""
     from aitunes_lib import data, dataset, metrics
 
     result = prepare(data.find_openewld(root), prep, progress)
@@ -262,6 +263,9 @@ def prepare_to(out: str | Path, root: str | Path | None = None, prep: PrepConfig
     records = [dataset.seed_record(song) for song in result.songs]
     dataset.write_jsonl(records, out / "songs.jsonl")
     dataset.write_jsonl([dataset.chat_record(song) for song in result.songs], out / "songs_chat.jsonl")
+    tasks = dataset.task_records(records)  # song, phrase and chord records, mixed
+    dataset.write_jsonl(tasks, out / "tasks.jsonl")
+    dataset.write_jsonl([dataset.chat_record(r) for r in tasks], out / "tasks_chat.jsonl")
     result.index.drop(columns=["body", "note_arrays", "events", "features"], errors="ignore").to_csv(out / "index.csv", index=False)
     result.report["validation"] = dataset.validation_report(records, show=False)
     if prep.verify:

@@ -1,7 +1,8 @@
 """The studio: the whole loop in one notebook cell (ipywidgets).
 
 Name a song, pick a backend and model, generate candidates, rank them, then look at and
-listen to the one you choose, and download it. The widget logic lives in plain methods
+listen to the one you choose, and download it. The mode switch asks for a whole song, a
+continuation of your opening bars, or a melody over your chord chart (ABC in the box). The widget logic lives in plain methods
 (`invent`, `generate`, `select`, `downloads`) that tests call without a browser.
 """
 
@@ -18,6 +19,11 @@ from aitunes_lib import abc, metrics, naming, render
 from aitunes_lib.backends.base import Backend
 
 BackendFactory = Callable[[str], Backend]  # model name or folder -> a backend ready to generate
+MODES = ("song", "continue", "over chords")  # the three tasks: dataset's song, phrase and chords
+EXAMPLES = {  # what the ABC box holds when a mode is picked: something to edit, not a blank
+    "continue": '"C"E2 G2 | "F"A2 c2 | "G7"B2 d2 | "C"c4 |',
+    "over chords": '"C"x4 | "Am"x4 | "Dm"x2 "G7"x2 | "C"x4 |\n"F"x4 | "C"x2 "A7"x2 | "D7"x4 | "G7"x4 |',
+}
 
 
 class Studio:
@@ -50,6 +56,10 @@ class Studio:
         self.temperature = w.FloatSlider(value=0.75, min=0.0, max=1.2, step=0.05, description="Temperature")
         self.n = w.BoundedIntText(value=5, min=1, max=20, description="Candidates")
         self.generate_button = w.Button(description="Generate", button_style="primary", icon="music")
+        self.mode = w.ToggleButtons(options=list(MODES), value="song", description="Mode")
+        self.task_input = w.Textarea(placeholder="ABC: opening bars (continue) or a chord chart (over chords)",
+                                     layout=w.Layout(width="100%", height="5em", display="none"))
+        self.mode.observe(lambda change: self.set_mode(change["new"]), names="value")
         self.status = w.HTML()
         self.results = w.HTML()
         self.choice = w.Dropdown(options=[], description="Candidate")
@@ -72,18 +82,45 @@ class Studio:
         self.title.value, self.band.value = title, band
         return title, band
 
+    def set_mode(self, mode: str) -> None:
+        """Switch between song, continue and over chords; the ABC box shows an example to edit."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
+        if self.mode.value != mode:
+            self.mode.value = mode  # comes back here through the observer
+            return
+        if mode != "song" and (not self.task_input.value.strip() or self.task_input.value in EXAMPLES.values()):
+            self.task_input.value = EXAMPLES[mode]
+        self.task_input.layout.display = "none" if mode == "song" else None
+
     def generate(self) -> pd.DataFrame | None:
-        """Generate and rank candidates for the title and band; errors are shown, not raised."""
-        prompt = abc.seed_prompt(self.title.value or "Untitled", self.band.value or "Unknown")
-        self.status.value = f"generating {self.n.value} candidates with {html.escape(self.backend.value)}…"
+        """Generate and rank candidates in the chosen mode; errors (bad ABC too) are shown, not raised."""
+        from aitunes_lib import dataset
+
+        title, band = self.title.value or "Untitled", self.band.value or "Unknown"
+        prompt = abc.seed_prompt(title, band)
+        mode, options = self.mode.value, {"n": self.n.value, "temperature": self.temperature.value}
+        self.status.value = f"generating {self.n.value} candidates ({mode}) with {html.escape(self.backend.value)}…"
+        prefix_quarters, violations = None, None
         try:
-            backend = self.backends[self.backend.value](self.model.value)
-            completions = backend.generate(prompt, n=self.n.value, temperature=self.temperature.value)
+            backend: Any = self.backends[self.backend.value](self.model.value)
+            if mode == "song":
+                completions = backend.generate(prompt, **options)
+            elif mode == "continue":
+                prefix_quarters = dataset.phrase_input(self.task_input.value).quarters
+                completions = backend.complete_phrase(self.task_input.value, title=title, composer=band, **options)
+                violations = backend.last_violations
+            else:
+                completions = backend.melody_for_chords(self.task_input.value, title=title, composer=band, **options)
+                violations = backend.last_violations
         except Exception as error:  # noqa: BLE001 - the message belongs on screen
             self.status.value = f"<b>could not generate:</b> {html.escape(str(error))}"
             return None
         self.candidates = [abc.decode_seed(prompt, completion) for completion in completions]
-        self.table = metrics.rank(self.candidates, self.stats, self.training)
+        self.table = metrics.rank(self.candidates, self.stats, self.training, prefix_quarters=prefix_quarters)
+        if violations is not None:
+            kept = {i: not v for i, v in enumerate(violations)}
+            self.table["task_kept"] = self.table["candidate"].map(kept)
         shown = self.table.drop(columns=[c for c in ("bad_bars", "partial_ends") if c in self.table])
         self.results.value = shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–")
         self.status.value = f"{len(self.candidates)} candidates, best first"
@@ -161,6 +198,7 @@ class Studio:
         import ipywidgets as w
 
         return w.VBox([
+            self.mode, self.task_input,
             w.HBox([self.title, self.band, self.invent_button]),
             w.HBox([self.backend, self.model]),
             w.HBox([self.temperature, self.n, self.generate_button]),

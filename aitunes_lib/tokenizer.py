@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 SONG, END, PAD = "<song>", "<end>", "<pad>"
-SPECIALS = (PAD, SONG, END)
+PHRASE, CHORDS = "<phrase>", "<chords>"  # the markers of the phrase and chord tasks
+SPECIALS = (PAD, SONG, END, PHRASE, CHORDS)
 EVENT = (
     r" ?`[^`\n]*`"  # chord symbol
     r"| ?\(\d(?::\d*){0,2}"  # tuplet mark
@@ -82,6 +83,14 @@ class AbcTokenizer:
         if found is None:
             raise KeyError(f"{token!r} is not in the vocabulary")
         return found
+
+    def add_specials(self) -> int:
+        """Add any marker this tokenizer lacks (one saved before the phrase and chord tasks
+        existed); returns how many were added, at the end of the vocabulary."""
+        missing = [t for t in SPECIALS if self._tokenizer.token_to_id(t) is None]
+        if missing:
+            self._tokenizer.add_special_tokens(missing)
+        return len(missing)
 
     @property
     def vocab_size(self) -> int:

@@ -19,6 +19,12 @@ def run(*args, env=None):
                           cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300)
 
 
+def dataset_task(record):
+    from aitunes_lib import dataset
+
+    return dataset.task_of(record["prompt"])
+
+
 def test_prep_writes_the_training_file_index_and_report(tmp_path, song_path):
     folder = tmp_path / "OpenEWLD" / "dataset"
     for stem in ("Sleepy_Time_Gal", "Jingle_Bells", "Let_Me_Call_You_Sweetheart"):
@@ -35,6 +41,11 @@ def test_prep_writes_the_training_file_index_and_report(tmp_path, song_path):
     assert [r["prompt"].split(" $ ")[1] for r in records] == ["T: Jingle Bells", "T: Sleepy Time Gal"]
     assert all(r["completion"].endswith(" $ <end>") for r in records)
     assert len((out / "songs_chat.jsonl").read_text().splitlines()) == 2
+    tasks = [json.loads(line) for line in (out / "tasks.jsonl").read_text().splitlines()]  # song ×1, phrase ×2, chords ×2
+    assert sorted({(r["prompt"].split(" $ ")[1], dataset_task(r)) for r in tasks}) == [
+        ("T: Jingle Bells", "chords"), ("T: Jingle Bells", "phrase"), ("T: Jingle Bells", "song"),
+        ("T: Sleepy Time Gal", "chords"), ("T: Sleepy Time Gal", "phrase"), ("T: Sleepy Time Gal", "song")]
+    assert len(tasks) == 10 and len((out / "tasks_chat.jsonl").read_text().splitlines()) == 10
     index = pd.read_csv(out / "index.csv")
     assert sorted(index["status"]) == ["kept", "kept", "skipped", "skipped"]
     report = json.loads((out / "report.json").read_text())
@@ -106,6 +117,42 @@ def test_train_and_generate_with_the_local_backend(tmp_path, few_texts):
         assert (out / f"candidate_{i}.abc").read_text().startswith("X:1\nT:Paper Moon Parade")
         assert record["completion"].endswith(" $ <end>")
         assert (record["mid"] is not None) == record["valid"] and (not record["valid"] or (out / record["mid"]).stat().st_size > 0)
+
+
+    # the phrase and chord tasks, from ABC files
+    (tmp_path / "opening.abc").write_text('X:1\nM:4/4\nL:1/4\nK:G\n"G"B2 d2 | "D7"c4 |\n')
+    (tmp_path / "changes.abc").write_text('"C"x4 | "Am"x2 "F"x2 | "G7"x4 | "C"x4 |\n')
+    result = run("generate", "--model", str(model), "--task", "phrase", "--prefix", str(tmp_path / "opening.abc"), "-n", "2",
+                 "--seed", "1", "--out", str(tmp_path / "phrase"), "--stats", str(tmp_path / "none.json"))
+    assert result.returncode == 0, result.stderr
+    assert "prefix: 2 bars, transposed from G to C" in result.stdout and "join_interval" in result.stdout
+    for record in map(json.loads, (tmp_path / "phrase" / "candidates.jsonl").read_text().splitlines()):
+        assert record["task"] == "phrase" and record["completion"].startswith(" `C`e2 g2 | `G7`f4 |") and record["violations"] == []
+    result = run("generate", "--model", str(model), "--task", "chords", "--chords", str(tmp_path / "changes.abc"), "-n", "2",
+                 "--seed", "1", "--out", str(tmp_path / "chords"), "--stats", str(tmp_path / "none.json"))
+    assert result.returncode == 0, result.stderr
+    for record in map(json.loads, (tmp_path / "chords" / "candidates.jsonl").read_text().splitlines()):
+        assert record["violations"] == [] and dataset.ChordChart.from_body(record["completion"]).chords == [
+            (0, 0, "C"), (1, 0, "Am"), (1, 2, "F"), (2, 0, "G7"), (3, 0, "C")]
+    (tmp_path / "bad.abc").write_text('"C"x4 | "Qq"x4 |\n')
+    result = run("generate", "--model", str(model), "--task", "chords", "--chords", str(tmp_path / "bad.abc"), "--out", str(tmp_path / "b"))
+    assert result.returncode == 2 and "unknown chord symbol 'Qq' in bar 2" in result.stderr and "Traceback" not in result.stderr
+    result = run("generate", "--model", str(model), "--task", "phrase", "--out", str(tmp_path / "b"))
+    assert result.returncode == 2 and "--task phrase needs --prefix" in result.stderr
+
+
+def test_train_on_a_task_mixture(tmp_path, few_texts):
+    from aitunes_lib import dataset
+
+    records = [{"prompt": t[: t.index("<song>") + 6], "completion": t[t.index("<song>") + 6 :]} for t in few_texts[:4]]
+    data = dataset.write_jsonl(records, tmp_path / "songs.jsonl")
+    result = run("train", "--data", str(data), "--mix", "song=1,phrase=1,chords=1", "--base", "none", "--steps", "3",
+                 "--out", str(tmp_path / "m"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    mixed = dataset.read_jsonl(tmp_path / "songs_song1_phrase1_chords1.jsonl")
+    assert {dataset.task_of(r["prompt"]) for r in mixed} == {"song", "phrase", "chords"} and "records" in result.stdout
+    result = run("train", "--data", str(data), "--mix", "verse=2", "--out", str(tmp_path / "m"))
+    assert result.returncode == 2 and "task=count" in result.stderr
 
 
 def test_generate_with_a_missing_local_model_says_so(tmp_path):

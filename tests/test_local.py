@@ -200,3 +200,78 @@ def test_the_committed_base_checkpoint_loads_and_generates():
     assert backend.model.config.n_layer == local.PRESETS["tiny"]["n_layer"]
     songs = backend.generate(PROMPT, n=2, max_tokens=200, seed=0)
     assert all(set(bar_lengths(s)[1:-1]) <= {4} for s in songs)
+
+
+# --------------------------------------------------------------------------- phrase and chord tasks
+
+
+@pytest.fixture(scope="module")
+def tasks_model(few_texts, tmp_path_factory):
+    """A real training of 40 steps on the three tasks mixed, from a dozen songs."""
+    songs = [{"prompt": t[: t.index("<song>") + 6], "completion": t[t.index("<song>") + 6 :]} for t in few_texts]
+    path = dataset.write_jsonl(dataset.task_records(songs), tmp_path_factory.mktemp("tasks") / "tasks.jsonl")
+    out = tmp_path_factory.mktemp("tasks-model")
+    backend = local.LocalBackend()
+    backend.fine_tune(path, local.TrainConfig(max_steps=40, **{**QUICK, "block_size": 256}), out=out, progress=False)
+    return backend, songs
+
+
+def test_complete_phrase_keeps_the_prefix_and_the_meter(tasks_model):
+    backend, _ = tasks_model
+    prefix = 'X:1\nM:4/4\nL:1/4\nK:F\n"F"A2 c2 | "C7"B G E C | "F"F4 |'
+    songs = backend.complete_phrase(prefix, n=4, seed=2, max_tokens=150)
+    phrase = dataset.phrase_input(prefix)
+    assert phrase.transposed_from == "F" and phrase.prefix == " `C`E2 G2 | `G7`F D B, G, | `C`C4 |"
+    assert len(songs) == 4 and backend.last_violations == [[]] * 4
+    for song in songs:
+        assert song.startswith(phrase.prefix) and song.endswith(" $ <end>")
+        lengths = bar_lengths(song)
+        assert len(lengths) > 3 and set(lengths) == {4}, song  # no pickup after the prefix: every bar is whole
+    assert backend.complete_phrase(prefix, n=4, seed=2, max_tokens=150) == songs
+
+
+def test_melody_for_chords_forces_every_chord_at_its_onset(tasks_model):
+    backend, songs = tasks_model
+    chart_abc = dataset.chords_record(songs[4], 0)["prompt"].split("<chords>")[1].split(" $ <song>")[0]  # triplets, stacked chords
+    for chords in (["C", "Am F", "Dm G7", "C13 Ebdim7"], chart_abc):  # C13 and Ebdim7 are not single tokens
+        chart, _ = dataset.chart_input(chords)
+        melodies = backend.melody_for_chords(chords, n=3, seed=5, temperature=1.0)
+        assert backend.last_violations == [[]] * 3
+        for melody in melodies:
+            assert dataset.chart_violations(chart, melody) == []
+            assert bar_lengths(melody) == [length for length, _ in chart.bars]
+            assert abc.parse_abc(abc.decode_seed(PROMPT, melody)).recurse().notes
+    assert len(backend.tokenizer.encode(" `C13`")) > 1
+
+
+def test_the_chord_tone_bonus_raises_chord_fit(tasks_model):
+    from aitunes_lib import metrics
+
+    backend, _ = tasks_model
+    chords = ["C", "Am", "F", "G7", "C", "Dm G7", "Em A7", "Dm G7"]
+
+    def fit(bonus):
+        melodies = backend.melody_for_chords(chords, n=4, seed=11, chord_tones=bonus)
+        assert backend.last_violations == [[]] * 4
+        return np.nanmedian([metrics.chord_fit(abc.decode_body(m)) for m in melodies])
+
+    assert fit(3.0) > fit(0.0) + 0.1
+
+
+def test_task_input_errors_are_clear(tasks_model):
+    backend, _ = tasks_model
+    with pytest.raises(dataset.TaskInputError, match="empty"):
+        backend.melody_for_chords([])
+    with pytest.raises(dataset.TaskInputError, match="'Qx9'"):
+        backend.melody_for_chords(["C", "Qx9"])
+    with pytest.raises(dataset.TaskInputError, match="6/8"):
+        backend.complete_phrase("M:6/8\nc3 d3 |")
+    with pytest.raises(local.LocalBackendError, match="too long"):
+        backend.melody_for_chords(["C"] * 120)
+
+
+def test_an_older_base_gains_the_task_markers():
+    model, tokenizer = local.load_pretrained(str(local.BASE_CHECKPOINT), [], 4096)
+    assert tokenizer.token_id("<phrase>") >= 1672 and tokenizer.token_id("<chords>") >= 1672  # appended, nothing renumbered
+    assert model.get_input_embeddings().weight.shape[0] == tokenizer.vocab_size
+    assert tokenizer.tokens("X: 1 $ T: a $ C: b $ <phrase> `C`c4 |")[-4:] == ["<phrase>", " `C`", "c4", " |"]

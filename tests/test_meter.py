@@ -65,9 +65,9 @@ def test_training_songs_obey_the_rules(few_texts):
     assert checked >= 5
 
 
-def walk(rules: MeterRules, rng: np.random.Generator, steps: int, end_weight: float) -> list[int]:
-    """Sample tokens from random logits through the rules, as generation would."""
-    state, ids = BarState(), []
+def walk(rules, rng: np.random.Generator, steps: int, end_weight: float = 0.0, state=None) -> list[int]:
+    """Sample tokens from random logits through the rules (or a chart's), as generation would."""
+    state, ids = state if state is not None else BarState(), []
     for _ in range(steps):
         mask = rules.allowed(state)
         assert mask.any(), "the rules left nothing to sample"
@@ -117,3 +117,96 @@ def test_processor_masks_a_batch(vocab):
         text = tokenizer.decode(row)
         bars = bar_lengths(text[: text.rindex("|") + 1])
         assert len(bars) > 5 and set(bars[1:]) == {4}
+
+
+# --------------------------------------------------------------------------- chord charts
+
+
+def chart_rules(tokenizer, rules, chart):
+    """ChartRules for a dataset.ChordChart, spelled with this tokenizer (as the local backend does)."""
+    from aitunes_lib.meter import ChartRules
+
+    bars = [(length, [(onset, tokenizer.encode(("" if i and chords[i - 1][0] == onset else " ") + f"`{name}`"))
+                      for i, (onset, name) in enumerate(chords)]) for length, chords in chart.bars]
+    return ChartRules(rules, bars)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), song=st.integers(0, 10), section=st.integers(0, 1))
+def test_random_logits_keep_a_real_chart_exactly(vocab, few_texts, seed, song, section):
+    from aitunes_lib import dataset
+
+    tokenizer, rules = vocab
+    text = few_texts[song]
+    record = {"prompt": text[: text.index("<song>") + 6], "completion": text[text.index("<song>") + 6:]}
+    chords = dataset.chords_record(record, section) or dataset.chords_record(record, 0)
+    chart = dataset.ChordChart.from_body(chords["completion"])
+    checker = chart_rules(tokenizer, rules, chart)
+    state = checker.start()
+    melody = as_completion(tokenizer.decode(walk(checker, np.random.default_rng(seed), 2000, state=state)))
+    assert state.done and dataset.chart_violations(chart, melody) == [], melody
+    assert bar_lengths(melody) == [length for length, _ in chart.bars]  # every bar as long as the chart's
+    score = abc.parse_abc(abc.decode_seed(PROMPT, melody))  # and music21 reads the same bars
+    assert [m.duration.quarterLength for m in score.parts[0].getElementsByClass("Measure")] == [float(length) for length, _ in chart.bars]
+
+
+def test_a_chord_inside_a_triplet_is_reached(vocab):
+    from aitunes_lib import dataset
+
+    tokenizer, rules = vocab
+    chart = dataset.ChordChart(((Fraction(4), ((Fraction(0), "C"), (Fraction(8, 3), "G7"))), (Fraction(4), ((Fraction(0), "C"),))))
+    checker = chart_rules(tokenizer, rules, chart)
+    for seed in range(10):
+        melody = as_completion(tokenizer.decode(walk(checker, np.random.default_rng(seed), 2000, state=checker.start())))
+        assert dataset.chart_violations(chart, melody) == [], melody
+
+
+def test_the_phrase_task_starts_the_rules_after_the_prefix(vocab):
+    tokenizer, rules = vocab
+    state = BarState(bar_index=4, last=4)  # after four whole bars: no pickup any more
+    mask = rules.allowed(state)
+    assert not mask[rules.kinds == 4].any() and mask[rules.kinds == 5].any()  # no empty bar; a line break may come
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), slack=st.sampled_from([0, 3, 20]))
+def test_a_token_budget_still_reaches_the_last_bar(vocab, few_texts, seed, slack):
+    from aitunes_lib import dataset
+    from aitunes_lib.meter import ChartRules
+
+    tokenizer, rules = vocab
+    chart, _ = dataset.chart_input(["C", "Am F", "Dm G7", "C", "F", "C A7", "D7", "G7"])
+    bars = [(length, [(onset, tokenizer.encode(f" `{name}`")) for onset, name in chords]) for length, chords in chart.bars]
+    need = ChartRules(rules, bars).need_from[0]
+    checker = ChartRules(rules, bars, budget=need + slack)
+    rng, state, ids = np.random.default_rng(seed), checker.start(), []
+    while not state.done:
+        logits = np.where(checker.allowed(state), rng.normal(size=len(rules.kinds)), -np.inf)
+        logits[rules.note_ids] += 2.0  # a model that loves short notes would overrun the window without the budget
+        ids.append(int(np.argmax(logits)))
+        checker.advance(state, ids[-1])
+    assert len(ids) <= need + slack
+    assert dataset.chart_violations(chart, as_completion(tokenizer.decode(ids))) == []
+    with pytest.raises(ValueError, match="needs at least"):
+        ChartRules(rules, bars, budget=need - 1)
+
+
+def test_the_chord_tone_bonus_goes_to_the_sounding_chords_tones(vocab):
+    from aitunes_lib import dataset
+    from aitunes_lib.meter import ChartRules, pitch_class
+
+    tokenizer, rules = vocab
+    chart, _ = dataset.chart_input(["C G7"])
+    bars = [(length, [(onset, tokenizer.encode(f" `{name}`")) for onset, name in chords]) for length, chords in chart.bars]
+    tones = [dataset.chord_tones("C"), dataset.chord_tones("G7")]
+    assert tones == [frozenset({0, 4, 7}), frozenset({7, 11, 2, 5})]
+    checker = ChartRules(rules, bars, tones=tones, tone_bias=1.5)
+    state = checker.start()
+    assert checker.bias(state) is None  # no chord has sounded yet
+    for token in bars[0][1][0][1]:
+        checker.advance(state, token)
+    bonus = checker.bias(state)
+    favoured = {tokenizer.decode([i]) for i in np.flatnonzero(bonus)}
+    assert favoured and all(pitch_class(t) in (0, 4, 7) for t in favoured) and set(bonus[bonus > 0]) == {1.5}
+    assert not any(t.strip().startswith("z") for t in favoured)  # rests get nothing
+    assert ChartRules(rules, bars, tones=tones).bias(state) is None  # off by default in the rules

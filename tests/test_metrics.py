@@ -227,3 +227,34 @@ def test_every_training_song_matches_the_oracle(prepared, variant):
                 worst[name] = max(worst[name], abs(ours[name] - expected[name]))
         assert ours == row.features[variant] or json.dumps(ours) == json.dumps(row.features[variant])
     assert max(worst.values()) <= 1e-12, worst
+
+
+# --------------------------------------------------------------------------- phrase and chord tasks
+
+
+def test_chord_fit_by_hand():
+    # C: c2 (tone) d (not) e (tone); G7: B4 (tone); N.C. time is left out
+    assert M.chord_fit(HEADER + '"C"c2 d e | "G7"B4 | "N.C."c4 |') == pytest.approx(7 / 8)
+    # a note held across a chord change is split at the change: c4 is a tone of C, not of G7
+    assert M.chord_fit(HEADER + '"C"c2 "G7"z2 | "C"c4- | "G7"c4 |') == pytest.approx(6 / 10)
+    assert M.chord_fit(HEADER + 'c d e f |') != M.chord_fit(HEADER + 'c d e f |')  # no chords: NaN
+    assert math.isnan(M.chord_fit(HEADER + '"C"z4 |'))  # no notes: NaN
+
+
+def test_continuation_join_and_key():
+    song = HEADER + '"C"c e g e | c4 | "G7"d f g b | "C"c2 e g | c4 |'
+    row = M.continuation(song, 8.0)
+    assert row["join_interval"] == 2.0 and row["join_rhythm"] == 2.0  # c (4 beats) to d (1 beat)
+    assert row["prefix_key"] == row["continuation_key"] == "C" and row["same_key"] and row["key_r"] > 0.9
+    far = M.continuation(HEADER + "c e g e | c4 | ^f ^a ^c' ^a | ^f4 |", 8.0)  # the same tune a tritone away
+    assert far["join_interval"] == 6.0 and far["continuation_key"] == "F#" and not far["same_key"] and far["key_r"] < 0
+    assert math.isnan(M.continuation(song, 100.0)["join_interval"])  # nothing after the prefix
+    table = M.rank([song], prefix_quarters=8.0)
+    assert {"join_interval", "same_key", "chord_fit"} <= set(table.columns)
+
+
+def test_real_melodies_mostly_sit_on_chord_tones(few_texts):
+    from aitunes_lib import abc
+
+    fits = [M.chord_fit(abc.decode_seed(t[: t.index("<song>") + 6], t[t.index("<song>") + 6:])) for t in few_texts]
+    assert 0.6 < float(np.nanmedian(fits)) < 0.95

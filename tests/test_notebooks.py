@@ -51,13 +51,15 @@ def test_every_notebook_runs_in_order_in_a_fresh_kernel(tmp_path, openewld, monk
             assert "Skipping the OpenAI section" in text and "No OpenAI API key" in text
     print("notebook seconds:", {k: round(v) for k, v in seconds.items()}, "total", round(sum(seconds.values())))
     for artifact in ("songs.jsonl", "stats.json", "local_model/model.safetensors", "candidates.jsonl", "best.png", "best.wav",
-                     "quickstart.wav", "downloads/best.mid"):
+                     "quickstart.wav", "downloads/best.mid", "tasks_model/model.safetensors", "over_chords.wav",
+                     "downloads/over_chords.mid"):
         assert (out / artifact).is_file() and (out / artifact).stat().st_size > 0, artifact
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, first", [("03_train", "02_prepare"), ("04_name_and_generate", "03_train"),
-                                         ("05_score", "02_prepare"), ("06_listen", "04_name_and_generate")])
+                                         ("05_score", "02_prepare"), ("06_listen", "04_name_and_generate"),
+                                         ("07_continue_and_harmonise", "02_prepare")])
 def test_a_notebook_run_too_early_names_the_one_to_run_first(tmp_path, name, first):
     from nbclient.exceptions import CellExecutionError
 

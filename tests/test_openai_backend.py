@@ -254,3 +254,29 @@ def test_llm_naming_through_the_stand_in(key):
     assert "Be creative!" in request["messages"][0]["content"]
     assert pairs[:2] == [("I'll Get There", "The Wizards"), ("Rain", "Umbrellas")]
     assert len(pairs) == 3 and len(set(pairs)) == 3  # the malformed reply was replaced offline
+
+
+def test_mixed_tasks_upload_and_chord_violations_are_reported(tmp_path, key, songs):
+    records = dataset.task_records([dataset.seed_record(s) for s in songs], {"song": 1, "phrase": 1, "chords": 1})
+    mixed = dataset.write_jsonl(records, tmp_path / "tasks.jsonl")
+    with StandIn() as standin:  # answers every request with " `C`E G c2 | `G7`B4 | $ `C`c4 |"
+        b = backend(standin, key)
+        b.fine_tune(mixed, confirm=True)
+        uploaded = [json.loads(line) for line in standin.files["file-0001"].decode().splitlines()]
+        assert {dataset.task_of(r["prompt"]) for r in uploaded} == {"song", "phrase", "chords"}
+
+        kept = b.melody_for_chords(["C", "G7", "C"], n=2)
+        assert kept == [" `C`E G c2 | `G7`B4 | $ `C`c4 | $ <end>"] * 2 and b.last_violations == [[], []]
+        request = json.loads(sent(standin, "POST", "/v1/completions")[-1]["body"])
+        assert request["prompt"] == "X: 1 $ T: Untitled $ C: AI-Tunes $ <chords> `C`x4 | `G7`x4 | `C`x4 | $ <song>"
+        with pytest.warns(UserWarning, match="2 of 2 candidates do not keep the chord chart"):
+            b.melody_for_chords(["C", "Am F", "C", "G7"], n=2)
+        assert b.last_violations[0] == ["3 bars, the chart has 4", "bar 2: chords G7@0, expected Am@0 F@2"]
+
+        songs_out = b.complete_phrase('"C"c2 e2 | "G7"d4 |', n=2, title="Two Bars", composer="Us")
+        request = json.loads(sent(standin, "POST", "/v1/completions")[-1]["body"])
+        assert request["prompt"] == "X: 1 $ T: Two Bars $ C: Us $ <phrase> `C`c2 e2 | `G7`d4 |"
+        assert songs_out[0] == " `C`c2 e2 | `G7`d4 | `C`E G c2 | `G7`B4 | $ `C`c4 | $ <end>" and b.last_violations == [[], []]
+        with pytest.raises(dataset.TaskInputError, match="'Zz9'"):
+            b.melody_for_chords(["Zz9"])  # refused before any request
+        assert len(sent(standin, "POST", "/v1/completions")) == 3

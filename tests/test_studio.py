@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import pytest
 
 from aitunes_lib.backends.openai_backend import OpenAIBackend, OpenAIConfig
-from aitunes_lib.studio import Studio
+from aitunes_lib.studio import EXAMPLES, Studio
 from openai_standin import StandIn
 
 GOOD = " `C`E G c2 | `F`A c f c | `G7`B d g2 | `C`c4 | $ <end>"
@@ -94,5 +94,20 @@ def test_the_local_backend_on_a_tiny_model(tmp_path, few_texts):
     assert shown["png"][:4] == b"\x89PNG" and "<svg" in shown["svg"] and shown["files"]["mid"].stat().st_size > 0
     if shutil.which("fluidsynth"):
         assert shown["wav"].stat().st_size > 44
+    # continue the example's opening bars, then write over the example chart
+    studio.set_mode("continue")
+    assert studio.task_input.value == EXAMPLES["continue"] and studio.task_input.layout.display is None
+    table = studio.generate()
+    assert table is not None, studio.status.value
+    assert table["task_kept"].all() and "join_interval" in table and "task_kept" in studio.results.value
+    assert all(c.split("K:C\n", 1)[1].startswith('"C"E2 G2 | "F"A2 c2 | "G7"B2 d2 | "C"c4 |') for c in studio.candidates)
+    studio.mode.value = "over chords"  # as a click would
+    assert studio.task_input.value == EXAMPLES["over chords"]
+    table = studio.generate()
+    assert table is not None and table["task_kept"].all() and table["chord_fit"].notna().all()
+    studio.task_input.value = '"C"x4 | "Blorp"x4 |'
+    assert studio.generate() is None and "unknown chord symbol &#x27;Blorp&#x27;" in studio.status.value
+    studio.set_mode("song")
+    assert studio.task_input.layout.display == "none"
     studio.model.value = str(tmp_path / "missing")
     assert studio.generate() is None and "not a local model folder" in studio.status.value

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from aitunes_lib import dataset
-from aitunes_lib.backends.base import ModelHandle, as_completion
+from aitunes_lib.backends.base import ModelHandle, Tasks, as_completion
 from aitunes_lib.tokenizer import END, PAD, AbcTokenizer
 
 if TYPE_CHECKING:
@@ -37,6 +37,11 @@ PRESETS: dict[str, dict[str, int]] = {
     "small": {"n_layer": 6, "n_head": 8, "n_embd": 512, "n_positions": 1024},
     "base": {"n_layer": 12, "n_head": 12, "n_embd": 768, "n_positions": 1024},
 }
+# Over a chart, notes on the sounding chord's tones get this logit bonus. The tiny model alone
+# put 56% of its melody time on chord tones (real melodies: 75%); 1.0 brings it to about 78%
+# (benchmarks/bench_tasks.py measures both). 0 leaves the model's own choice.
+CHORD_TONE_BIAS = 1.0
+PHRASE_MIN_BARS = 4  # a continuation adds at least this many bars (the phrase records leave at least 4)
 BASE_CHECKPOINT = Path(__file__).resolve().parent.parent / "models" / "folk-tiny"
 
 
@@ -106,12 +111,14 @@ def training_texts(path: str | Path) -> list[str]:
 
 
 def split_songs(texts: Sequence[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    """(train, validation): a seeded share of whole songs is held out (none if there are fewer than 2)."""
-    order = np.random.default_rng(seed).permutation(len(texts))
-    held = int(round(len(texts) * fraction)) if len(texts) >= 2 else 0
-    held = max(held, 1) if fraction > 0 and len(texts) >= 2 else held
-    val = sorted(order[:held].tolist())
-    return [texts[i] for i in sorted(order[held:].tolist())], [texts[i] for i in val]
+    """(train, validation): a seeded share of songs is held out, with all their task records
+    (none if there are fewer than 2 songs)."""
+    keys = list(dict.fromkeys(dataset.song_key(t) for t in texts))  # the records of one song stay together
+    order = np.random.default_rng(seed).permutation(len(keys))
+    held = int(round(len(keys) * fraction)) if len(keys) >= 2 else 0
+    held = max(held, 1) if fraction > 0 and len(keys) >= 2 else held
+    val = {keys[i] for i in order[:held].tolist()}
+    return [t for t in texts if dataset.song_key(t) not in val], [t for t in texts if dataset.song_key(t) in val]
 
 
 def pack(tokenizer: AbcTokenizer, texts: Sequence[str]) -> np.ndarray:
@@ -157,7 +164,10 @@ def load_pretrained(base: str, texts: Sequence[str], vocab_size: int):
     except OSError as error:
         raise LocalBackendError(f"cannot load the base model {base!r}: {str(error).splitlines()[0]}") from error
     if ours:
-        return model, AbcTokenizer.load(base)
+        tokenizer = AbcTokenizer.load(base)
+        if tokenizer.add_specials():  # a base saved before the task markers: new rows, learned in fine-tuning
+            model.resize_token_embeddings(tokenizer.vocab_size)
+        return model, tokenizer
     tokenizer = AbcTokenizer.train(texts, vocab_size)
     model.resize_token_embeddings(tokenizer.vocab_size)
     model.config.update({"eos_token_id": tokenizer.token_id(END), "bos_token_id": tokenizer.token_id(END),
@@ -206,15 +216,7 @@ def holdout(texts: Sequence[str], fraction: float = 0.1) -> tuple[list[str], lis
     The benchmark evaluates on the held-out songs, and pretraining leaves them out of its
     vocabulary, so the committed base model has never seen them.
     """
-    import hashlib
-
-    buckets = int(round(1 / fraction))
-
-    def held(text: str) -> bool:
-        prompt = text.split("<song>", 1)[0]
-        return int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % buckets == 0
-
-    return [t for t in texts if not held(t)], [t for t in texts if held(t)]
+    return [t for t in texts if not dataset.held_out(t, fraction)], [t for t in texts if dataset.held_out(t, fraction)]
 
 
 # --------------------------------------------------------------------------- training
@@ -429,8 +431,12 @@ def pretrain(out: str | Path = BASE_CHECKPOINT, openewld_jsonl: str | Path | Non
 # --------------------------------------------------------------------------- generation
 
 
-class LocalBackend:
-    """Fine-tune and generate with a local model; follows `backends.base.Backend`."""
+class LocalBackend(Tasks):
+    """Fine-tune and generate with a local model; follows `backends.base.Backend`.
+
+    Besides whole songs it completes phrases and writes melodies over chord charts
+    (`complete_phrase`, `melody_for_chords`), with the task enforced while decoding.
+    """
 
     name = "local"
 
@@ -498,6 +504,38 @@ class LocalBackend:
         seed: int | None = None, enforce_meter: bool = True,
     ) -> list[str]:
         """n completions in the article's format (` … $ <end>`), sampled in one batched call."""
+        return self._sample(prompt, n, temperature, top_p, max_tokens, seed, self.rules if enforce_meter else None)
+
+    def _task_generate(self, prompt: str, n: int, constraint: Any, temperature: float = 0.75, top_p: float = 1.0,
+                       max_tokens: int = 1000, seed: int | None = None, enforce: bool = True,
+                       chord_tones: float = CHORD_TONE_BIAS) -> list[str]:
+        """The phrase task starts the meter rules after the prefix's bars; the chord task adds
+        the chart, forcing each chord symbol at its onset, and (with `chord_tones` > 0) adds
+        that much to the logits of notes on the sounding chord's tones."""
+        from aitunes_lib.dataset import ChordChart, chord_tones as tones_of
+        from aitunes_lib.meter import BARLINE, BarState, ChartRules
+
+        if not enforce:
+            return self._sample(prompt, n, temperature, top_p, max_tokens, seed, None)
+        if isinstance(constraint, ChordChart):
+            tokenizer = self.tokenizer
+            bars = [(length, [(onset, tokenizer.encode(("" if i and chords[i - 1][0] == onset else " ") + f"`{name}`"))
+                              for i, (onset, name) in enumerate(chords)]) for length, chords in constraint.bars]
+            window = context_length(self.model.config)
+            budget = min(max_tokens, window - len(tokenizer.encode(prompt)))
+            try:
+                tones = [tones_of(name) or frozenset() for _, _, name in constraint.chords]
+                rules = ChartRules(self.rules, bars, budget=budget, tones=tones, tone_bias=chord_tones)
+            except ValueError as error:
+                raise LocalBackendError(f"this chart of {len(bars)} bars is too long or cannot be followed "
+                                        f"(the model reads {window} tokens): {error}") from error
+            return self._sample(prompt, n, temperature, top_p, max_tokens, seed, rules, rules.start())
+        # after the prefix's whole bars (no pickup any more), and at least PHRASE_MIN_BARS more
+        start = BarState(bar_index=constraint.bars, last=BARLINE, min_bars=constraint.bars + PHRASE_MIN_BARS)
+        return self._sample(prompt, n, temperature, top_p, max_tokens, seed, self.rules, start)
+
+    def _sample(self, prompt: str, n: int, temperature: float, top_p: float, max_tokens: int, seed: int | None,
+                rules: Any = None, start: Any = None) -> list[str]:
         import torch
         from transformers import LogitsProcessorList
 
@@ -516,7 +554,7 @@ class LocalBackend:
             torch.manual_seed(seed)
         device = next(model.parameters()).device
         inputs = torch.tensor([prompt_ids] * n, device=device)  # (n, P): n candidates in one batch
-        processors = LogitsProcessorList([make_processor(self.rules, len(prompt_ids))] if enforce_meter else [])
+        processors = LogitsProcessorList([make_processor(rules, len(prompt_ids), start)] if rules is not None else [])
         sample = temperature > 0
         with torch.no_grad():
             output = model.generate(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from aitunes_lib import config, dataset
-from aitunes_lib.backends.base import STOP, ModelHandle, as_completion
+from aitunes_lib.backends.base import ModelHandle, STOP, Tasks, as_completion
 
 COMPLETION_MODELS = ("davinci-002", "babbage-002")
 CHAT_MODELS = ("gpt-4o-mini", "gpt-3.5-turbo")
@@ -98,8 +98,12 @@ class _Reporter:
             print(line, flush=True)
 
 
-class OpenAIBackend:
-    """Fine-tune and generate through the OpenAI API (the `Backend` protocol)."""
+class OpenAIBackend(Tasks):
+    """Fine-tune and generate through the OpenAI API (the `Backend` protocol).
+
+    A training file may mix the song, phrase and chord tasks (`dataset.task_records`); the
+    API cannot constrain decoding, so `melody_for_chords` checks every candidate's chords.
+    """
 
     name = "openai"
 
@@ -309,6 +313,10 @@ class OpenAIBackend:
             reply = self._call("generate", self.client.completions.create, prompt=prompt, stop=STOP, **options)
             texts = [choice.text for choice in sorted(reply.choices, key=lambda c: c.index)]
         return [as_completion(text) for text in texts]
+
+
+    def _task_generate(self, prompt: str, n: int, constraint: Any, enforce: bool = True, **options: Any) -> list[str]:
+        return self.generate(prompt, n, **options)
 
 
 def _message(error: Exception) -> str:
