@@ -265,7 +265,7 @@ def test_mixed_tasks_upload_and_chord_violations_are_reported(tmp_path, key, son
         uploaded = [json.loads(line) for line in standin.files["file-0001"].decode().splitlines()]
         assert {dataset.task_of(r["prompt"]) for r in uploaded} == {"song", "phrase", "chords"}
 
-        kept = b.melody_for_chords(["C", "G7", "C"], n=2)
+        kept = b.melody_for_chords(["C", "G7", "C"], n=2, chord_tones=1.0)  # a local-only knob, ignored here
         assert kept == [" `C`E G c2 | `G7`B4 | $ `C`c4 | $ <end>"] * 2 and b.last_violations == [[], []]
         request = json.loads(sent(standin, "POST", "/v1/completions")[-1]["body"])
         assert request["prompt"] == "X: 1 $ T: Untitled $ C: AI-Tunes $ <chords> `C`x4 | `G7`x4 | `C`x4 | $ <song>"

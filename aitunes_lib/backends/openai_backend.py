@@ -315,7 +315,9 @@ class OpenAIBackend(Tasks):
         return [as_completion(text) for text in texts]
 
 
-    def _task_generate(self, prompt: str, n: int, constraint: Any, enforce: bool = True, **options: Any) -> list[str]:
+    def _task_generate(self, prompt: str, n: int, constraint: Any, enforce: bool = True, chord_tones: float = 0.0,
+                       **options: Any) -> list[str]:
+        # the API samples on its own: no constraint, no chord-tone bonus; melody_for_chords checks the result
         return self.generate(prompt, n, **options)
 
 
