@@ -15,6 +15,10 @@ The rules, for the body of a song in the article's format (`L:1/4`, chords in ba
 
 Only tokens that are one whole event are ever allowed while the rules are on, so the
 duration of every allowed token is known from its text alone.
+
+`ChartRules` adds a chord chart (the `chords` task): each bar as long as the chart's, every
+chord symbol forced at its onset, a token budget that always reaches the last bar, and an
+optional bonus for notes on the sounding chord's tones.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from aitunes_lib import config, dataset
-from aitunes_lib.backends.base import ModelHandle, STOP, Tasks, as_completion
+from aitunes_lib.backends.base import STOP, ModelHandle, Tasks, as_completion
 
 COMPLETION_MODELS = ("davinci-002", "babbage-002")
 CHAT_MODELS = ("gpt-4o-mini", "gpt-3.5-turbo")
@@ -313,7 +313,6 @@ class OpenAIBackend(Tasks):
             reply = self._call("generate", self.client.completions.create, prompt=prompt, stop=STOP, **options)
             texts = [choice.text for choice in sorted(reply.choices, key=lambda c: c.index)]
         return [as_completion(text) for text in texts]
-
 
     def _task_generate(self, prompt: str, n: int, constraint: Any, enforce: bool = True, chord_tones: float = 0.0,
                        **options: Any) -> list[str]:
