@@ -401,7 +401,7 @@ def _in_c(text: str, what: str) -> tuple[str, str | None]:
     if meter.replace("C|", "2/2").replace("C", "4/4") not in METERS:
         raise TaskInputError(f"the {what} is in {meter}; the models write 4/4 and 2/2 only. Rewrite it in 4/4.")
     unit = _field(text, "L") or "1/4"
-    key = (_field(text, "K") or "C").split()[0] if (_field(text, "K") or "C").strip() else "C"
+    key = ((_field(text, "K") or "").split() or ["C"])[0]
     body = "\n".join(line for line in text.splitlines() if not re.match(r"^[A-Za-z]:", line))
     if unit == "1/4" and key in ("C", "Cmaj", "CMaj", "Cmajor"):
         return abc.encode_body(body)[: -len(abc.LINE_BREAK + abc.END)], None
@@ -418,12 +418,12 @@ def _in_c(text: str, what: str) -> tuple[str, str | None]:
         interval = transposition(tonic)  # to C major, or A minor
         if interval.semitones:
             score.transpose(interval, inPlace=True)
-        part = score.parts[0] if score.parts else score
         new_keys = list(part.recurse().getElementsByClass(m21.key.KeySignature))
         body = abc.part_body(list(part.getElementsByClass(m21.stream.Measure)), key=new_keys[0] if new_keys else None)
     except Exception as error:  # noqa: BLE001
         raise TaskInputError(f"the {what} could not be read as ABC in K:{key}: {error}") from error
-    return abc.encode_body(body)[: -len(abc.LINE_BREAK + abc.END)], (tonic.tonic.name + ("m" if mode == "minor" else "") if interval.semitones else None)
+    moved_from = tonic.tonic.name + ("m" if mode == "minor" else "") if interval.semitones else None
+    return abc.encode_body(body)[: -len(abc.LINE_BREAK + abc.END)], moved_from
 
 
 def _check_bars(chart: ChordChart, what: str) -> None:
