@@ -162,7 +162,7 @@ def _generate(args: argparse.Namespace) -> int:
         if task == "phrase":
             phrase = dataset.phrase_input(text)
             prefix_quarters = phrase.quarters
-            completions = backend.complete_phrase(text, n=args.n, title=title, composer=band, **options)
+            completions = backend.complete_phrase(phrase, n=args.n, title=title, composer=band, **options)
             print(f"prefix: {phrase.bars} bars" + (f", transposed from {phrase.transposed_from} to C" if phrase.transposed_from else ""))
         else:
             extra = {"chord_tones": args.chord_tones} if args.backend == "local" and args.chord_tones is not None else {}

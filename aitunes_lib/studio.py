@@ -107,8 +107,9 @@ class Studio:
             if mode == "song":
                 completions = backend.generate(prompt, **options)
             elif mode == "continue":
-                prefix_quarters = dataset.phrase_input(self.task_input.value).quarters
-                completions = backend.complete_phrase(self.task_input.value, title=title, composer=band, **options)
+                phrase = dataset.phrase_input(self.task_input.value)
+                prefix_quarters = phrase.quarters
+                completions = backend.complete_phrase(phrase, title=title, composer=band, **options)
                 violations = backend.last_violations
             else:
                 completions = backend.melody_for_chords(self.task_input.value, title=title, composer=band, **options)

@@ -45,13 +45,6 @@ def interior_exact(rows: list[dict]) -> tuple[int, float]:
     return interior, (1 - bad / interior) if interior else math.nan
 
 
-def timed(label: str, fn):
-    started = time.perf_counter()
-    value = fn()
-    print(f"  {label}: {time.perf_counter() - started:.0f} s")
-    return value
-
-
 def chords_run(backend: local.LocalBackend, held: list[dict], stats, n: int, bias: float) -> dict:
     """n melodies over the first 16 bars' chart of each held-out song, scored."""
     rows, real_fits, started = [], [], time.perf_counter()
@@ -136,7 +129,7 @@ def main() -> int:
         task = dataset.phrase_record(record, PREFIX_BARS)
         prefix = task["prompt"].split(dataset.PHRASE, 1)[1]
         phrase = dataset.phrase_input(prefix)
-        for candidate in backend.complete_phrase(prefix, n=args.n, seed=i):
+        for candidate in backend.complete_phrase(phrase, n=args.n, seed=i):
             tune = abc.decode_seed(abc.seed_prompt("t", "c"), candidate)
             row = metrics.evaluate(tune, stats)
             row["verbatim"] = candidate.startswith(prefix)

@@ -6,7 +6,10 @@ import dataclasses
 import json
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from aitunes_lib.dataset import Phrase
 
 STOP = " $ <end>"  # the article's stop sequence: a completion ends with it
 
@@ -46,7 +49,7 @@ class Backend(Protocol):
         max_tokens: int = 1000, seed: int | None = None,
     ) -> list[str]: ...
 
-    def complete_phrase(self, abc_prefix: str, n: int = 5, title: str = ..., composer: str = ...,
+    def complete_phrase(self, abc_prefix: "str | Phrase", n: int = 5, title: str = ..., composer: str = ...,
                         **options: Any) -> list[str]: ...
 
     def melody_for_chords(self, chords: "str | Sequence[str]", n: int = 5, title: str = ..., composer: str = ...,
@@ -72,16 +75,17 @@ class Tasks:
     def _task_generate(self, prompt: str, n: int, constraint: Any, **options: Any) -> list[str]:
         raise NotImplementedError
 
-    def complete_phrase(self, abc_prefix: str, n: int = 5, title: str = "Untitled", composer: str = "AI-Tunes",
+    def complete_phrase(self, abc_prefix: "str | Phrase", n: int = 5, title: str = "Untitled", composer: str = "AI-Tunes",
                         **options: Any) -> list[str]:
         """n songs that start with the user's bars, unchanged, and continue them.
 
         `abc_prefix` is ABC (header optional): whole bars, 4/4 or 2/2; another key is
-        transposed to C first. Returns completions in the article's format, prefix included.
+        transposed to C first. A `dataset.Phrase` already checked is used as it is. Returns
+        completions in the article's format, prefix included.
         """
         from aitunes_lib import dataset
 
-        phrase = dataset.phrase_input(abc_prefix)
+        phrase = abc_prefix if isinstance(abc_prefix, dataset.Phrase) else dataset.phrase_input(abc_prefix)
         prompt = dataset.phrase_prompt(title, composer, phrase.prefix)
         rests = self._task_generate(prompt, n, phrase, **options)
         songs = [phrase.prefix + (rest if rest.strip() != STOP.strip() else STOP) for rest in rests]
