@@ -7,6 +7,7 @@ The writer replaces the article's external `xml2abc -u -d 4` call: repeats unfol
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from pathlib import Path
 from fractions import Fraction
@@ -18,7 +19,27 @@ DEFAULT_UNIT = Fraction(1)  # L:1/4, counted in quarter lengths
 BARS_PER_LINE = 4
 LINE_BREAK = " $ "  # the article's newline in the training text
 END = "<end>"
-SONG = "<song>"
+SONG = "<song>"  # the article's marker: a whole song follows (the `song` task's; see `tasks`)
+
+# ---- the ABC event grammar: the tokenizer cuts text with EVENT, the meter rules and the
+# readers below classify each piece with these patterns. One definition, shared.
+NOTE = re.compile(r"(?:[_^=]*[A-Ga-g][,']*|z)(\d*)(/*)(\d*)")  # a note or rest with its length
+CHORD = re.compile(r"`[^`\n|$]*`")  # a chord name holds no bar line: one folk tune's stray backtick made such a token
+TUPLET = re.compile(r"\((\d)(?::(\d*))?(?::(\d*))?")
+BAR = re.compile(r"\[?:*\|+:*\]?")  # |, ||, |], [|, :|, |:
+EVENT = (
+    r" ?`[^`\n]*`"  # chord symbol
+    r"| ?\(\d(?::\d*){0,2}"  # tuplet mark
+    r"| ?[_^=]*[A-Ga-gzx][,']*\d*(?:/+\d*)?"  # note or rest with its length
+    r"| ?-"  # tie
+    r"| ?[|:\]\[]+"  # bar lines
+    r"| ?\$"  # the article's line break
+    r"| ?[{}]"  # grace-note braces
+    r"|."  # anything else, one character at a time
+)
+FIELD = re.compile(r"^([A-Za-z]):\s*(.*?)\s*$")  # one header line: `T: Title`, `K:C`
+# The article's header, then a task marker (`<song>`, `<phrase>`, …) and the task's input
+PROMPT = re.compile(r"^\s*X:\s*(\d+)\s*\$\s*T:(.*?)\$\s*C:(.*?)\$\s*(<[a-z]+>)(.*)$", re.S)
 
 
 class AbcError(ValueError):
@@ -26,6 +47,28 @@ class AbcError(ValueError):
 
 
 # --------------------------------------------------------------------------- writing
+
+# The article's table: semitones that take a major key's tonic to C, keeping its register
+# choice (up to a fourth, down to a tritone). Keyed by the tonic's pitch class.
+SEMITONES_TO_C = {0: 0, 1: -1, 2: -2, 3: -3, 4: -4, 5: -5, 6: -6, 7: 5, 8: 4, 9: 3, 10: 2, 11: 1}
+
+
+def transposition(key: m21.key.Key) -> m21.interval.Interval:
+    """The interval that takes `key` to C major (or its relative minor to A minor), per the article's table.
+
+    >>> import music21
+    >>> str(transposition(music21.key.Key("G")).directedName), str(transposition(music21.key.Key("F#")).directedName)
+    ('P4', 'A-4')
+    """
+    major_tonic = key.tonic if key.mode != "minor" else key.relative.tonic
+    start = m21.pitch.Pitch(major_tonic.name + "4")
+    semitones = SEMITONES_TO_C[major_tonic.pitchClass]
+    end = m21.pitch.Pitch("C4")
+    end.octave = 4 + (start.ps + semitones - 60) // 12
+    assert end.ps == start.ps + semitones, (key, semitones)
+    return m21.interval.Interval(noteStart=start, noteEnd=end)
+
+
 
 
 def abc_header(title: str, composer: str, meter: str = "4/4", key: str = "C", x: int = 1) -> str:
@@ -275,11 +318,11 @@ def part_body(
     `bars` is a part with measures, or its measures in playing order (see `aitunes_lib.repeats`).
     Accidentals are written against `key` (default: the first key signature found).
     """
-    measures = _measures(bars)
-    if not measures:
+    bar_list = measures(bars)
+    if not bar_list:
         raise AbcError("the part has no bars")
     if key is None:
-        for measure in measures:
+        for measure in bar_list:
             found = list(measure.recurse().getElementsByClass(m21.key.KeySignature))
             if found:
                 key = found[0]
@@ -287,7 +330,7 @@ def part_body(
     key_alters = _key_alters(key)
     bars: list[list[_Event]] = []
     carried: list[str] = []
-    for measure in measures:
+    for measure in bar_list:
         events, carried = _bar_events(measure, carried)
         bars.append(events)
     if carried:
@@ -318,7 +361,8 @@ def _drop_dangling_ties(events: list[_Event]) -> None:
             event.tie = False
 
 
-def _measures(bars: m21.stream.Stream | Sequence[m21.stream.Measure]) -> list[m21.stream.Measure]:
+def measures(bars: m21.stream.Stream | Sequence[m21.stream.Measure]) -> list[m21.stream.Measure]:
+    """The bars of a score's first part, of a part, or of a list of bars."""
     if isinstance(bars, m21.stream.Score):
         bars = bars.parts[0]
     if isinstance(bars, m21.stream.Stream):
@@ -367,15 +411,43 @@ def decode_body(completion: str) -> str:
     return "\n".join(line for line in lines if line) + "\n"
 
 
-_PROMPT_RE = re.compile(r"^\s*X:\s*(\d+)\s*\$\s*T:(.*?)\$\s*C:(.*?)\$\s*<song>\s*$", re.S)
+def header_prompt(title: str, composer: str) -> str:
+    """The article's header in its encoding, before any task marker: `X: 1 $ T: … $ C: … $ `."""
+    return f"X: 1{LINE_BREAK}T: {_clean_text(title)}{LINE_BREAK}C: {_clean_text(composer)}{LINE_BREAK}"
+
+
+def split_prompt(prompt: str) -> tuple[str, str, str, str]:
+    """(title, composer, marker, the task's input after the marker) of any task's prompt.
+
+    >>> split_prompt("X: 1 $ T: Tea $ C: Me $ <phrase> `C`c4 |")
+    ('Tea', 'Me', '<phrase>', ' `C`c4 |')
+    """
+    match = PROMPT.match(prompt)
+    if not match:
+        raise AbcError(f"not an article-format prompt: {prompt[:80]!r}")
+    return match.group(2).strip(), match.group(3).strip(), match.group(4), match.group(5)
 
 
 def parse_prompt(prompt: str) -> tuple[str, str]:
-    """(title, composer) from an article-format prompt."""
-    match = _PROMPT_RE.match(prompt)
-    if not match:
-        raise AbcError(f"not an article-format prompt: {prompt[:80]!r}")
-    return match.group(2).strip(), match.group(3).strip()
+    """(title, composer) from an article-format prompt (any task's)."""
+    return split_prompt(prompt)[:2]
+
+
+def split_header(text: str) -> tuple[dict[str, str], str]:
+    """(the header's fields, the body) of ABC text; a repeated field keeps its last value.
+
+    >>> split_header("X:1\\nT: Tea\\nK:G\\nG2 B2 |")
+    ({'X': '1', 'T': 'Tea', 'K': 'G'}, 'G2 B2 |')
+    """
+    fields: dict[str, str] = {}
+    body = []
+    for line in text.splitlines():
+        match = FIELD.match(line)
+        if match and not body:
+            fields[match.group(1)] = match.group(2)
+        elif line.strip():
+            body.append(line)
+    return fields, "\n".join(body)
 
 
 def decode_seed(prompt: str, completion: str, meter: str = "4/4", key: str = "C") -> str:
@@ -387,7 +459,7 @@ def decode_seed(prompt: str, completion: str, meter: str = "4/4", key: str = "C"
 def complete_header(text: str) -> str:
     """ABC with `X`, `T`, `L:1/4`, `M:4/4` and `K:C` filled in where the header lacks them."""
     lines = [line for line in text.strip().splitlines()]
-    is_field = [bool(re.match(r"^[A-Za-z]:", line)) for line in lines]
+    is_field = [bool(FIELD.match(line)) for line in lines]
     body_start = is_field.index(False) if False in is_field else len(lines)
     head, body = lines[:body_start], lines[body_start:]
     present = {line[:2] for line in head}
@@ -445,7 +517,7 @@ def timeline(bars: m21.stream.Stream | Sequence[m21.stream.Measure]) -> Iterator
     bars laid end to end by their actual lengths (a pickup moves everything after it, as it
     sounds); in order within each bar."""
     onset = Fraction(0)
-    for measure in _measures(bars):
+    for measure in measures(bars):
         elements = sorted(measure.recurse().notesAndRests, key=lambda e: e.getOffsetInHierarchy(measure))
         for element in elements:
             yield onset + Fraction(element.getOffsetInHierarchy(measure)), element
@@ -454,19 +526,19 @@ def timeline(bars: m21.stream.Stream | Sequence[m21.stream.Measure]) -> Iterator
 
 def song_length(bars: m21.stream.Stream | Sequence[m21.stream.Measure]) -> Fraction:
     """The total length in quarter notes: the sum of the bars' actual lengths."""
-    return sum((Fraction(m.duration.quarterLength) for m in _measures(bars)), Fraction(0))
+    return sum((Fraction(m.duration.quarterLength) for m in measures(bars)), Fraction(0))
 
 
 def signature(bars: m21.stream.Stream | Sequence[m21.stream.Measure]) -> Signature:
     """The musical content of one voice, ties merged, on one timeline in quarter lengths."""
-    measures = _measures(bars)
+    bar_list = measures(bars)
     onsets, notes, chords = [], [], []
     at_bar = Fraction(0)
-    for measure in measures:
+    for measure in bar_list:
         onsets.append((at_bar, Fraction(measure.duration.quarterLength)))
         at_bar += Fraction(measure.duration.quarterLength)
     open_ties: dict[str, int] = {}  # pitch -> index in notes of a note whose tie is still open
-    for at, element in timeline(measures):
+    for at, element in timeline(bar_list):
         if isinstance(element, m21.harmony.Harmony):
             chords.append((at, "N.C." if isinstance(element, m21.harmony.NoChord) else element.figure))
             continue
@@ -548,3 +620,149 @@ def iter_bars(body: str) -> Iterator[str]:
         for bar in line.split("|"):
             if bar.strip():
                 yield bar.strip()
+
+
+# --------------------------------------------------------------------------- reading the article's text, event by event
+
+
+# kinds of token
+FORBIDDEN, NOTE_KIND, CHORD_KIND, TIE, BARLINE, LINEBREAK, TUPLET_KIND, SPACE, END_KIND, GRACE_OPEN, GRACE_CLOSE = range(11)
+
+
+def note_length(text: str) -> Fraction | None:
+    """The written length of one note or rest in quarters (`L:1/4`), or None if `text` is not one.
+
+    >>> [note_length(t) for t in (" c", "^G,3/2", "z/", "e//", "B3", "`C`")]
+    [Fraction(1, 1), Fraction(3, 2), Fraction(1, 2), Fraction(1, 4), Fraction(3, 1), None]
+    """
+    match = NOTE.fullmatch(text.strip())
+    if not match:
+        return None
+    number, slashes, denominator = match.groups()
+    length = Fraction(int(number) if number else 1)
+    if slashes:
+        length /= int(denominator) if denominator else 2 ** len(slashes)
+    return length
+
+
+def pitch_class(text: str) -> int:
+    """The pitch class of one note token in C major (its own accidental only); -1 for a rest.
+
+    >>> [pitch_class(t) for t in (" c", "^F,", "_B2", "=e/", "z4")]
+    [0, 6, 10, 4, -1]
+    """
+    match = re.fullmatch(r"([_^=]*)([A-Ga-g])[,']*\S*", text.strip())
+    if not match:
+        return -1
+    shift = {"^": 1, "^^": 2, "_": -1, "__": -2}.get(match.group(1), 0)
+    return ({"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[match.group(2).upper()] + shift) % 12
+
+
+def tuplet_ratio(text: str) -> tuple[int, int, int] | None:
+    """(p, q, r) of a tuplet mark `(p:q:r`, with ABC's defaults for q and r (simple meters).
+
+    >>> tuplet_ratio("(3"), tuplet_ratio(" (3:2:2"), tuplet_ratio("(5")
+    ((3, 2, 3), (3, 2, 2), (5, 2, 5))
+    """
+    match = TUPLET.fullmatch(text.strip())
+    if not match:
+        return None
+    p = int(match.group(1))
+    q = int(match.group(2)) if match.group(2) else {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}.get(p, 2)
+    r = int(match.group(3)) if match.group(3) else p
+    return (p, q, r) if p > 1 and q > 0 and r > 0 else None  # `(1` is no tuplet
+
+
+def classify(text: str) -> tuple[int, Fraction | tuple[int, int, int] | None]:
+    """The kind of one token's text, with its length (notes) or ratio (tuplet marks)."""
+    bare = text.strip()
+    if text == END:
+        return END_KIND, None
+    if text == " ":
+        return SPACE, None
+    if not bare or bare.startswith("<"):
+        return FORBIDDEN, None
+    if (length := note_length(text)) is not None:
+        return (NOTE_KIND, length) if length > 0 else (FORBIDDEN, None)
+    if CHORD.fullmatch(bare):
+        return CHORD_KIND, None
+    if bare == "-":
+        return TIE, None
+    if bare == "$":
+        return LINEBREAK, None
+    if BAR.fullmatch(bare):
+        return BARLINE, None
+    if (ratio := tuplet_ratio(text)) is not None:
+        return TUPLET_KIND, ratio
+    if bare == "{":
+        return GRACE_OPEN, None
+    if bare == "}":
+        return GRACE_CLOSE, None
+    return FORBIDDEN, None
+
+
+def read_bars(body: str) -> list[tuple[Fraction, list[tuple[Fraction, str]], bool]]:
+    """Every bar of a body in the article's text: (its length in quarters, its chord symbols as
+    (onset, name), whether a line break follows). A plain reading from the text, for reports and
+    charts; `x` (invisible) rests count like `z`, grace notes take no time.
+
+    >>> read_bars(" `C`c2 (3c/d/e/ `G7`d | z4 | $ <end>")
+    [(Fraction(4, 1), [(Fraction(0, 1), 'C'), (Fraction(3, 1), 'G7')], False), (Fraction(4, 1), [], True)]
+    """
+    bars: list[tuple[Fraction, list[tuple[Fraction, str]], bool]] = []
+    current, chords, tuplet_left, ratio, grace = Fraction(0), [], 0, Fraction(1), False
+    for piece in re.findall(EVENT, re.split(r"<end>|<song>", body, maxsplit=1)[0]):
+        bare = piece.strip()
+        kind, value = classify(" z" + bare[1:] if bare[:1] == "x" else piece)
+        if kind == NOTE_KIND and not grace:
+            current += value * (ratio if tuplet_left else 1)  # type: ignore[operator]
+            tuplet_left = max(0, tuplet_left - 1)
+        elif kind == TUPLET_KIND:
+            p, q, r = value  # type: ignore[misc]
+            ratio, tuplet_left = Fraction(q, p), r
+        elif kind == CHORD_KIND and not grace:
+            chords.append((current, bare[1:-1]))
+        elif kind == BARLINE:
+            bars.append((current, chords, False))
+            current, chords, tuplet_left = Fraction(0), [], 0
+        elif kind == LINEBREAK and bars:
+            bars[-1] = (*bars[-1][:2], True)
+        elif kind in (GRACE_OPEN, GRACE_CLOSE):
+            grace = kind == GRACE_OPEN
+    if current or chords:
+        bars.append((current, chords, False))
+    return bars
+
+
+def bar_lengths(body: str) -> list[Fraction]:
+    """The length of every bar of a generated body (the article's text), in quarters, from its text.
+
+    A plain reading for reports; tests check the rules against music21's own parse.
+    >>> bar_lengths(" `C`c2 (3c/d/e/ d | z4 | $ <end>")
+    [Fraction(4, 1), Fraction(4, 1)]
+    """
+    return [length for length, _, _ in read_bars(body)]
+
+
+def chord_pitch_classes(symbol: "m21.harmony.Harmony | str") -> frozenset[int] | None:
+    """The pitch classes of a chord symbol, as music21 reads it: a `Harmony`, or a name as written
+    in ABC (`"Cm7"`). An empty set for N.C.; None for a name music21 does not know.
+
+    The one definition that the metrics, the renderer and the chord tasks share.
+    >>> sorted(chord_pitch_classes("G7")), chord_pitch_classes("N.C."), chord_pitch_classes("Hm7b")
+    ([2, 5, 7, 11], frozenset(), None)
+    """
+    if isinstance(symbol, str):
+        return _named_chord_pitch_classes(symbol)
+    if isinstance(symbol, m21.harmony.NoChord):
+        return frozenset()
+    return frozenset(p.pitchClass for p in symbol.pitches) or None
+
+
+@functools.lru_cache(maxsize=4096)
+def _named_chord_pitch_classes(name: str) -> frozenset[int] | None:
+    try:
+        found = list(parse_abc(f'"{name}"z4|').recurse().getElementsByClass(m21.harmony.Harmony))
+    except Exception:  # noqa: BLE001 - unreadable means unknown
+        return None
+    return chord_pitch_classes(found[0]) if len(found) == 1 else None

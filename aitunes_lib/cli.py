@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from aitunes_lib import config, data, dataset, metrics, prep
+from aitunes_lib import config, data, dataset, metrics, prep, tasks
 from aitunes_lib.backends.local import LocalBackendError
 from aitunes_lib.backends.openai_backend import OpenAIBackendError
 
@@ -95,8 +95,8 @@ def parse_mix(text: str) -> dict[str, int]:
     mix = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         task, _, count = part.partition("=")
-        if task not in dataset.TASKS or not count.strip().isdigit():
-            raise UsageError(f"--mix {text!r}: write task=count pairs with tasks from {', '.join(dataset.TASKS)}, e.g. song=1,phrase=2,chords=2")
+        if task not in tasks.names() or not count.strip().isdigit():
+            raise UsageError(f"--mix {text!r}: write task=count pairs with tasks from {', '.join(tasks.names())}, e.g. song=1,phrase=2,chords=2")
         mix[task] = int(count)
     return mix
 
@@ -106,9 +106,9 @@ def _mixed_file(args: argparse.Namespace) -> None:
     if not getattr(args, "mix", None):
         return
     mix = parse_mix(args.mix)
-    records = [r for r in dataset.read_jsonl(args.data) if dataset.task_of(r.get("prompt", "")) == "song"]
+    records = [r for r in dataset.read_jsonl(args.data) if tasks.task_of(r.get("prompt", "")) == "song"]
     path = Path(args.data).with_name(Path(args.data).stem + "_" + "_".join(f"{k}{v}" for k, v in mix.items()) + ".jsonl")
-    mixed = dataset.task_records(records, mix, seed=args.seed)
+    mixed = tasks.training_records(records, mix, seed=args.seed)
     dataset.write_jsonl(mixed, path)
     print(f"{len(mixed)} records ({', '.join(f'{k} ×{v}' for k, v in mix.items())} per song) → {path}")
     args.data = str(path)
@@ -132,66 +132,49 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _generate(args: argparse.Namespace) -> int:
-    from aitunes_lib import abc, naming, render
+def _backend(args: argparse.Namespace) -> Any:
+    """The backend a command names, ready to sample."""
     from aitunes_lib.backends.base import ModelHandle
 
     model = Path(args.model)
-    task = getattr(args, "task", "song")
-    invented_title, invented_band = naming.invent(1, seed=args.seed)[0]
-    title, band = args.title or invented_title, args.band or invented_band
-    prompt = abc.seed_prompt(title, band)
     if args.backend == "local":
         from aitunes_lib.backends.local import LocalBackend
 
-        backend: Any = LocalBackend(model, device=args.device)
-    else:
-        model_id = ModelHandle.load(model / "handle.json").model if (model / "handle.json").is_file() else args.model
-        backend = _openai()
-        backend.use(model_id)
-    options = {"temperature": args.temperature, "top_p": args.top_p, "seed": args.seed}
-    prefix_quarters = None
-    if task == "song":
-        completions = (backend.generate(prompt, n=args.n, enforce_meter=not args.free_meter, **options) if args.backend == "local"
-                       else backend.generate(prompt, n=args.n, **options))
-    else:
-        source = args.prefix if task == "phrase" else args.chords
-        if not source:
-            raise UsageError(f"--task {task} needs --{'prefix' if task == 'phrase' else 'chords'} FILE.abc")
-        text = Path(source).read_text(encoding="utf-8")
-        if task == "phrase":
-            phrase = dataset.phrase_input(text)
-            prefix_quarters = phrase.quarters
-            completions = backend.complete_phrase(phrase, n=args.n, title=title, composer=band, **options)
-            print(f"prefix: {phrase.bars} bars" + (f", transposed from {phrase.transposed_from} to C" if phrase.transposed_from else ""))
-        else:
-            extra = {"chord_tones": args.chord_tones} if args.backend == "local" and args.chord_tones is not None else {}
-            completions = backend.melody_for_chords(text, n=args.n, title=title, composer=band, **options, **extra)
+        return LocalBackend(model, device=args.device)
+    model_id = ModelHandle.load(model / "handle.json").model if (model / "handle.json").is_file() else args.model
+    backend = _openai()
+    backend.use(model_id)
+    return backend
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from aitunes_lib import naming
+    from aitunes_lib.generate import CHORD_TONE_BIAS, GenerateConfig, Request, generate, save_candidates
+
+    task = tasks.get(args.task)
+    source = args.input
+    if task.example and not source:
+        raise UsageError(f"--task {task.name} needs --input FILE.abc: {task.input_help}")
+    text = Path(source).read_text(encoding="utf-8") if source else None
+    try:
+        settings = GenerateConfig(n=args.n, temperature=args.temperature, top_p=args.top_p, seed=args.seed,
+                                  enforce=not args.free_meter,
+                                  chord_tones=CHORD_TONE_BIAS if args.chord_tones is None else args.chord_tones)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    invented_title, invented_band = naming.invent(1, seed=args.seed)[0]
+    request = Request(args.title or invented_title, args.band or invented_band, text)
+    songs = generate(_backend(args), task, request, settings)
     stats_file = Path(args.stats)
     stats = metrics.load_stats(stats_file)["article"] if stats_file.is_file() else metrics.ARTICLE_STATS
-    tunes = [abc.decode_seed(prompt, c) for c in completions]
-    table = metrics.rank(tunes, stats, prefix_quarters=prefix_quarters).set_index("candidate")
-    if task != "song":
-        table["task_kept"] = [not v for v in backend.last_violations]
-        table["violations"] = ["; ".join(v) for v in backend.last_violations]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    records = []
-    for i, (completion, tune) in enumerate(zip(completions, tunes)):
-        (out / f"candidate_{i}.abc").write_text(tune, encoding="utf-8")
-        row = table.loc[i]
-        if row["valid"]:
-            render.to_midi(tune, path=out / f"candidate_{i}.mid")
-        records.append({"prompt": prompt, "completion": completion, "abc": f"candidate_{i}.abc",
-                        "mid": f"candidate_{i}.mid" if row["valid"] else None,
-                        "valid": bool(row["valid"]), "NDM": None if pd.isna(row["NDM"]) else float(row["NDM"]),
-                        "reason": row["reason"], "task": task,
-                        **({"violations": list(backend.last_violations[i])} if task != "song" else {})})
-    dataset.write_jsonl(records, out / "candidates.jsonl")
-    columns = ["valid", "NDM", "CMM", "LM", "CENT", "chord_fit", *(["join_interval", "same_key"] if task == "phrase" else []),
-               *(["task_kept"] if task != "song" else []), "reason"]
-    print(f"{prompt}\n" + table[[c for c in columns if c in table]].to_string(float_format=lambda v: f"{v:.4f}"))
-    print(f"wrote {len(records)} candidates to {out}")
+    table = metrics.rank(songs, stats)
+    save_candidates(list(table["song"]), args.out)
+    moved = songs[0].context.get("transposed_from") if songs else None
+    print(f"{task.name}: {request.title!r} by {request.composer}" + (f" (your input moved from {moved} to C)" if moved else ""))
+    columns = ["candidate", "valid", "NDM", "CMM", "LM", "CENT", "chord_fit", "bars", "join_interval", "same_key",
+               "task_kept", "reason"]
+    print(table[[c for c in columns if c in table]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"wrote {len(songs)} candidates to {args.out}, best first in candidates.jsonl")
     return 0
 
 
@@ -229,7 +212,8 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"\n== AI-Tunes demo 3/3: 5 candidates for \"{title}\" by {band}, ranked by NDM ==")
     generate_args = argparse.Namespace(backend="local", model=str(out / "local_model"), title=title, band=band, n=5,
                                        temperature=0.75, top_p=1.0, seed=args.seed, stats=str(out / "stats.json"),
-                                       out=str(out / "candidates"), device=None, free_meter=False)
+                                       out=str(out / "candidates"), device=None, free_meter=False, task="song",
+                                       input=None, chord_tones=None)
     return _generate(generate_args)
 
 
@@ -290,10 +274,10 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--stats", default="out/stats.json")
     generate.add_argument("--device", default=None, help="local: cpu or cuda")
     generate.add_argument("--free-meter", action="store_true", help="local: switch the meter rules off")
-    generate.add_argument("--task", choices=dataset.TASKS, default="song",
-                          help="song: from a title; phrase: continue --prefix; chords: a melody over --chords")
-    generate.add_argument("--prefix", help="phrase: an ABC file with the opening bars")
-    generate.add_argument("--chords", help="chords: an ABC file with the chord chart (or a lead sheet)")
+    generate.add_argument("--task", choices=tasks.names(), default="song",
+                          help="; ".join(f"{name}: {tasks.get(name).input_help}" for name in tasks.names()))
+    generate.add_argument("--input", "--prefix", "--chords", dest="input",
+                          help="the task's input, an ABC file (phrase: the opening bars; chords: a chord chart or lead sheet)")
     generate.add_argument("--chord-tones", type=float, default=None,
                           help="chords, local: logit bonus for the sounding chord's tones (default 1.0; 0: the model alone)")
     generate.add_argument("--out", required=True)
@@ -323,9 +307,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; user errors print one line and exit 2."""
     args = parser().parse_args(argv)
+    warnings.formatwarning = lambda message, *_, **__: f"warning: {message}\n"  # one line, no source
     try:
         return args.handler(args)
-    except (data.DatasetError, dataset.DatasetError, dataset.TaskInputError, FileNotFoundError, config.MissingApiKey,
+    except (data.DatasetError, dataset.DatasetError, tasks.TaskInputError, FileNotFoundError, config.MissingApiKey,
             OpenAIBackendError, LocalBackendError, UsageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 from pathlib import Path
+from typing import Any, Iterator, Mapping
 
 ENV_DATA = "AITUNES_OPENEWLD"
 ENV_CACHE = "AITUNES_CACHE"
@@ -83,3 +86,41 @@ def soundfont_candidates() -> list[Path]:
     """Where to look for a General MIDI soundfont: `$AITUNES_SOUNDFONT` first."""
     own = os.environ.get(ENV_SOUNDFONT)
     return ([Path(own).expanduser()] if own else []) + [Path(p) for p in SOUNDFONT_PLACES]
+
+
+ENV_OUT, ENV_PARAMS = "AITUNES_OUT", "AITUNES_PARAMS"
+
+
+def notebook_out() -> Path | None:
+    """`$AITUNES_OUT`, where the notebooks write, if set."""
+    value = os.environ.get(ENV_OUT)
+    return Path(value).expanduser() if value else None
+
+
+def notebook_params() -> dict[str, Any]:
+    """The knob overrides in `$AITUNES_PARAMS` (a JSON object; CI sets small values)."""
+    text = os.environ.get(ENV_PARAMS) or "{}"
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{ENV_PARAMS} is not JSON ({error.msg}): write it like '{{\"steps\": 10}}'") from error
+    if not isinstance(values, dict):
+        raise ValueError(f"{ENV_PARAMS} must be a JSON object like '{{\"steps\": 10}}'")
+    return values
+
+
+@contextlib.contextmanager
+def notebook_environment(out: str | Path, params: Mapping[str, Any]) -> Iterator[None]:
+    """Set `$AITUNES_OUT`, `$AITUNES_PARAMS` and a headless plot backend for a kernel started
+    inside (it inherits the environment); the old values come back afterwards."""
+    wanted = {ENV_OUT: str(out), ENV_PARAMS: json.dumps(dict(params)), "MPLBACKEND": "Agg"}
+    previous = {key: os.environ.get(key) for key in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -79,7 +79,7 @@ def prepare_folk(
         seen.add(record["body"])
         songs.append(Song(title=record["title"], composer=record["composer"], body=record["body"],
                           meter=record["meter"], key=record["abc_key"], source=record["path"]))
-    report = prep._report(records, prep_config, 0.0)
+    report = prep.batch_report(records, prep_config, 0.0)
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
         dataset.write_jsonl([dataset.seed_record(s) for s in songs], Path(out) / "folk.jsonl")

@@ -17,7 +17,6 @@ from aitunes_lib import config
 
 if TYPE_CHECKING:
     import music21
-    import pandas as pd
 
 OPENEWLD_REPO = "00sapo/OpenEWLD"
 OPENEWLD_COMMIT = "ec03cbd809ca5296ee708591b970d0423dcbe31c"
@@ -177,11 +176,3 @@ def _composer_from_path(path: Path) -> str:
     # dataset/<Composer_One-Composer_Two>/<Song>/<Song>.mxl
     folder = path.parent.parent.name
     return ", ".join(name.replace("_", " ") for name in folder.split("-")) or "Unknown"
-
-
-def build_index(root: str | Path | None = None, **prep_options: Any) -> "pd.DataFrame":
-    """A `DataFrame` of every song (one row each), from the same cached parse as `prep`."""
-    from aitunes_lib.prep import PrepConfig, prepare
-
-    result = prepare(find_openewld(root), PrepConfig(**prep_options))
-    return result.index[INDEX_COLUMNS + ["status", "reason"]]

@@ -26,91 +26,18 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import re
 from fractions import Fraction
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-NOTE = re.compile(r"(?:[_^=]*[A-Ga-g][,']*|z)(\d*)(/*)(\d*)")
-CHORD = re.compile(r"`[^`\n|$]*`")  # a chord name holds no bar line: one folk tune's stray backtick made such a token
-TUPLET = re.compile(r"\((\d)(?::(\d*))?(?::(\d*))?")
-BAR = re.compile(r"\[?:*\|+:*\]?")  # |, ||, |], [|, :|, |:
+from aitunes_lib.abc import (  # the one ABC event grammar
+    BARLINE, CHORD_KIND, END_KIND, FORBIDDEN, LINEBREAK, NOTE_KIND, SPACE, TIE, TUPLET_KIND,
+    bar_lengths, classify, note_length, pitch_class, read_bars, tuplet_ratio,
+)
 
-# kinds of token
-FORBIDDEN, NOTE_KIND, CHORD_KIND, TIE, BARLINE, LINEBREAK, TUPLET_KIND, SPACE, END, GRACE_OPEN, GRACE_CLOSE = range(11)
-
-
-def note_length(text: str) -> Fraction | None:
-    """The written length of one note or rest in quarters (`L:1/4`), or None if `text` is not one.
-
-    >>> [note_length(t) for t in (" c", "^G,3/2", "z/", "e//", "B3", "`C`")]
-    [Fraction(1, 1), Fraction(3, 2), Fraction(1, 2), Fraction(1, 4), Fraction(3, 1), None]
-    """
-    match = NOTE.fullmatch(text.strip())
-    if not match:
-        return None
-    number, slashes, denominator = match.groups()
-    length = Fraction(int(number) if number else 1)
-    if slashes:
-        length /= int(denominator) if denominator else 2 ** len(slashes)
-    return length
-
-
-def pitch_class(text: str) -> int:
-    """The pitch class of one note token in C major (its own accidental only); -1 for a rest.
-
-    >>> [pitch_class(t) for t in (" c", "^F,", "_B2", "=e/", "z4")]
-    [0, 6, 10, 4, -1]
-    """
-    match = re.fullmatch(r"([_^=]*)([A-Ga-g])[,']*\S*", text.strip())
-    if not match:
-        return -1
-    shift = {"^": 1, "^^": 2, "_": -1, "__": -2}.get(match.group(1), 0)
-    return ({"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[match.group(2).upper()] + shift) % 12
-
-
-def tuplet_ratio(text: str) -> tuple[int, int, int] | None:
-    """(p, q, r) of a tuplet mark `(p:q:r`, with ABC's defaults for q and r (simple meters).
-
-    >>> tuplet_ratio("(3"), tuplet_ratio(" (3:2:2"), tuplet_ratio("(5")
-    ((3, 2, 3), (3, 2, 2), (5, 2, 5))
-    """
-    match = TUPLET.fullmatch(text.strip())
-    if not match:
-        return None
-    p = int(match.group(1))
-    q = int(match.group(2)) if match.group(2) else {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}.get(p, 2)
-    r = int(match.group(3)) if match.group(3) else p
-    return (p, q, r) if p > 1 and q > 0 and r > 0 else None  # `(1` is no tuplet
-
-
-def classify(text: str) -> tuple[int, Fraction | tuple[int, int, int] | None]:
-    """The kind of one token's text, with its length (notes) or ratio (tuplet marks)."""
-    bare = text.strip()
-    if text == "<end>":
-        return END, None
-    if text == " ":
-        return SPACE, None
-    if not bare or bare.startswith("<"):
-        return FORBIDDEN, None
-    if (length := note_length(text)) is not None:
-        return (NOTE_KIND, length) if length > 0 else (FORBIDDEN, None)
-    if CHORD.fullmatch(bare):
-        return CHORD_KIND, None
-    if bare == "-":
-        return TIE, None
-    if bare == "$":
-        return LINEBREAK, None
-    if BAR.fullmatch(bare):
-        return BARLINE, None
-    if (ratio := tuplet_ratio(text)) is not None:
-        return TUPLET_KIND, ratio
-    if bare == "{":
-        return GRACE_OPEN, None
-    if bare == "}":
-        return GRACE_CLOSE, None
-    return FORBIDDEN, None
+__all__ = ["BarState", "MeterRules", "ChartState", "ChartRules", "MeterProcessor", "make_processor", "WholeBars",
+           "FollowChart", "classify", "note_length", "pitch_class", "read_bars", "bar_lengths", "tuplet_ratio", "BARLINE"]
 
 
 @dataclasses.dataclass
@@ -134,7 +61,7 @@ def _finishing(state: BarState, kinds: np.ndarray) -> np.ndarray:
     if state.done:
         mask[:] = True
     elif state.ending:
-        mask[kinds == END] = True
+        mask[kinds == END_KIND] = True
     return mask
 
 
@@ -142,6 +69,7 @@ class MeterRules:
     """Which tokens keep every bar of `bar` quarters exact, for a vocabulary of token texts."""
 
     def __init__(self, token_texts: Sequence[str], bar: Fraction = Fraction(4)):
+        self.texts = list(token_texts)
         self.kinds = np.zeros(len(token_texts), dtype=np.int8)
         lengths: dict[int, Fraction] = {}
         self.tuplets: dict[int, tuple[int, int, int]] = {}
@@ -166,7 +94,7 @@ class MeterRules:
         # (the others are multiples of it in this data; checked here)
         self.grain = int(plain.min()) if len(plain) else self.bar
         self._grain_divides = bool(len(plain)) and all(t % self.grain == 0 for t in plain)
-        self.end_id = next((i for i, k in enumerate(self.kinds) if k == END), None)
+        self.end_id = next((i for i, k in enumerate(self.kinds) if k == END_KIND), None)
         self.zero_time = np.isin(self.kinds, (CHORD_KIND,))
         self.is_rest = np.array([text.strip()[:1] == "z" for text in token_texts])
 
@@ -207,7 +135,7 @@ class MeterRules:
         if state.elapsed == 0 and state.last == BARLINE:
             mask[kinds == LINEBREAK] = True
         if at_bar_start and state.bar_index >= max(1, state.min_bars):
-            mask[kinds == END] = True
+            mask[kinds == END_KIND] = True
             if state.last == LINEBREAK:
                 mask[kinds == SPACE] = True  # the article's ending is ` $ <end>`
         if not mask.any():  # cannot happen with this data's note lengths; never leave nothing to sample
@@ -219,7 +147,7 @@ class MeterRules:
         kind = int(self.kinds[token]) if 0 <= token < len(self.kinds) else FORBIDDEN
         if state.done:
             return state
-        if kind == END:
+        if kind == END_KIND:
             state.done = True
         elif kind == SPACE:
             state.ending = True
@@ -327,7 +255,7 @@ class ChartRules:
                 mask[kinds == LINEBREAK] = True
             if state.last == LINEBREAK and left >= 2:
                 mask[kinds == SPACE] = True
-            mask[kinds == END] = True
+            mask[kinds == END_KIND] = True
             return mask
         due = self._due(state)
         if due is not None and due[0] == b and due[1] == state.elapsed:
@@ -349,8 +277,8 @@ class ChartRules:
             # tokens to spare after this one, were the rest of the chart written as briefly as possible
             spare = self.budget - state.emitted - 1 - self._bar_need(b, stop, state.next_chord) - self.need_from[b + 1]
             cost = np.where(fits, self._fill(room - ticks), 10**6)
-            if (cost <= spare).any():
-                fits = cost <= spare
+            if (fits & (cost <= spare)).any():
+                fits = fits & (cost <= spare)  # (the cost of a note that does not fit is a sentinel, never spare)
             elif (cost < 10**6).any():  # over budget already: the notes that finish soonest
                 fits = cost == cost.min()
             tight = self._fill(room) > spare  # no room for a tie, a line break or a tuplet
@@ -405,6 +333,202 @@ class ChartRules:
         return state
 
 
+# --------------------------------------------------------------------------- constraints
+#
+# A task names the constraint its decoder should enforce; a decoder that can (the local
+# backend) calls `build` with its vocabulary's rules and gets (rules, start state) for
+# `MeterProcessor`. A backend that cannot (the OpenAI API) says so with `describe()`.
+
+
+@dataclasses.dataclass(frozen=True)
+class WholeBars:
+    """Every bar whole: the meter rules. After `bars_before` bars in the prompt, no pickup;
+    `<end>` only once `min_bars` bars are complete."""
+
+    bars_before: int = 0
+    min_bars: int = 1
+
+    def describe(self) -> str:
+        return "whole bars" + (f" after the {self.bars_before} bars given" if self.bars_before else "")
+
+    def build(self, vocabulary: "MeterRules", encode: "Callable[[str], list[int]]", budget: int | None) -> tuple["MeterRules", BarState]:
+        if self.bars_before:
+            return vocabulary, BarState(bar_index=self.bars_before, last=BARLINE, min_bars=self.min_bars)
+        return vocabulary, BarState(min_bars=self.min_bars)
+
+
+@dataclasses.dataclass(frozen=True)
+class FollowChart:
+    """A chord chart followed exactly: each bar the chart's length, each chord symbol at its
+    onset, and `tone_bias` added to the logits of notes on the sounding chord's tones."""
+
+    bars: tuple[tuple[Fraction, tuple[tuple[Fraction, str], ...]], ...]  # (length, ((onset, name), …))
+    tones: tuple[frozenset[int], ...]  # per chord, in order: its pitch classes
+    tone_bias: float = 0.0
+
+    def describe(self) -> str:
+        return f"a chord chart of {len(self.bars)} bars"
+
+    def build(self, vocabulary: "MeterRules", encode: "Callable[[str], list[int]]", budget: int | None) -> tuple["ChartRules", BarState]:
+        # a chord's tokens as the tokenizer writes it there: stacked chords follow without a space
+        bars = [(length, [(onset, encode(("" if i and chords[i - 1][0] == onset else " ") + f"`{name}`"))
+                          for i, (onset, name) in enumerate(chords)]) for length, chords in self.bars]
+        rules = ChartRules(vocabulary, bars, budget=budget, tones=list(self.tones), tone_bias=self.tone_bias)
+        return rules, rules.start()
+
+
+@dataclasses.dataclass
+class FormState(BarState):
+    """A `BarState` that also remembers every bar's tokens, the bar plan of its form, and the
+    chord sounding now."""
+
+    plan: tuple = ()  # per form bar: "free", "cadence" or ("copy", earlier form bar)
+    bars: list[list[int]] = dataclasses.field(default_factory=list)  # each finished bar's tokens, bar line included
+    current: list[int] = dataclasses.field(default_factory=list)
+    forcing: list[int] = dataclasses.field(default_factory=list)  # the rest of a copied bar or of the tonic chord
+    offset: int = 0  # 1 when the song opened with a pickup: form bars count from the first whole bar
+    chord: frozenset[int] = frozenset()  # the pitch classes of the chord symbol sounding now
+    cadence_note: bool = False  # the last bar has its first note
+
+
+def form_plan(form: str, section_bars: int = 8, vary: int = 2, cadence: bool = True) -> tuple:
+    """What each bar of a form does: a section whose letter came before copies that section's
+    bars (its last `vary` bars free the first time it returns); the last bar is the cadence.
+
+    >>> form_plan("AA", 4, vary=1)
+    ('free', 'free', 'free', 'free', ('copy', 0), ('copy', 1), ('copy', 2), 'cadence')
+    """
+    plan: list = []
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    total = len(form) * section_bars
+    for s, letter in enumerate(form):
+        for i in range(section_bars):
+            b = s * section_bars + i
+            if cadence and b == total - 1:
+                plan.append("cadence")
+            elif letter not in last or (last[letter] == first[letter] and i >= section_bars - vary):
+                plan.append("free")
+            else:
+                plan.append(("copy", last[letter] * section_bars + i))
+        first.setdefault(letter, s)
+        last[letter] = s
+    return tuple(plan)
+
+
+class FormRules:
+    """The meter rules, in a form: sections that return are copied token for token, and the
+    song ends after the form's last bar on the tonic (the tonic chord, the melody on C).
+
+    With `tone_bias`, notes on the tones of the chord sounding now get that logit bonus.
+    """
+
+    def __init__(self, rules: MeterRules, tonic_chord: Sequence[int], tone_of: Callable[[int], frozenset[int]],
+                 tone_bias: float = 0.0):
+        self.rules, self.kinds = rules, rules.kinds
+        self.tonic_chord = list(tonic_chord)
+        self.tone_of, self.tone_bias = tone_of, tone_bias
+        self.note_pcs = np.array([pitch_class(text) for text in rules.note_texts], dtype=np.int64)
+        self.tonic_notes = rules.note_ids[(self.note_pcs == 0) & ~rules.is_rest[rules.note_ids]]
+        self.rests = rules.note_ids[rules.is_rest[rules.note_ids]]
+
+    def allowed(self, state: FormState) -> np.ndarray:
+        kinds = self.kinds
+        mask = _finishing(state, kinds)
+        if mask.any():
+            return mask
+        if state.forcing:
+            mask[state.forcing[0]] = True
+            return mask
+        b = state.bar_index - state.offset
+        if state.bar_index > 0 and b >= len(state.plan):  # the form is complete: the article's ending ` $ <end>`
+            if state.last == BARLINE:
+                mask[kinds == LINEBREAK] = True
+            elif state.last == LINEBREAK:
+                mask[kinds == SPACE] = True
+            mask[kinds == END_KIND] = True
+            return mask
+        mask = self.rules.allowed(state)
+        mask[(kinds == END_KIND) | (kinds == SPACE)] = False  # no ending before the form's last bar
+        if 0 <= b < len(state.plan) and state.plan[b] == "cadence":
+            notes = np.zeros_like(mask)
+            notes[self.tonic_notes] = True
+            if state.cadence_note:
+                notes[self.rests] = True
+            keep = mask & (notes | (kinds == TIE) | (kinds == BARLINE))
+            if keep.any():
+                mask = keep
+        if not mask.any():
+            mask = self.rules.allowed(state)
+        return mask
+
+    def bias(self, state: FormState) -> np.ndarray | None:
+        if not self.tone_bias or state.forcing or not state.chord:
+            return None
+        bonus = np.zeros(len(self.kinds), dtype=np.float32)
+        on = np.isin(self.note_pcs, list(state.chord)) & ~self.rules.is_rest[self.rules.note_ids]
+        bonus[self.rules.note_ids[on]] = self.tone_bias
+        return bonus
+
+    def advance(self, state: FormState, token: int) -> FormState:
+        if state.done:
+            return state
+        kind = int(self.kinds[token]) if 0 <= token < len(self.kinds) else FORBIDDEN
+        if state.forcing and state.forcing[0] == token:
+            state.forcing.pop(0)
+        elif state.forcing:  # a sampler that broke the forcing: follow the rules from here
+            state.forcing = []
+        state.current.append(token)
+        if kind == CHORD_KIND:
+            state.chord = self.tone_of(token)
+        elif kind == NOTE_KIND and not self.rules.is_rest[token] and state.plan and \
+                state.bar_index - state.offset == len(state.plan) - 1:
+            state.cadence_note = True
+        pickup = state.bar_index == 0 and kind == BARLINE and 0 < state.elapsed < self.rules.bar
+        self.rules.advance(state, token)
+        if kind == BARLINE:
+            state.offset = 1 if pickup else state.offset
+            state.bars.append(state.current)
+            state.current = []
+            b = state.bar_index - state.offset
+            step = state.plan[b] if 0 <= b < len(state.plan) else None
+            if isinstance(step, tuple):
+                state.forcing = list(state.bars[step[1] + state.offset])
+            elif step == "cadence":
+                state.forcing = list(self.tonic_chord)
+        return state
+
+
+@dataclasses.dataclass(frozen=True)
+class SongForm:
+    """Whole bars in a song form: one form per candidate (`forms`, e.g. "AABA" in sections of
+    `section_bars`), the returns copied, the last bar a cadence on the tonic, and
+    `tone_bias` for notes on the sounding chord's tones."""
+
+    forms: tuple[str, ...] = ("AABA",)
+    section_bars: int = 8
+    vary: int = 2
+    cadence: bool = True
+    tone_bias: float = 0.0
+
+    def describe(self) -> str:
+        return f"the form {'/'.join(sorted(set(self.forms)))} with a cadence" if self.cadence else f"the form {'/'.join(self.forms)}"
+
+    def build(self, vocabulary: "MeterRules", encode: "Callable[[str], list[int]]", budget: int | None) -> tuple["FormRules", list[FormState]]:
+        from aitunes_lib.abc import chord_pitch_classes
+
+        tones: dict[int, frozenset[int]] = {}
+
+        def tone_of(token: int) -> frozenset[int]:  # a chord token's pitch classes, read once
+            if token not in tones:
+                tones[token] = chord_pitch_classes(vocabulary.texts[token].strip()[1:-1]) or frozenset()
+            return tones[token]
+
+        rules = FormRules(vocabulary, encode(" `C`"), tone_of, self.tone_bias)
+        starts = [FormState(plan=form_plan(form, self.section_bars, self.vary, self.cadence)) for form in self.forms]
+        return rules, starts
+
+
 def _ticks(quarters: Fraction, ticks_per_quarter: int) -> int:
     ticks = Fraction(quarters) * ticks_per_quarter
     if ticks.denominator != 1:
@@ -419,10 +543,10 @@ class MeterProcessor:
     one state per row, so it works with `num_return_sequences` and batched prompts.
     """
 
-    def __init__(self, rules: "MeterRules | ChartRules", prompt_length: int, start: BarState | None = None):
+    def __init__(self, rules: "MeterRules | ChartRules", prompt_length: int, start: "BarState | Sequence[BarState] | None" = None):
         self.rules = rules
         self.prompt_length = prompt_length
-        self.start = start if start is not None else BarState()
+        self.start = start if start is not None else BarState()  # one state for every row, or one per row
         self.states: list[BarState] = []
         self.seen = prompt_length
 
@@ -431,7 +555,8 @@ class MeterProcessor:
 
         rows, length = input_ids.shape
         if not self.states:
-            self.states = [copy.deepcopy(self.start) for _ in range(rows)]
+            starts = self.start if isinstance(self.start, (list, tuple)) else [self.start] * rows
+            self.states = [copy.deepcopy(starts[i % len(starts)]) for i in range(rows)]
         new = input_ids[:, self.seen:length].tolist()
         self.seen = length
         masks, biases = [], []
@@ -439,7 +564,7 @@ class MeterProcessor:
             for token in tokens:
                 self.rules.advance(state, token)
             masks.append(self.rules.allowed(state))
-            biases.append(self.rules.bias(state) if hasattr(self.rules, "bias") else None)
+            biases.append(self.rules.bias(state) if hasattr(self.rules, "bias") else None)  # type: ignore[union-attr]
         if any(b is not None for b in biases):
             bonus = np.stack([b if b is not None else np.zeros(len(masks[0]), dtype=np.float32) for b in biases])
             width = min(bonus.shape[1], scores.shape[1])
@@ -452,7 +577,7 @@ class MeterProcessor:
         return scores.masked_fill(~mask, float("-inf"))
 
 
-def make_processor(rules: "MeterRules | ChartRules", prompt_length: int, start: BarState | None = None):
+def make_processor(rules: "MeterRules | ChartRules | FormRules", prompt_length: int, start: "BarState | Sequence[BarState] | None" = None):
     """`MeterProcessor` as a real `transformers.LogitsProcessor` subclass."""
     from transformers import LogitsProcessor
 
@@ -460,48 +585,3 @@ def make_processor(rules: "MeterRules | ChartRules", prompt_length: int, start: 
         pass
 
     return _Processor(rules, prompt_length, start)
-
-
-def read_bars(body: str) -> list[tuple[Fraction, list[tuple[Fraction, str]], bool]]:
-    """Every bar of a body in the article's text: (its length in quarters, its chord symbols as
-    (onset, name), whether a line break follows). A plain reading from the text, for reports and
-    charts; `x` (invisible) rests count like `z`, grace notes take no time.
-
-    >>> read_bars(" `C`c2 (3c/d/e/ `G7`d | z4 | $ <end>")
-    [(Fraction(4, 1), [(Fraction(0, 1), 'C'), (Fraction(3, 1), 'G7')], False), (Fraction(4, 1), [], True)]
-    """
-    from aitunes_lib.tokenizer import EVENT
-
-    bars: list[tuple[Fraction, list[tuple[Fraction, str]], bool]] = []
-    current, chords, tuplet_left, ratio, grace = Fraction(0), [], 0, Fraction(1), False
-    for piece in re.findall(EVENT, re.split(r"<end>|<song>", body, maxsplit=1)[0]):
-        bare = piece.strip()
-        kind, value = classify(" z" + bare[1:] if bare[:1] == "x" else piece)
-        if kind == NOTE_KIND and not grace:
-            current += value * (ratio if tuplet_left else 1)  # type: ignore[operator]
-            tuplet_left = max(0, tuplet_left - 1)
-        elif kind == TUPLET_KIND:
-            p, q, r = value  # type: ignore[misc]
-            ratio, tuplet_left = Fraction(q, p), r
-        elif kind == CHORD_KIND and not grace:
-            chords.append((current, bare[1:-1]))
-        elif kind == BARLINE:
-            bars.append((current, chords, False))
-            current, chords, tuplet_left = Fraction(0), [], 0
-        elif kind == LINEBREAK and bars:
-            bars[-1] = (*bars[-1][:2], True)
-        elif kind in (GRACE_OPEN, GRACE_CLOSE):
-            grace = kind == GRACE_OPEN
-    if current or chords:
-        bars.append((current, chords, False))
-    return bars
-
-
-def bar_lengths(body: str) -> list[Fraction]:
-    """The length of every bar of a generated body (the article's text), in quarters, from its text.
-
-    A plain reading for reports; tests check the rules against music21's own parse.
-    >>> bar_lengths(" `C`c2 (3c/d/e/ d | z4 | $ <end>")
-    [Fraction(4, 1), Fraction(4, 1)]
-    """
-    return [length for length, _, _ in read_bars(body)]

@@ -28,7 +28,6 @@ import collections.abc
 import dataclasses
 import json
 import math
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
@@ -37,6 +36,8 @@ import numpy as np
 if TYPE_CHECKING:
     import music21
     import pandas as pd
+
+    from aitunes_lib.song import Song
 
 SPAN = 32  # 16th notes per window: two bars of 4/4
 HOP = 4  # a quarter note
@@ -54,7 +55,11 @@ INTERVAL_CLASS_CONSONANCE = np.array([1.5, -1.428, -0.582, 0.594, 0.386, 1.240, 
 # --------------------------------------------------------------------------- note arrays
 
 
-def _score(song: "str | music21.stream.Stream") -> "music21.stream.Stream":
+def _score(song: "Song | str | music21.stream.Stream") -> "music21.stream.Stream":
+    from aitunes_lib.song import Song
+
+    if isinstance(song, Song):
+        return song.score
     if isinstance(song, str):
         from aitunes_lib.abc import parse_abc
 
@@ -135,14 +140,14 @@ def note_events(song: "str | music21.stream.Stream | Sequence[music21.stream.Mea
     sounding at its onset. A chord symbol sounds until the next one (N.C. stops it)."""
     import music21 as m21
 
-    from aitunes_lib.abc import song_length, timeline
+    from aitunes_lib.abc import chord_pitch_classes, song_length, timeline
 
     score = _score(song) if isinstance(song, (str, m21.stream.Stream)) else song
     items: list[tuple[float, int, Any]] = []  # (onset, 0 chord / 1 note, item): chords first
     for onset, element in timeline(score):
         at = float(onset)
         if isinstance(element, m21.harmony.Harmony):
-            mask = 0 if isinstance(element, m21.harmony.NoChord) else pc_mask(p.pitchClass for p in element.pitches)
+            mask = pc_mask(chord_pitch_classes(element) or ())
             items.append((at, 0, mask))
         elif element.isNote and not element.duration.isGrace:
             items.append((at, 1, element))
@@ -532,9 +537,9 @@ def _bar_texts(body: str) -> list[str]:
 def rhythm_validity(score: "music21.stream.Stream", meter_quarters: float = 4.0) -> dict[str, Any]:
     """Share of interior bars whose length equals the meter; the first and last bars may be
     partial (pickup, ending) and are reported, not failed."""
-    from aitunes_lib.abc import _measures
+    from aitunes_lib.abc import measures
 
-    lengths = [float(m.duration.quarterLength) for m in _measures(score)]
+    lengths = [float(m.duration.quarterLength) for m in measures(score)]
     interior = lengths[1:-1]
     wrong = [i + 1 for i, q in enumerate(interior) if abs(q - meter_quarters) > 1e-9]
     return {
@@ -581,21 +586,24 @@ def repetition(bars: Sequence[str]) -> float:
 
 
 def evaluate(
-    candidate: str,
+    candidate: "Song | str",
     stats: Mapping[str, Mapping[str, float]] | None = None,
     training: TrainingBars | None = None,
     variant: str = "article",
     meter_quarters: float = 4.0,
 ) -> dict[str, Any]:
-    """Every feature and check of one candidate (an ABC tune or body); never raises.
+    """Every feature and check of one candidate (a `Song`, or ABC text); never raises.
 
     A candidate music21 cannot parse comes back with `valid=False` and the parser's message.
     """
-    from aitunes_lib.abc import parse_abc
+    from aitunes_lib.abc import parse_abc, split_header
+    from aitunes_lib.song import Song
 
+    text = candidate.abc if isinstance(candidate, Song) else candidate  # ABC text keeps its own L: and K:
+    context = candidate.context if isinstance(candidate, Song) else {}
     row: dict[str, Any] = {"valid": False, "reason": "", "notes": 0}
     try:
-        score = parse_abc(candidate)
+        score = parse_abc(text)
     except Exception as error:  # noqa: BLE001 - a bad candidate is a row, not a crash
         row["reason"] = f"does not parse: {type(error).__name__}: {str(error).strip().splitlines()[0][:200] if str(error).strip() else ''}"
         return row
@@ -605,7 +613,7 @@ def evaluate(
     row["notes"] = int(len(notes))
     row["chord_fit"] = chord_fit(score)
     row.update(rhythm_validity(score, meter_quarters))
-    bars = _bar_texts("\n".join(line for line in candidate.splitlines() if not re.match(r"^[A-Za-z]:", line)))
+    bars = _bar_texts(split_header(text)[1])
     row["distinct_bars"] = repetition(bars)
     if training is not None:
         row["longest_copy"] = training.longest_copy(bars)
@@ -623,34 +631,42 @@ def evaluate(
             row["NDM"] = ndm(row, stats, variant)
         except (KeyError, ZeroDivisionError) as error:
             reasons.append(f"NDM: {error}")
+    if context.get("prefix_quarters") is not None and row["valid"]:
+        row.update(continuation(score, float(context["prefix_quarters"])))
     row["reason"] = "; ".join(reasons)
     return row
 
 
 def rank(
-    candidates: Sequence[str],
+    songs: "Sequence[Song | str]",
     stats: Mapping[str, Mapping[str, float]] = ARTICLE_STATS,
     training: TrainingBars | None = None,
     variant: str = "article",
-    prefix_quarters: float | None = None,
 ) -> "pd.DataFrame":
-    """One row per candidate (features, NDM, validity and reasons), best first; invalid last.
+    """One row per candidate, best first (invalid last): its features, NDM, checks and reasons.
 
-    With `prefix_quarters` (the phrase task), each row also says how the continuation joins
-    the prefix (`continuation`).
+    `candidate` is the song's candidate number (its position when it has none), `task_kept`
+    and `violations` say whether it kept its task, and `song` holds the `Song` itself with
+    its scores attached (`table.song.iloc[0]` is the best). A phrase continuation (a song
+    whose context says where the user's bars end) also gets `continuation`'s columns.
     """
     import pandas as pd
 
+    from aitunes_lib.song import Song
+
     rows = []
-    for i, text in enumerate(candidates):
-        row = {"candidate": i, **evaluate(text, stats, training, variant)}
-        if prefix_quarters is not None and row["valid"]:
-            row.update(continuation(text, prefix_quarters))
-        rows.append(row)
+    for position, item in enumerate(songs):
+        song = item if isinstance(item, Song) else Song.from_abc(item)
+        scores = evaluate(item, stats, training, variant)
+        number = song.candidate if song.candidate is not None else position
+        rows.append({"candidate": number, "task": song.task, **scores, "task_kept": not song.violations,
+                     "violations": "; ".join(song.violations), "song": song.with_scores(**scores)})
     table = pd.DataFrame(rows)
+    if table.empty:
+        return pd.DataFrame(columns=["candidate", "task", "valid", "NDM", "reason", "task_kept", "violations", "song"])
     if "NDM" not in table:
         table["NDM"] = math.nan
-    return table.sort_values(["valid", "NDM"], ascending=[False, True], na_position="last").reset_index(drop=True)
+    return table.sort_values(["valid", "task_kept", "NDM"], ascending=[False, False, True], na_position="last").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- the phrase and chord tasks
@@ -665,10 +681,10 @@ def _melody_and_chords(song: "str | music21.stream.Stream") -> tuple[NoteEvents,
     """The melody's notes (ties merged) and every chord change as (onset, pitch-class mask; 0 for N.C.)."""
     import music21 as m21
 
-    from aitunes_lib.abc import timeline
+    from aitunes_lib.abc import chord_pitch_classes, timeline
 
     score = _score(song)
-    changes = [(float(at), 0 if isinstance(e, m21.harmony.NoChord) else pc_mask(p.pitchClass for p in e.pitches))
+    changes = [(float(at), pc_mask(chord_pitch_classes(e) or ()))
                for at, e in timeline(score) if isinstance(e, m21.harmony.Harmony)]
     return note_events(score), changes
 
@@ -736,10 +752,151 @@ def continuation(song: "str | music21.stream.Stream", prefix_quarters: float) ->
     return row
 
 
+# --------------------------------------------------------------------------- song-level features and realism
+#
+# NDM compares three tonality features with the training mean, so a bland, stepwise
+# candidate scores as well as a real song. These features describe what a listener hears
+# (form, ending, harmony, rhythm), and `realism` asks how typical each value is of real
+# OpenEWLD songs: the log-density of the value under the training songs' distribution.
+
+SONG_FEATURES = (
+    "bars", "notes_per_bar", "pitch_range", "pc_entropy", "in_scale", "steps", "leaps", "repeated_notes",
+    "mean_interval", "duration_entropy", "offbeat", "rests", "chords_per_bar", "distinct_chords", "chord_tones",
+    "repeated_bars", "repeated_phrases", "ends_on_tonic", "ends_on_tonic_chord",
+)
+BINARY_FEATURES = ("ends_on_tonic", "ends_on_tonic_chord")
+MAJOR_SCALE = frozenset({0, 2, 4, 5, 7, 9, 11})
+
+
+def _entropy(weights: np.ndarray) -> float:
+    """Shannon entropy in bits of a histogram (NaN when empty)."""
+    total = weights.sum()
+    if total <= 0:
+        return math.nan
+    p = weights[weights > 0] / total
+    return float(-(p * np.log2(p)).sum())
+
+
+def _bar_keys(score: "music21.stream.Stream") -> list[tuple]:
+    """Each bar's content (notes with onsets and lengths, rests, chord symbols): equal keys, equal bars."""
+    import music21 as m21
+
+    from aitunes_lib.abc import measures
+
+    keys = []
+    for measure in measures(score):
+        items = []
+        for element in sorted(measure.recurse().notesAndRests, key=lambda e: e.getOffsetInHierarchy(measure)):
+            at = round(float(element.getOffsetInHierarchy(measure)), 4)
+            if isinstance(element, m21.harmony.Harmony):
+                items.append((at, "chord", element.figure))
+            elif element.isNote:
+                items.append((at, element.pitch.midi, round(float(element.quarterLength), 4), element.tie is not None))
+            elif element.isRest:
+                items.append((at, "rest", round(float(element.quarterLength), 4)))
+        keys.append(tuple(items))
+    return keys
+
+
+def song_features(song: "Song | str | music21.stream.Stream") -> dict[str, float]:
+    """What a listener hears of a whole song, one number each (see `SONG_FEATURES`); NaN where
+    undefined (no notes, no chords). The key is C (major), as prep writes every song.
+
+    - pitch use: range, pitch-class entropy (bits, time-weighted), share of time on the C major scale;
+    - intervals: shares of steps (1–2 semitones), leaps (5 or more) and repeated notes; the mean size;
+    - rhythm: entropy of note lengths (bits), share of onsets off the beat, share of time resting;
+    - harmony: chord symbols per bar, distinct chord symbols, share of melody time on chord tones;
+    - form: share of bars that repeat an earlier bar, share of 4-bar phrases that repeat an earlier one;
+    - ending: the last note is the tonic; the last chord symbol is the tonic triad (C).
+    """
+    import music21 as m21
+
+    from aitunes_lib.abc import chord_pitch_classes, measures, timeline
+
+    score = _score(song)
+    events = note_events(score)
+    bars = measures(score)
+    row: dict[str, float] = {name: math.nan for name in SONG_FEATURES}
+    row["bars"] = float(len(bars))
+    if not bars:
+        return row
+    pitches, lengths = events.pitch, events.duration
+    rest_time = sum(float(e.quarterLength) for _, e in timeline(bars) if e.isRest and not isinstance(e, m21.harmony.Harmony))
+    total = sum(float(b.duration.quarterLength) for b in bars)
+    chords = [e for _, e in timeline(bars) if isinstance(e, m21.harmony.Harmony)]
+    row["chords_per_bar"] = len(chords) / len(bars)
+    row["distinct_chords"] = float(len({c.figure for c in chords}))
+    row["rests"] = rest_time / total if total else math.nan
+    keys = _bar_keys(bars)
+    row["repeated_bars"] = sum(key in keys[:i] for i, key in enumerate(keys)) / len(keys)
+    start = 1 if len(bars) > 1 and bars[0].duration.quarterLength < bars[1].duration.quarterLength else 0  # after a pickup
+    phrases = [tuple(keys[i:i + 4]) for i in range(start, len(keys) - 3, 4)]
+    row["repeated_phrases"] = sum(p in phrases[:i] for i, p in enumerate(phrases)) / len(phrases) if phrases else math.nan
+    last_chord = next((c for c in reversed(chords)), None)
+    row["ends_on_tonic_chord"] = float(last_chord is not None and not isinstance(last_chord, m21.harmony.NoChord)
+                                       and chord_pitch_classes(last_chord) == frozenset({0, 4, 7}))
+    if not len(pitches):
+        return row
+    row["notes_per_bar"] = len(pitches) / len(bars)
+    row["pitch_range"] = float(pitches.max() - pitches.min())
+    pcs = pitches % 12
+    row["pc_entropy"] = _entropy(np.bincount(pcs, weights=lengths, minlength=12))
+    row["in_scale"] = float(lengths[np.isin(pcs, list(MAJOR_SCALE))].sum() / lengths.sum())
+    _, counts = np.unique(np.round(lengths, 4), return_counts=True)
+    row["duration_entropy"] = _entropy(counts.astype(float))
+    beat = np.round(events.onset, 4) % 1.0
+    row["offbeat"] = float((beat > 1e-6).mean())
+    row["ends_on_tonic"] = float(pcs[-1] == 0)
+    row["chord_tones"] = chord_fit(score)
+    if len(pitches) > 1:
+        steps = np.abs(np.diff(pitches))
+        row["steps"] = float(((steps >= 1) & (steps <= 2)).mean())
+        row["leaps"] = float((steps >= 5).mean())
+        row["repeated_notes"] = float((steps == 0).mean())
+        row["mean_interval"] = float(steps.mean())
+    return row
+
+
+def realism_reference(rows: Iterable[Mapping[str, float]]) -> dict[str, list[float]]:
+    """The training songs' values of every song feature (kept in `stats.json` under "realism")."""
+    table = list(rows)
+    return {name: [round(float(r[name]), 6) for r in table if r.get(name) == r.get(name) and name in r]
+            for name in SONG_FEATURES}
+
+
+def realism(row: Mapping[str, float], reference: Mapping[str, Sequence[float]]) -> float:
+    """How typical a song's features are of the reference songs: the mean over features of
+    log(density at the value / density at the reference's mode), each floored at log(1e-3).
+
+    0 means every feature sits at the most common real value; −6.9 means every one is far
+    outside. Densities are Gaussian KDEs (Scott's bandwidth); the 0/1 features use their
+    frequencies. A feature the song lacks (NaN) counts as unusual when real songs have it.
+    """
+    scores = []
+    for name, values in reference.items():
+        values_array = np.asarray(values, dtype=float)
+        if len(values_array) < 2:
+            continue
+        value = row.get(name, math.nan)
+        if name in BINARY_FEATURES:
+            share = float(values_array.mean())
+            p = share if value == 1 else 1 - share
+            scores.append(math.log(max(p / max(share, 1 - share), 1e-3)))
+            continue
+        if value != value:
+            scores.append(math.log(1e-3))
+            continue
+        grid = np.linspace(values_array.min(), values_array.max(), 128)
+        peak = kde(values_array, grid).max()
+        density = float(kde(values_array, np.array([float(value)]))[0])
+        scores.append(math.log(max(density / peak, 1e-3)) if peak > 0 else 0.0)
+    return float(np.mean(scores)) if scores else math.nan
+
+
 # --------------------------------------------------------------------------- distributions
 
 
-def _kde(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+def kde(values: np.ndarray, at: np.ndarray) -> np.ndarray:
     """Gaussian kernel density with Scott's bandwidth."""
     values = values[~np.isnan(values)]
     if len(values) == 0:
@@ -760,7 +917,7 @@ def overlap_area(a: Sequence[float], b: Sequence[float], points: int = 512) -> f
     lo, hi = min(a.min(), b.min()), max(a.max(), b.max())
     pad = (hi - lo) * 0.5 + 1e-6
     xs = np.linspace(lo - pad, hi + pad, points)
-    return float(np.trapezoid(np.minimum(_kde(a, xs), _kde(b, xs)), xs))
+    return float(np.trapezoid(np.minimum(kde(a, xs), kde(b, xs)), xs))
 
 
 def compare_distributions(

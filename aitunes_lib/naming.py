@@ -100,13 +100,9 @@ def invent_with_llm(
 
     Replies that do not parse are replaced by offline names, so the result always has n pairs.
     """
-    reply = backend._call(
-        "invent names", backend.client.chat.completions.create,
-        model=model, n=n, temperature=temperature, max_tokens=64, stop=["###"],
-        messages=[{"role": "user", "content": FEW_SHOT}],
-        **({"seed": seed} if seed is not None else {}),
-    )
-    pairs = _unique(p for choice in reply.choices for p in parse_names(choice.message.content or ""))[:n]
+    replies = backend.chat([{"role": "user", "content": FEW_SHOT}], model=model, n=n, temperature=temperature,
+                           max_tokens=64, stop=["###"], **({"seed": seed} if seed is not None else {}))
+    pairs = _unique(p for reply in replies for p in parse_names(reply))[:n]
     if len(pairs) < n:
         extra = [p for p in invent(n * 2, seed) if p not in pairs]
         pairs += extra[: n - len(pairs)]

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
-from aitunes_lib.metrics import FEATURES, _kde
+from aitunes_lib.metrics import FEATURES, kde
 
 if TYPE_CHECKING:
     import matplotlib.figure
@@ -31,7 +31,7 @@ def feature_distributions(
         if len(values):
             ax.hist(values, bins=30, density=True, color="0.85", label="training songs")
             xs = np.linspace(values.min(), values.max(), 200)
-            ax.plot(xs, _kde(values, xs), color="0.4", linewidth=1)
+            ax.plot(xs, kde(values, xs), color="0.4", linewidth=1)
         ax.axvline(stats[name]["mean"], color="0.2", linestyle="--", linewidth=1, label="training mean")
         for colour, row in zip(colours, candidates.itertuples()):
             value = getattr(row, name, np.nan)

@@ -7,6 +7,7 @@ comes back with `status="skipped"` and its reason, and the batch goes on.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -19,14 +20,10 @@ from typing import Any, Iterable
 import pandas as pd
 
 from aitunes_lib import config
+from aitunes_lib.abc import transposition
 from aitunes_lib.song import Song
 
 CACHE_VERSION = "prep-3"  # bump when the writer's output changes
-
-# The article's table: semitones that take a major key's tonic to C, keeping its register
-# choice (up to a fourth, down to a tritone). Keyed by the tonic's pitch class.
-SEMITONES_TO_C = {0: 0, 1: -1, 2: -2, 3: -3, 4: -4, 5: -5, 6: -6, 7: 5, 8: 4, 9: 3, 10: 2, 11: 1}
-
 
 @dataclasses.dataclass(frozen=True)
 class PrepConfig:
@@ -44,8 +41,26 @@ class PrepConfig:
 
 
     def fingerprint(self) -> str:
-        """What the written output depends on (not how it is computed)."""
-        return json.dumps([CACHE_VERSION, self.meters, self.modes, self.transpose, self.bars_per_line, self.verify])
+        """What the cached output depends on: these settings and the code that computes it.
+
+        The code is hashed (the writer, the unfolding, the metrics), so an edit to any of them
+        can never leave stale features or ABC in the cache.
+        """
+        return json.dumps([CACHE_VERSION, code_digest(), self.meters, self.modes, self.transpose, self.bars_per_line, self.verify])
+
+
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """A digest of the modules whose code shapes a cached record: prep, abc, repeats, data, metrics."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in CACHED_BY:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+CACHED_BY = ("prep.py", "abc.py", "repeats.py", "data.py", "metrics.py")
 
 
 @dataclasses.dataclass
@@ -55,24 +70,6 @@ class PrepResult:
     songs: list[Song]
     index: pd.DataFrame
     report: dict[str, Any]
-
-
-def transposition(key: "music21.key.Key") -> "music21.interval.Interval":  # noqa: F821
-    """The interval that takes `key` to C major (or its relative minor to A minor), per the article's table.
-
-    >>> import music21
-    >>> str(transposition(music21.key.Key("G")).directedName), str(transposition(music21.key.Key("F#")).directedName)
-    ('P4', 'A-4')
-    """
-    import music21 as m21
-
-    major_tonic = key.tonic if key.mode != "minor" else key.relative.tonic
-    start = m21.pitch.Pitch(major_tonic.name + "4")
-    semitones = SEMITONES_TO_C[major_tonic.pitchClass]
-    end = m21.pitch.Pitch("C4")
-    end.octave = 4 + (start.ps + semitones - 60) // 12
-    assert end.ps == start.ps + semitones, (key, semitones)
-    return m21.interval.Interval(noteStart=start, noteEnd=end)
 
 
 def process_file(path: str | Path, prep: PrepConfig = PrepConfig()) -> dict[str, Any]:
@@ -247,7 +244,7 @@ def prepare(root: str | Path, prep: PrepConfig = PrepConfig(), progress: bool = 
     for column in data.INDEX_COLUMNS + ["status", "reason"]:
         if column not in index:
             index[column] = None
-    report = _report(records, prep, time.perf_counter() - started)
+    report = batch_report(records, prep, time.perf_counter() - started)
     return PrepResult(songs, index, report)
 
 
@@ -255,7 +252,7 @@ def prepare_to(out: str | Path, root: str | Path | None = None, prep: PrepConfig
     """`prepare`, then write what the later stages read into `out`: `songs.jsonl` (the article's
     prompt/completion pairs), `songs_chat.jsonl`, `tasks.jsonl` and `tasks_chat.jsonl` (song,
     phrase and chord records mixed), `index.csv`, `report.json` and `stats.json`."""
-    from aitunes_lib import data, dataset, metrics
+    from aitunes_lib import data, dataset, metrics, tasks
 
     result = prepare(data.find_openewld(root), prep, progress)
     out = Path(out)
@@ -263,9 +260,9 @@ def prepare_to(out: str | Path, root: str | Path | None = None, prep: PrepConfig
     records = [dataset.seed_record(song) for song in result.songs]
     dataset.write_jsonl(records, out / "songs.jsonl")
     dataset.write_jsonl([dataset.chat_record(song) for song in result.songs], out / "songs_chat.jsonl")
-    tasks = dataset.task_records(records)  # song, phrase and chord records, mixed
-    dataset.write_jsonl(tasks, out / "tasks.jsonl")
-    dataset.write_jsonl([dataset.chat_record(r) for r in tasks], out / "tasks_chat.jsonl")
+    mixed = tasks.training_records(records)  # song, phrase and chord records, mixed
+    dataset.write_jsonl(mixed, out / "tasks.jsonl")
+    dataset.write_jsonl([dataset.chat_record(r) for r in mixed], out / "tasks_chat.jsonl")
     result.index.drop(columns=["body", "note_arrays", "events", "features"], errors="ignore").to_csv(out / "index.csv", index=False)
     result.report["validation"] = dataset.validation_report(records, show=False)
     if prep.verify:
@@ -279,7 +276,8 @@ def prepare_to(out: str | Path, root: str | Path | None = None, prep: PrepConfig
     return result
 
 
-def _report(records: list[dict[str, Any]], prep: PrepConfig, seconds: float) -> dict[str, Any]:
+def batch_report(records: list[dict[str, Any]], prep: PrepConfig, seconds: float) -> dict[str, Any]:
+    """The counts of a batch: songs, in meter, eligible, converted, kept, the reasons and the skipped."""
     in_meter = [r for r in records if r.get("meter") in prep.meters]
     eligible = [r for r in in_meter if r.get("mode") in prep.modes]
     converted = [r for r in eligible if r.get("body")]
@@ -320,3 +318,11 @@ def summary(report: dict[str, Any]) -> str:
         f"time {report['seconds']:.1f} s",
     ]
     return "\n".join(lines)
+
+
+def build_index(root: str | Path | None = None, **prep_options: Any) -> pd.DataFrame:
+    """A `DataFrame` of every song (one row each), from the same cached parse as `prepare`."""
+    from aitunes_lib import data
+
+    result = prepare(data.find_openewld(root), PrepConfig(**prep_options))
+    return result.index[data.INDEX_COLUMNS + ["status", "reason"]]

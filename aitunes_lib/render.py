@@ -84,7 +84,7 @@ def layout(song: "Song | str | music21.stream.Score") -> Layout:
         end = symbols[i + 1][0] if i + 1 < len(symbols) else length
         if isinstance(symbol, m21.harmony.NoChord) or end <= at:
             continue
-        tones = tuple(sorted({p.pitchClass for p in symbol.pitches}))
+        tones = tuple(sorted(abc.chord_pitch_classes(symbol) or ()))
         chords.append(_Chord(at, end, abc.chord_symbol_text(symbol), symbol.root().pitchClass, symbol.bass().pitchClass, tones))
     return Layout(notes, tuple(chords), tuple(at for at, _ in signature.bars), length)
 

@@ -1,8 +1,8 @@
 """The studio: the whole loop in one notebook cell (ipywidgets).
 
 Name a song, pick a backend and model, generate candidates, rank them, then look at and
-listen to the one you choose, and download it. The mode switch asks for a whole song, a
-continuation of your opening bars, or a melody over your chord chart (ABC in the box). The widget logic lives in plain methods
+listen to the one you choose, and download it. The mode switch lists every registered task: a whole song, a
+continuation of your opening bars, a melody over your chord chart (ABC in the box), … The widget logic lives in plain methods
 (`invent`, `generate`, `select`, `downloads`) that tests call without a browser.
 """
 
@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import html
 import io
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
-from aitunes_lib import abc, metrics, naming, render
+from aitunes_lib import metrics, naming, render, tasks
 from aitunes_lib.backends.base import Backend
+from aitunes_lib.generate import GenerateConfig, Request, generate
+from aitunes_lib.song import Song
 
 BackendFactory = Callable[[str], Backend]  # model name or folder -> a backend ready to generate
-MODES = ("song", "continue", "over chords")  # the three tasks: dataset's song, phrase and chords
-EXAMPLES = {  # what the ABC box holds when a mode is picked: something to edit, not a blank
-    "continue": '"C"E2 G2 | "F"A2 c2 | "G7"B2 d2 | "C"c4 |',
-    "over chords": '"C"x4 | "Am"x4 | "Dm"x2 "G7"x2 | "C"x4 |\n"F"x4 | "C"x2 "A7"x2 | "D7"x4 | "G7"x4 |',
-}
+
+
+def modes() -> dict[str, str]:
+    """The mode switch's labels → task names: every registered task (song, continue, over chords, …)."""
+    return {(tasks.get(name).label or name): name for name in tasks.names()}
 
 
 class Studio:
@@ -45,7 +48,7 @@ class Studio:
         self.backends, self.stats, self.training, self.titles = dict(backends), stats, training, list(titles)
         self.folder = Path(folder)
         self.seed = 0
-        self.candidates: list[str] = []
+        self.candidates: list[Song] = []
         self.table: pd.DataFrame | None = None
         self.selected: int | None = None
         self.title = w.Text(description="Title")
@@ -56,7 +59,7 @@ class Studio:
         self.temperature = w.FloatSlider(value=0.75, min=0.0, max=1.2, step=0.05, description="Temperature")
         self.n = w.BoundedIntText(value=5, min=1, max=20, description="Candidates")
         self.generate_button = w.Button(description="Generate", button_style="primary", icon="music")
-        self.mode = w.ToggleButtons(options=list(MODES), value="song", description="Mode")
+        self.mode = w.ToggleButtons(options=list(modes()), value=tasks.get("song").label, description="Mode")
         self.task_input = w.Textarea(placeholder="ABC: opening bars (continue) or a chord chart (over chords)",
                                      layout=w.Layout(width="100%", height="5em", display="none"))
         self.mode.observe(lambda change: self.set_mode(change["new"]), names="value")
@@ -83,48 +86,45 @@ class Studio:
         return title, band
 
     def set_mode(self, mode: str) -> None:
-        """Switch between song, continue and over chords; the ABC box shows an example to edit."""
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
+        """Switch the task (song, continue, over chords, …); the ABC box shows the task's example to edit."""
+        labels = modes()
+        if mode not in labels:
+            mode = next((label for label, name in labels.items() if name == mode), mode)
+        if mode not in labels:
+            raise ValueError(f"unknown mode {mode!r}: choose one of {', '.join(labels)}")
+        if self.mode.options != tuple(labels):
+            self.mode.options = list(labels)  # a task registered after the studio was built
         if self.mode.value != mode:
             self.mode.value = mode  # comes back here through the observer
             return
-        if mode != "song" and (not self.task_input.value.strip() or self.task_input.value in EXAMPLES.values()):
-            self.task_input.value = EXAMPLES[mode]
-        self.task_input.layout.display = "none" if mode == "song" else None
+        task = tasks.get(labels[mode])
+        examples = {tasks.get(name).example for name in labels.values()}
+        if task.example and (not self.task_input.value.strip() or self.task_input.value in examples):
+            self.task_input.value = task.example
+        self.task_input.placeholder = task.input_help
+        self.task_input.layout.display = None if task.example else "none"
 
     def generate(self) -> pd.DataFrame | None:
         """Generate and rank candidates in the chosen mode; errors (bad ABC too) are shown, not raised."""
-        from aitunes_lib import dataset
-
-        title, band = self.title.value or "Untitled", self.band.value or "Unknown"
-        prompt = abc.seed_prompt(title, band)
-        mode, options = self.mode.value, {"n": self.n.value, "temperature": self.temperature.value}
-        self.status.value = f"generating {self.n.value} candidates ({mode}) with {html.escape(self.backend.value)}…"
-        prefix_quarters, violations = None, None
+        task = modes().get(self.mode.value, self.mode.value)
+        request = Request(self.title.value or "Untitled", self.band.value or "Unknown",
+                          self.task_input.value if tasks.get(task).example else None)
+        self.status.value = f"generating {self.n.value} candidates ({self.mode.value}) with {html.escape(self.backend.value)}…"
         try:
-            backend: Any = self.backends[self.backend.value](self.model.value)
-            if mode == "song":
-                completions = backend.generate(prompt, **options)
-            elif mode == "continue":
-                phrase = dataset.phrase_input(self.task_input.value)
-                prefix_quarters = phrase.quarters
-                completions = backend.complete_phrase(phrase, title=title, composer=band, **options)
-                violations = backend.last_violations
-            else:
-                completions = backend.melody_for_chords(self.task_input.value, title=title, composer=band, **options)
-                violations = backend.last_violations
+            config = GenerateConfig(n=self.n.value, temperature=self.temperature.value)
+            backend = self.backends[self.backend.value](self.model.value)
+            with warnings.catch_warnings(record=True) as caught:  # shown on screen, not in the log
+                warnings.simplefilter("always")
+                songs = generate(backend, task, request, config)
         except Exception as error:  # noqa: BLE001 - the message belongs on screen
             self.status.value = f"<b>could not generate:</b> {html.escape(str(error))}"
             return None
-        self.candidates = [abc.decode_seed(prompt, completion) for completion in completions]
-        self.table = metrics.rank(self.candidates, self.stats, self.training, prefix_quarters=prefix_quarters)
-        if violations is not None:
-            kept = {i: not v for i, v in enumerate(violations)}
-            self.table["task_kept"] = self.table["candidate"].map(kept)
-        shown = self.table.drop(columns=[c for c in ("bad_bars", "partial_ends") if c in self.table])
+        self.table = metrics.rank(songs, self.stats, self.training)
+        self.candidates = list(songs)
+        shown = self.table.drop(columns=[c for c in ("bad_bars", "partial_ends", "song") if c in self.table])
         self.results.value = shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–")
-        self.status.value = f"{len(self.candidates)} candidates, best first"
+        notes = "".join(f"<br><i>{html.escape(str(w.message))}</i>" for w in caught)
+        self.status.value = f"{len(self.candidates)} candidates, best first" + notes
         self.choice.options = [(f"#{int(r.candidate)}  NDM {r.NDM:.2f}" if r.valid and pd.notna(r.NDM) else
                                 f"#{int(r.candidate)}  ({r.reason or 'invalid'})", int(r.candidate))
                                for r in self.table.itertuples()]
@@ -137,8 +137,8 @@ class Studio:
         shown puts its error on screen instead."""
         self.selected = index
         tune = self.candidates[index]
-        self.abc_text.value = tune
-        shown: dict[str, Any] = {"abc": tune}
+        self.abc_text.value = tune.abc
+        shown: dict[str, Any] = {"abc": tune.abc}
         self.roll.clear_output()
         self.player.clear_output()
         try:
@@ -159,7 +159,7 @@ class Studio:
             self.sheet.value = f"<b>cannot show candidate #{index}:</b> {html.escape(shown['error'])}"
         return shown
 
-    def _audio(self, tune: str) -> Path | str:
+    def _audio(self, tune: Song) -> Path | str:
         from aitunes_lib import audio
 
         try:
@@ -175,21 +175,13 @@ class Studio:
         return path
 
     def downloads(self) -> dict[str, Path]:
-        """`.mid`, `.musicxml` and `.abc` of the selected candidate, with links (or, in Colab,
-        buttons' worth of `google.colab.files.download`)."""
+        """`.mid`, `.musicxml` and `.abc` of the selected candidate, with links."""
         if self.selected is None:
             return {}
         stem = f"candidate_{self.selected}"
         paths = render.export(self.candidates[self.selected], self.folder, stem, self.tempo.value)
         self.links.value = " · ".join(f'<a href="{html.escape(str(p))}" download>{k}</a>' for k, p in paths.items())
         return paths
-
-    def download_in_colab(self) -> None:
-        """Send the selected candidate's files to the browser (Colab only)."""
-        from google.colab import files  # type: ignore[import-not-found]
-
-        for path in self.downloads().values():
-            files.download(str(path))
 
     # ------------------------------------------------------------------ the widget
 

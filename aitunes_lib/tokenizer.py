@@ -18,19 +18,18 @@ import json
 from pathlib import Path
 from typing import Iterable, Sequence
 
-SONG, END, PAD = "<song>", "<end>", "<pad>"
-PHRASE, CHORDS = "<phrase>", "<chords>"  # the markers of the phrase and chord tasks
-SPECIALS = (PAD, SONG, END, PHRASE, CHORDS)
-EVENT = (
-    r" ?`[^`\n]*`"  # chord symbol
-    r"| ?\(\d(?::\d*){0,2}"  # tuplet mark
-    r"| ?[_^=]*[A-Ga-gzx][,']*\d*(?:/+\d*)?"  # note or rest with its length
-    r"| ?-"  # tie
-    r"| ?[|:\]\[]+"  # bar lines
-    r"| ?\$"  # the article's line break
-    r"| ?[{}]"  # grace-note braces
-    r"|."  # anything else, one character at a time
-)
+from aitunes_lib.abc import END, EVENT, SONG
+
+PAD = "<pad>"
+
+
+def specials() -> tuple[str, ...]:
+    """The tokens that are never split: padding, `<end>`, and every registered task's marker."""
+    from aitunes_lib import tasks
+
+    return (PAD, SONG, END, *(m for m in tasks.markers() if m != SONG))
+
+
 BYTES = [f"<0x{b:02X}>" for b in range(256)]
 
 
@@ -51,7 +50,7 @@ class AbcTokenizer:
         draft = Tokenizer(models.BPE())
         draft.pre_tokenizer = pre_tokenizers.Split(Regex(EVENT), behavior="isolated")
         alphabet = sorted({ch for text in texts for ch in text} | {chr(c) for c in range(32, 127)})
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIALS), initial_alphabet=alphabet,
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(specials()), initial_alphabet=alphabet,
                                       show_progress=False, min_frequency=2)
         draft.train_from_iterator(texts, trainer)
         learned = json.loads(draft.to_str())["model"]
@@ -62,7 +61,7 @@ class AbcTokenizer:
         tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, byte_fallback=True))
         tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(EVENT), behavior="isolated")
         tokenizer.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Fuse()])
-        tokenizer.add_special_tokens(list(SPECIALS))
+        tokenizer.add_special_tokens(list(specials()))
         return cls(tokenizer)
 
     def encode(self, text: str) -> list[int]:
@@ -85,9 +84,9 @@ class AbcTokenizer:
         return found
 
     def add_specials(self) -> int:
-        """Add any marker this tokenizer lacks (one saved before the phrase and chord tasks
-        existed); returns how many were added, at the end of the vocabulary."""
-        missing = [t for t in SPECIALS if self._tokenizer.token_to_id(t) is None]
+        """Add any task marker this tokenizer lacks (one saved before that task existed);
+        returns how many were added, at the end of the vocabulary."""
+        missing = [t for t in specials() if self._tokenizer.token_to_id(t) is None]
         if missing:
             self._tokenizer.add_special_tokens(missing)
         return len(missing)

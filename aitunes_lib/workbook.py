@@ -7,9 +7,6 @@ full-size defaults. Outputs go to `out/` in the project, or `$AITUNES_OUT`.
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -17,7 +14,6 @@ from typing import Any
 from aitunes_lib import config
 
 REPOSITORY = "aitunes/aitunes-workbook"  # GitHub owner/name the Colab badges open
-ENV_OUT, ENV_PARAMS = "AITUNES_OUT", "AITUNES_PARAMS"
 NOTEBOOKS = {
     "00_quickstart": "the whole loop with the defaults: prepare, fine-tune, name, generate, rank, listen",
     "01_data": "OpenEWLD explored with pandas: meters, keys, composers, lengths; one song three ways",
@@ -34,15 +30,9 @@ class NotReady(RuntimeError):
     """A notebook needs the output of an earlier one; the message says which to run."""
 
 
-def in_colab() -> bool:
-    """True inside Google Colab."""
-    return "google.colab" in sys.modules
-
-
 def out_dir() -> Path:
     """Where the notebooks write: `$AITUNES_OUT`, else `out/` in the project."""
-    value = os.environ.get(ENV_OUT)
-    path = Path(value).expanduser() if value else config.project_root() / "out"
+    path = config.notebook_out() or config.project_root() / "out"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -50,12 +40,11 @@ def out_dir() -> Path:
 def params(**defaults: Any) -> SimpleNamespace:
     """The notebook's knobs: its defaults, overridden by the JSON object in `$AITUNES_PARAMS`.
 
-    >>> os.environ[ENV_PARAMS] = '{"steps": 10}'
-    >>> params(steps=300, n=5)
+    >>> with config.notebook_environment("out", {"steps": 10}):
+    ...     params(steps=300, n=5)
     namespace(steps=10, n=5)
-    >>> del os.environ[ENV_PARAMS]
     """
-    overrides = json.loads(os.environ.get(ENV_PARAMS) or "{}")
+    overrides = config.notebook_params()
     return SimpleNamespace(**{name: overrides.get(name, value) for name, value in defaults.items()})
 
 
@@ -85,16 +74,7 @@ def run_notebook(name: str, out: str | Path, small: dict[str, Any] | None = None
 
     folder = Path(folder) if folder is not None else config.project_root() / "notebooks"
     notebook = nbformat.read(folder / f"{name}.ipynb", as_version=4)
-    env = {**os.environ, ENV_OUT: str(out), ENV_PARAMS: json.dumps(small or {}), "MPLBACKEND": "Agg"}
-    previous = {key: os.environ.get(key) for key in (ENV_OUT, ENV_PARAMS, "MPLBACKEND")}
-    os.environ.update({key: env[key] for key in previous})  # the kernel inherits this environment
-    try:
+    with config.notebook_environment(out, small or {}):  # the kernel inherits this environment
         client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
         client.execute()
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     return notebook

@@ -8,7 +8,7 @@ fine-tunes the `tiny` preset from the committed folk-tune base on the three task
 - song:   n whole songs from its title and composer (the baseline for NDM);
 - phrase: its first 4 bars as the prefix, n continuations;
 - chords: the chart of its first 16 bars, n melodies, with the chord-tone bonus
-  (`local.CHORD_TONE_BIAS`) and without it (the model alone).
+  (`generate.CHORD_TONE_BIAS`) and without it (the model alone).
 The real held-out songs are scored the same way, for scale. Needs `out/songs.jsonl` and
 `out/stats.json` (`python -m aitunes_lib prep --out out`).
 """
@@ -26,8 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aitunes_lib import abc, dataset, metrics  # noqa: E402
+from aitunes_lib import abc, dataset, metrics, tasks  # noqa: E402
 from aitunes_lib.backends import local  # noqa: E402
+from aitunes_lib.generate import CHORD_TONE_BIAS, GenerateConfig, Request, generate  # noqa: E402
 from aitunes_lib.meter import bar_lengths  # noqa: E402
 
 PREFIX_BARS, MIXTURE = 4, {"song": 1, "phrase": 2, "chords": 2}
@@ -49,13 +50,13 @@ def chords_run(backend: local.LocalBackend, held: list[dict], stats, n: int, bia
     """n melodies over the first 16 bars' chart of each held-out song, scored."""
     rows, real_fits, started = [], [], time.perf_counter()
     for i, record in enumerate(held):
-        section = dataset.chords_record(record, 0)["completion"]
-        chart = dataset.ChordChart.from_body(section)
+        section = tasks.CHORDS.record(record, 0)["completion"]
+        chart = tasks.ChordChart.from_body(section)
         source = metrics.TrainingBars([abc.decode_body(section)])
-        melodies = backend.melody_for_chords(chart.text(), n=n, seed=i, chord_tones=bias)
-        for melody, violations in zip(melodies, backend.last_violations):
-            row = metrics.evaluate(abc.decode_seed(abc.seed_prompt("t", "c"), melody), stats, source)
-            row["chart_exact"] = not violations and dataset.chart_violations(chart, melody) == []
+        melodies = generate(backend, "chords", Request("t", "c", chart), GenerateConfig(n=n, seed=i, chord_tones=bias))
+        for melody in melodies:
+            row = metrics.evaluate(melody, stats, source)
+            row["chart_exact"] = not melody.violations and tasks.chart_violations(chart, abc.encode_body(melody.body)) == []
             rows.append(row)
         real_fits.append(metrics.chord_fit(abc.decode_body(section)))
         print(f"  {i + 1}/{len(held)}", end="\r", flush=True)
@@ -92,10 +93,10 @@ def main() -> int:
     songs = dataset.read_jsonl(args.data)
     kept, held = dataset.holdout_records(songs)
     stats = metrics.load_stats(args.stats)["article"]
-    mixed = dataset.task_records(kept, MIXTURE, seed=0)
-    tasks = {t: sum(dataset.task_of(r["prompt"]) == t for r in mixed) for t in dataset.TASKS}
-    held = [r for r in held if dataset.phrase_record(r, PREFIX_BARS) and dataset.chords_record(r, 0)][: args.prompts or None]
-    print(f"{len(songs)} songs: {len(kept)} kept -> {len(mixed)} records {tasks}; {len(held)} held-out songs x {args.n} candidates")
+    mixed = tasks.training_records(kept, MIXTURE, seed=0)
+    counts = {t: sum(tasks.task_of(r["prompt"]) == t for r in mixed) for t in tasks.names()}
+    held = [r for r in held if tasks.PHRASE.record(r, PREFIX_BARS) and tasks.CHORDS.record(r, 0)][: args.prompts or None]
+    print(f"{len(songs)} songs: {len(kept)} kept -> {len(mixed)} records {counts}; {len(held)} held-out songs x {args.n} candidates")
     results: dict = {"songs": len(songs), "kept": len(kept), "held_out": len(held), "records": tasks, "n": args.n}
 
     model = Path(args.model) if args.model else out / "model"
@@ -114,8 +115,8 @@ def main() -> int:
     print("\n== song: whole songs from held-out titles ==")
     song_rows = []
     for i, record in enumerate(held):
-        for completion in backend.generate(record["prompt"], n=args.n, seed=i):
-            song_rows.append(metrics.evaluate(abc.decode_seed(record["prompt"], completion), stats))
+        for song in generate(backend, "song", Request(*abc.parse_prompt(record["prompt"])), GenerateConfig(n=args.n, seed=i)):
+            song_rows.append(metrics.evaluate(song, stats))
         print(f"  {i + 1}/{len(held)}", end="\r", flush=True)
     song_ndm = median(r.get("NDM") for r in song_rows if r["valid"])
     real_rows = [metrics.evaluate(abc.decode_seed(r["prompt"], r["completion"]), stats) for r in held]
@@ -126,16 +127,14 @@ def main() -> int:
     print(f"\n== phrase: the first {PREFIX_BARS} bars of each held-out song, continued ==")
     phrase_rows, real_joins, started = [], [], time.perf_counter()
     for i, record in enumerate(held):
-        task = dataset.phrase_record(record, PREFIX_BARS)
-        prefix = task["prompt"].split(dataset.PHRASE, 1)[1]
-        phrase = dataset.phrase_input(prefix)
-        for candidate in backend.complete_phrase(phrase, n=args.n, seed=i):
-            tune = abc.decode_seed(abc.seed_prompt("t", "c"), candidate)
-            row = metrics.evaluate(tune, stats)
-            row["verbatim"] = candidate.startswith(prefix)
-            row["exact_after_prefix"] = all(length == 4 for length in bar_lengths(candidate)[PREFIX_BARS:])
-            if row["valid"]:
-                row.update(metrics.continuation(tune, phrase.quarters))
+        task = tasks.PHRASE.record(record, PREFIX_BARS)
+        prefix = task["prompt"].split(tasks.PHRASE.marker, 1)[1]
+        phrase = tasks.phrase_input(prefix)
+        for candidate in generate(backend, "phrase", Request("t", "c", phrase), GenerateConfig(n=args.n, seed=i)):
+            encoded = abc.encode_body(candidate.body)
+            row = metrics.evaluate(candidate, stats)  # with the continuation's columns: its context says where the prefix ends
+            row["verbatim"] = encoded.startswith(prefix) and not candidate.violations
+            row["exact_after_prefix"] = all(length == 4 for length in bar_lengths(encoded)[PREFIX_BARS:])
             phrase_rows.append(row)
         real_joins.append(metrics.continuation(abc.decode_seed(record["prompt"], record["completion"]), phrase.quarters))
         print(f"  {i + 1}/{len(held)}", end="\r", flush=True)
@@ -157,12 +156,12 @@ def main() -> int:
     }
 
     # ------------------------------------------------------------------ chords, with the chord-tone bonus and without
-    for bias in (local.CHORD_TONE_BIAS, 0.0):
+    for bias in (CHORD_TONE_BIAS, 0.0):
         print(f"\n== chords: a melody over the chart of each held-out song's first 16 bars, chord-tone bonus {bias} ==")
         results[f"chords_bias_{bias:g}"] = chords_run(backend, held, stats, args.n, bias)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
 
-    p, c, alone = results["phrase"], results[f"chords_bias_{local.CHORD_TONE_BIAS:g}"], results["chords_bias_0"]
+    p, c, alone = results["phrase"], results[f"chords_bias_{CHORD_TONE_BIAS:g}"], results["chords_bias_0"]
     print("\n== against the goals ==")
     print(f"phrase: prefix verbatim         {p['verbatim_share']:.1%} of {p['candidates']} (goal 100%)")
     print(f"phrase: interior bars exact     {p['interior_bars_exact']:.1%} of {p['interior_bars']}; every bar after the prefix "
@@ -174,7 +173,7 @@ def main() -> int:
           f"bar: {p['real_median_join_interval']:.1f}); same key {p['same_key_share']:.0%} (real {p['real_same_key_share']:.0%}); "
           f"key profile r {p['median_key_r']:.2f} (real {p['real_median_key_r']:.2f})")
     print(f"chords: chart exact             {c['chart_exact_share']:.1%} of {c['candidates']} (goal 100%)")
-    print(f"chords: median chord fit        {c['median_chord_fit']:.3f} with the chord-tone bonus {local.CHORD_TONE_BIAS:g}, "
+    print(f"chords: median chord fit        {c['median_chord_fit']:.3f} with the chord-tone bonus {CHORD_TONE_BIAS:g}, "
           f"{alone['median_chord_fit']:.3f} from the model alone; real held-out melodies {c['real_median_chord_fit']:.3f} "
           f"(goal >= {c['real_median_chord_fit'] - 0.05:.3f})")
     print(f"chords, model alone             chart exact {alone['chart_exact_share']:.1%}, longest copy {alone['longest_copy_max']}, "

@@ -11,6 +11,8 @@ import sys
 import pandas as pd
 import pytest
 
+from aitunes_lib import abc, tasks
+from aitunes_lib.generate import load_candidates
 from conftest import ROOT
 
 
@@ -20,9 +22,7 @@ def run(*args, env=None):
 
 
 def dataset_task(record):
-    from aitunes_lib import dataset
-
-    return dataset.task_of(record["prompt"])
+    return tasks.task_of(record["prompt"])
 
 
 def test_prep_writes_the_training_file_index_and_report(tmp_path, song_path):
@@ -81,8 +81,9 @@ def test_train_and_generate_with_openai_through_the_stand_in(tmp_path, song_path
                      "--band", "The Dishes", "-n", "3", "--out", str(tmp_path / "gen"), env=env)
         assert result.returncode == 0, result.stderr
     candidates = [json.loads(line) for line in (tmp_path / "gen" / "candidates.jsonl").read_text().splitlines()]
-    assert len(candidates) == 3 and all(c["valid"] for c in candidates)
-    assert candidates[0]["prompt"] == "X: 1 $ T: Mr. Clean $ C: The Dishes $ <song>"
+    assert len(candidates) == 3 and all(c["scores"]["valid"] for c in candidates)
+    assert (candidates[0]["title"], candidates[0]["composer"], candidates[0]["task"]) == ("Mr. Clean", "The Dishes", "song")
+    assert "warning: the OpenAI API cannot enforce whole bars" in result.stderr and "Traceback" not in result.stderr
     assert (tmp_path / "gen" / "candidate_0.abc").read_text().startswith("X:1\nT:Mr. Clean\nC:The Dishes\nL:1/4")
     assert (tmp_path / "gen" / "candidate_2.mid").stat().st_size > 50
 
@@ -112,11 +113,13 @@ def test_train_and_generate_with_the_local_backend(tmp_path, few_texts):
                  "-n", "3", "--seed", "0", "--out", str(out), "--stats", str(tmp_path / "none.json"))
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines()]
-    assert len(records) == 3 and all(r["prompt"].startswith("X: 1 $ T: Paper Moon Parade $ C: The Quiet Owls") for r in records)
-    for i, record in enumerate(records):
-        assert (out / f"candidate_{i}.abc").read_text().startswith("X:1\nT:Paper Moon Parade")
-        assert record["completion"].endswith(" $ <end>")
-        assert (record["mid"] is not None) == record["valid"] and (not record["valid"] or (out / record["mid"]).stat().st_size > 0)
+    assert len(records) == 3 and all(r["title"] == "Paper Moon Parade" and r["composer"] == "The Quiet Owls" for r in records)
+    assert sorted(r["candidate"] for r in records) == [0, 1, 2] and "NDM" in records[0]["scores"]
+    for record in records:
+        assert (out / record["abc_file"]).read_text().startswith("X:1\nT:Paper Moon Parade")
+        valid = record["scores"]["valid"]
+        assert (record["mid_file"] is not None) == valid and (not valid or (out / record["mid_file"]).stat().st_size > 0)
+    assert [s.title for s in load_candidates(out)] == ["Paper Moon Parade"] * 3
 
 
     # the phrase and chord tasks, from ABC files
@@ -125,20 +128,22 @@ def test_train_and_generate_with_the_local_backend(tmp_path, few_texts):
     result = run("generate", "--model", str(model), "--task", "phrase", "--prefix", str(tmp_path / "opening.abc"), "-n", "2",
                  "--seed", "1", "--out", str(tmp_path / "phrase"), "--stats", str(tmp_path / "none.json"))
     assert result.returncode == 0, result.stderr
-    assert "prefix: 2 bars, transposed from G to C" in result.stdout and "join_interval" in result.stdout
+    assert "moved from G to C" in result.stdout and "join_interval" in result.stdout
     for record in map(json.loads, (tmp_path / "phrase" / "candidates.jsonl").read_text().splitlines()):
-        assert record["task"] == "phrase" and record["completion"].startswith(" `C`e2 g2 | `G7`f4 |") and record["violations"] == []
+        assert record["task"] == "phrase" and record["body"].startswith('"C"e2 g2 | "G7"f4 |') and record["violations"] == []
     result = run("generate", "--model", str(model), "--task", "chords", "--chords", str(tmp_path / "changes.abc"), "-n", "2",
                  "--seed", "1", "--out", str(tmp_path / "chords"), "--stats", str(tmp_path / "none.json"))
     assert result.returncode == 0, result.stderr
     for record in map(json.loads, (tmp_path / "chords" / "candidates.jsonl").read_text().splitlines()):
-        assert record["violations"] == [] and dataset.ChordChart.from_body(record["completion"]).chords == [
+        assert record["violations"] == [] and tasks.ChordChart.from_body(abc.encode_body(record["body"])).chords == [
             (0, 0, "C"), (1, 0, "Am"), (1, 2, "F"), (2, 0, "G7"), (3, 0, "C")]
     (tmp_path / "bad.abc").write_text('"C"x4 | "Qq"x4 |\n')
     result = run("generate", "--model", str(model), "--task", "chords", "--chords", str(tmp_path / "bad.abc"), "--out", str(tmp_path / "b"))
     assert result.returncode == 2 and "unknown chord symbol 'Qq' in bar 2" in result.stderr and "Traceback" not in result.stderr
     result = run("generate", "--model", str(model), "--task", "phrase", "--out", str(tmp_path / "b"))
-    assert result.returncode == 2 and "--task phrase needs --prefix" in result.stderr
+    assert result.returncode == 2 and "--task phrase needs --input FILE.abc" in result.stderr
+    result = run("generate", "--model", str(model), "-n", "-2", "--out", str(tmp_path / "b"))
+    assert result.returncode == 2 and "n=-2" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_train_on_a_task_mixture(tmp_path, few_texts):
@@ -150,7 +155,7 @@ def test_train_on_a_task_mixture(tmp_path, few_texts):
                  "--out", str(tmp_path / "m"), "--quiet")
     assert result.returncode == 0, result.stderr
     mixed = dataset.read_jsonl(tmp_path / "songs_song1_phrase1_chords1.jsonl")
-    assert {dataset.task_of(r["prompt"]) for r in mixed} == {"song", "phrase", "chords"} and "records" in result.stdout
+    assert {tasks.task_of(r["prompt"]) for r in mixed} == {"song", "phrase", "chords"} and "records" in result.stdout
     result = run("train", "--data", str(data), "--mix", "verse=2", "--out", str(tmp_path / "m"))
     assert result.returncode == 2 and "task=count" in result.stderr
 
@@ -169,5 +174,5 @@ def test_the_demo_runs_end_to_end_on_the_defaults(tmp_path, openewld):
     assert "training pairs           379" in result.stdout
     assert "folk-tiny" in result.stdout  # fine-tuned from the committed base
     records = [json.loads(line) for line in (out / "candidates" / "candidates.jsonl").read_text().splitlines()]
-    assert len(records) == 5 and sum(r["valid"] for r in records) >= 4
+    assert len(records) == 5 and sum(r["scores"]["valid"] for r in records) >= 4
     assert "NDM" in result.stdout and "wrote 5 candidates" in result.stdout

@@ -9,13 +9,19 @@ import re
 import numpy as np
 import pytest
 
-from aitunes_lib import abc, dataset
+from aitunes_lib import abc, dataset, tasks
 from aitunes_lib.backends import local
 from aitunes_lib.backends.base import ModelHandle
-from aitunes_lib.meter import bar_lengths
+from aitunes_lib.generate import GenerateConfig, Request, generate
+from aitunes_lib.meter import WholeBars, bar_lengths
 
 QUICK = dict(preset="tiny", block_size=128, batch_size=4, warmup_steps=5, eval_every=10, save_every=1000, learning_rate=2e-3)
 PROMPT = abc.seed_prompt("Moonlight on the Harbour", "The Paper Lanterns")
+
+
+def sample(backend, prompt, n=5, enforce_meter=True, **settings):
+    """The backend's own sampling, with the meter rules (a song's constraint) unless switched off."""
+    return backend.sample(prompt, n, GenerateConfig(n=max(n, 0), **settings), WholeBars() if enforce_meter else None)
 
 
 @pytest.fixture(scope="module")
@@ -49,27 +55,27 @@ def test_training_reduces_the_loss_and_saves_everything(trained):
 def test_generate_after_loading_from_disk(trained):
     _, _, out = trained
     backend = local.LocalBackend(out)
-    songs = backend.generate(PROMPT, n=3, max_tokens=120, seed=1)
+    songs = sample(backend, PROMPT, n=3, max_tokens=120, seed=1)
     assert len(songs) == 3 and all(s.endswith(" $ <end>") and s.startswith(" ") for s in songs)
     for song in songs:
         lengths = bar_lengths(song)
         assert len(lengths) >= 2 and set(lengths[1:]) == {4}, song
-    assert backend.generate(PROMPT, n=3, max_tokens=120, seed=1) == songs  # the seed decides
-    assert backend.generate(PROMPT, n=0) == []
+    assert sample(backend, PROMPT, n=3, max_tokens=120, seed=1) == songs  # the seed decides
+    assert sample(backend, PROMPT, n=0) == []
     with pytest.raises(ValueError):
-        backend.generate(PROMPT, n=-1)
+        sample(backend, PROMPT, n=-1)
 
 
 def test_unseen_characters_in_a_prompt_still_generate(trained):
     backend = local.LocalBackend(trained[2])
     prompt = abc.seed_prompt("Ωμέγα Blues 🎷", "Zoë & the Ñandúes")
     assert len(backend.tokenizer.encode(prompt)) > len(prompt) // 2  # bytes stand in for unseen characters
-    songs = backend.generate(prompt, n=2, max_tokens=60, seed=0, temperature=0)
+    songs = sample(backend, prompt, n=2, max_tokens=60, seed=0, temperature=0)
     assert len(songs) == 2 and songs[0] == songs[1]  # temperature 0 is greedy
 
 
 def test_generation_without_the_rules_is_also_possible(trained):
-    songs = local.LocalBackend(trained[2]).generate(PROMPT, n=2, max_tokens=80, seed=3, enforce_meter=False)
+    songs = sample(local.LocalBackend(trained[2]), PROMPT, n=2, max_tokens=80, seed=3, enforce_meter=False)
     assert len(songs) == 2 and all(s.endswith(" $ <end>") for s in songs)
 
 
@@ -94,7 +100,7 @@ def test_a_wall_clock_budget_stops_cleanly_and_saves(train_file, tmp_path):
     result = local.train(local.training_texts(train_file), tmp_path, local.TrainConfig(max_steps=10_000, max_minutes=0.05, **QUICK),
                          progress=False)
     assert result.stopped == "max_minutes" and 0 < len(result.history) < 10_000
-    assert local.LocalBackend(tmp_path).generate(PROMPT, n=1, max_tokens=20, seed=0)
+    assert sample(local.LocalBackend(tmp_path), PROMPT, n=1, max_tokens=20, seed=0)
 
 
 def test_fine_tune_from_a_foreign_checkpoint(train_file, tmp_path):
@@ -113,7 +119,7 @@ def test_fine_tune_from_a_foreign_checkpoint(train_file, tmp_path):
     assert tuned.model.config.n_layer == 2 and tuned.model.config.vocab_size == tuned.tokenizer.vocab_size
     after = tuned.model.transformer.h[1].mlp.c_fc.weight.detach()
     assert torch.nn.functional.cosine_similarity(before.flatten(), after.flatten(), dim=0) > 0.9
-    assert tuned.generate(PROMPT, n=1, max_tokens=30, seed=0)
+    assert sample(tuned, PROMPT, n=1, max_tokens=30, seed=0)
 
 
 def test_fine_tune_from_a_llama_checkpoint_with_a_short_context(train_file, tmp_path):
@@ -125,7 +131,7 @@ def test_fine_tune_from_a_llama_checkpoint_with_a_short_context(train_file, tmp_
     config = local.TrainConfig(base=str(tmp_path / "llama"), max_steps=3, **QUICK)  # QUICK's window (128) > 96
     result = local.train(local.training_texts(train_file), tmp_path / "tuned", config, progress=False)
     assert result.stopped == "max_steps" and result.history["train_loss"].notna().all()
-    songs = local.LocalBackend(tmp_path / "tuned").generate(PROMPT, n=2, max_tokens=500, seed=0)
+    songs = sample(local.LocalBackend(tmp_path / "tuned"), PROMPT, n=2, max_tokens=500, seed=0)
     assert len(songs) == 2
 
 
@@ -152,7 +158,7 @@ def test_bad_input_gives_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a local model folder"):
         local.LocalBackend(tmp_path / "no-model")
     with pytest.raises(local.LocalBackendError, match="no model chosen"):
-        local.LocalBackend().generate(PROMPT)
+        sample(local.LocalBackend(), PROMPT)
     with pytest.raises(local.LocalBackendError, match="cannot load the base model"):
         local.train(["X: 1 $ T: a $ C: b $ <song> c4 | $ <end>"] * 3, tmp_path / "m",
                     local.TrainConfig(base=str(tmp_path / "nowhere"), max_steps=1), progress=False)
@@ -198,7 +204,7 @@ def test_the_committed_base_checkpoint_loads_and_generates():
     assert (local.BASE_CHECKPOINT / "model.safetensors").stat().st_size < 20 * 2**20
     backend = local.LocalBackend(local.BASE_CHECKPOINT)
     assert backend.model.config.n_layer == local.PRESETS["tiny"]["n_layer"]
-    songs = backend.generate(PROMPT, n=2, max_tokens=200, seed=0)
+    songs = sample(backend, PROMPT, n=2, max_tokens=200, seed=0)
     assert all(set(bar_lengths(s)[1:-1]) <= {4} for s in songs)
 
 
@@ -209,7 +215,7 @@ def test_the_committed_base_checkpoint_loads_and_generates():
 def tasks_model(few_texts, tmp_path_factory):
     """A real training of 40 steps on the three tasks mixed, from a dozen songs."""
     songs = [{"prompt": t[: t.index("<song>") + 6], "completion": t[t.index("<song>") + 6 :]} for t in few_texts]
-    path = dataset.write_jsonl(dataset.task_records(songs), tmp_path_factory.mktemp("tasks") / "tasks.jsonl")
+    path = dataset.write_jsonl(tasks.training_records(songs), tmp_path_factory.mktemp("tasks") / "tasks.jsonl")
     out = tmp_path_factory.mktemp("tasks-model")
     backend = local.LocalBackend()
     backend.fine_tune(path, local.TrainConfig(max_steps=40, **{**QUICK, "block_size": 256}), out=out, progress=False)
@@ -219,28 +225,31 @@ def tasks_model(few_texts, tmp_path_factory):
 def test_complete_phrase_keeps_the_prefix_and_the_meter(tasks_model):
     backend, _ = tasks_model
     prefix = 'X:1\nM:4/4\nL:1/4\nK:F\n"F"A2 c2 | "C7"B G E C | "F"F4 |'
-    songs = backend.complete_phrase(prefix, n=4, seed=2, max_tokens=150)
-    phrase = dataset.phrase_input(prefix)
+    config = GenerateConfig(n=4, seed=2, max_tokens=150)
+    songs = generate(backend, "phrase", Request(text=prefix), config)
+    phrase = tasks.phrase_input(prefix)
     assert phrase.transposed_from == "F" and phrase.prefix == " `C`E2 G2 | `G7`F D B, G, | `C`C4 |"
-    assert len(songs) == 4 and backend.last_violations == [[]] * 4
+    assert len(songs) == 4 and all(s.violations == () and s.task == "phrase" for s in songs)
+    assert [s.candidate for s in songs] == [0, 1, 2, 3] and songs[0].context["transposed_from"] == "F"
     for song in songs:
-        assert song.startswith(phrase.prefix) and song.endswith(" $ <end>")
-        lengths = bar_lengths(song)
-        assert len(lengths) > 3 and set(lengths) == {4}, song  # no pickup after the prefix: every bar is whole
-    assert backend.complete_phrase(prefix, n=4, seed=2, max_tokens=150) == songs
+        assert song.body.startswith(abc.decode_body(phrase.prefix).strip())
+        lengths = bar_lengths(abc.encode_body(song.body))
+        assert len(lengths) > 3 and set(lengths) == {4}, song.body  # no pickup after the prefix: every bar is whole
+    assert generate(backend, "phrase", Request(text=prefix), config) == songs
 
 
 def test_melody_for_chords_forces_every_chord_at_its_onset(tasks_model):
     backend, songs = tasks_model
-    chart_abc = dataset.chords_record(songs[4], 0)["prompt"].split("<chords>")[1].split(" $ <song>")[0]  # triplets, stacked chords
+    chart_abc = tasks.CHORDS.record(songs[4], 0)["prompt"].split("<chords>")[1].split(" $ <song>")[0]  # triplets, stacked chords
     for chords in (["C", "Am F", "Dm G7", "C13 Ebdim7"], chart_abc):  # C13 and Ebdim7 are not single tokens
-        chart, _ = dataset.chart_input(chords)
-        melodies = backend.melody_for_chords(chords, n=3, seed=5, temperature=1.0)
-        assert backend.last_violations == [[]] * 3
+        chart, _ = tasks.chart_input(chords)
+        melodies = generate(backend, "chords", Request(text=chords), GenerateConfig(n=3, seed=5, temperature=1.0))
+        assert [m.violations for m in melodies] == [()] * 3
         for melody in melodies:
-            assert dataset.chart_violations(chart, melody) == []
-            assert bar_lengths(melody) == [length for length, _ in chart.bars]
-            assert abc.parse_abc(abc.decode_seed(PROMPT, melody)).recurse().notes
+            encoded = abc.encode_body(melody.body)
+            assert tasks.chart_violations(chart, encoded) == []
+            assert bar_lengths(encoded) == [length for length, _ in chart.bars]
+            assert melody.score.recurse().notes
     assert len(backend.tokenizer.encode(" `C13`")) > 1
 
 
@@ -251,23 +260,29 @@ def test_the_chord_tone_bonus_raises_chord_fit(tasks_model):
     chords = ["C", "Am", "F", "G7", "C", "Dm G7", "Em A7", "Dm G7"]
 
     def fit(bonus):
-        melodies = backend.melody_for_chords(chords, n=4, seed=11, chord_tones=bonus)
-        assert backend.last_violations == [[]] * 4
-        return np.nanmedian([metrics.chord_fit(abc.decode_body(m)) for m in melodies])
+        melodies = generate(backend, "chords", Request(text=chords), GenerateConfig(n=4, seed=11, chord_tones=bonus))
+        assert [m.violations for m in melodies] == [()] * 4
+        return np.nanmedian([metrics.chord_fit(m) for m in melodies])
 
     assert fit(3.0) > fit(0.0) + 0.1
 
 
 def test_task_input_errors_are_clear(tasks_model):
     backend, _ = tasks_model
-    with pytest.raises(dataset.TaskInputError, match="empty"):
-        backend.melody_for_chords([])
-    with pytest.raises(dataset.TaskInputError, match="'Qx9'"):
-        backend.melody_for_chords(["C", "Qx9"])
-    with pytest.raises(dataset.TaskInputError, match="6/8"):
-        backend.complete_phrase("M:6/8\nc3 d3 |")
+    with pytest.raises(tasks.TaskInputError, match="empty"):
+        generate(backend, "chords", Request(text=[]))
+    with pytest.raises(tasks.TaskInputError, match="'Qx9'"):
+        generate(backend, "chords", Request(text=["C", "Qx9"]))
+    with pytest.raises(tasks.TaskInputError, match="6/8"):
+        generate(backend, "phrase", Request(text="M:6/8\nc3 d3 |"))
+    with pytest.raises(tasks.TaskInputError, match="needs an opening"):
+        generate(backend, "phrase", Request())
+    with pytest.raises(tasks.TaskInputError, match="unknown task 'fugue'"):
+        generate(backend, "fugue", Request())
     with pytest.raises(local.LocalBackendError, match="too long"):
-        backend.melody_for_chords(["C"] * 120)
+        generate(backend, "chords", Request(text=["C"] * 120))
+    with pytest.raises(ValueError, match="temperature"):
+        GenerateConfig(temperature=-1)
 
 
 def test_an_older_base_gains_the_task_markers():

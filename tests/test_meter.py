@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aitunes_lib import abc
+from aitunes_lib import abc, tasks
 from aitunes_lib.backends.base import as_completion
 from aitunes_lib.meter import BarState, MeterRules, bar_lengths, classify, make_processor
 from aitunes_lib.tokenizer import EVENT, AbcTokenizer
@@ -123,42 +123,38 @@ def test_processor_masks_a_batch(vocab):
 
 
 def chart_rules(tokenizer, rules, chart):
-    """ChartRules for a dataset.ChordChart, spelled with this tokenizer (as the local backend does)."""
-    from aitunes_lib.meter import ChartRules
+    """ChartRules for a tasks.ChordChart, built by the chords task's constraint (as the local backend does)."""
+    from aitunes_lib.meter import FollowChart
 
-    bars = [(length, [(onset, tokenizer.encode(("" if i and chords[i - 1][0] == onset else " ") + f"`{name}`"))
-                      for i, (onset, name) in enumerate(chords)]) for length, chords in chart.bars]
-    return ChartRules(rules, bars)
+    return FollowChart(chart.bars, ()).build(rules, tokenizer.encode, budget=10**9)[0]
 
 
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), song=st.integers(0, 10), section=st.integers(0, 1))
 def test_random_logits_keep_a_real_chart_exactly(vocab, few_texts, seed, song, section):
-    from aitunes_lib import dataset
 
     tokenizer, rules = vocab
     text = few_texts[song]
     record = {"prompt": text[: text.index("<song>") + 6], "completion": text[text.index("<song>") + 6:]}
-    chords = dataset.chords_record(record, section) or dataset.chords_record(record, 0)
-    chart = dataset.ChordChart.from_body(chords["completion"])
+    chords = tasks.CHORDS.record(record, section) or tasks.CHORDS.record(record, 0)
+    chart = tasks.ChordChart.from_body(chords["completion"])
     checker = chart_rules(tokenizer, rules, chart)
     state = checker.start()
     melody = as_completion(tokenizer.decode(walk(checker, np.random.default_rng(seed), 2000, state=state)))
-    assert state.done and dataset.chart_violations(chart, melody) == [], melody
+    assert state.done and tasks.chart_violations(chart, melody) == [], melody
     assert bar_lengths(melody) == [length for length, _ in chart.bars]  # every bar as long as the chart's
     score = abc.parse_abc(abc.decode_seed(PROMPT, melody))  # and music21 reads the same bars
     assert [m.duration.quarterLength for m in score.parts[0].getElementsByClass("Measure")] == [float(length) for length, _ in chart.bars]
 
 
 def test_a_chord_inside_a_triplet_is_reached(vocab):
-    from aitunes_lib import dataset
 
     tokenizer, rules = vocab
-    chart = dataset.ChordChart(((Fraction(4), ((Fraction(0), "C"), (Fraction(8, 3), "G7"))), (Fraction(4), ((Fraction(0), "C"),))))
+    chart = tasks.ChordChart(((Fraction(4), ((Fraction(0), "C"), (Fraction(8, 3), "G7"))), (Fraction(4), ((Fraction(0), "C"),))))
     checker = chart_rules(tokenizer, rules, chart)
     for seed in range(10):
         melody = as_completion(tokenizer.decode(walk(checker, np.random.default_rng(seed), 2000, state=checker.start())))
-        assert dataset.chart_violations(chart, melody) == [], melody
+        assert tasks.chart_violations(chart, melody) == [], melody
 
 
 def test_the_phrase_task_starts_the_rules_after_the_prefix(vocab):
@@ -171,11 +167,10 @@ def test_the_phrase_task_starts_the_rules_after_the_prefix(vocab):
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), slack=st.sampled_from([0, 3, 20]))
 def test_a_token_budget_still_reaches_the_last_bar(vocab, few_texts, seed, slack):
-    from aitunes_lib import dataset
     from aitunes_lib.meter import ChartRules
 
     tokenizer, rules = vocab
-    chart, _ = dataset.chart_input(["C", "Am F", "Dm G7", "C", "F", "C A7", "D7", "G7"])
+    chart, _ = tasks.chart_input(["C", "Am F", "Dm G7", "C", "F", "C A7", "D7", "G7"])
     bars = [(length, [(onset, tokenizer.encode(f" `{name}`")) for onset, name in chords]) for length, chords in chart.bars]
     need = ChartRules(rules, bars).need_from[0]
     checker = ChartRules(rules, bars, budget=need + slack)
@@ -186,19 +181,18 @@ def test_a_token_budget_still_reaches_the_last_bar(vocab, few_texts, seed, slack
         ids.append(int(np.argmax(logits)))
         checker.advance(state, ids[-1])
     assert len(ids) <= need + slack
-    assert dataset.chart_violations(chart, as_completion(tokenizer.decode(ids))) == []
+    assert tasks.chart_violations(chart, as_completion(tokenizer.decode(ids))) == []
     with pytest.raises(ValueError, match="needs at least"):
         ChartRules(rules, bars, budget=need - 1)
 
 
 def test_the_chord_tone_bonus_goes_to_the_sounding_chords_tones(vocab):
-    from aitunes_lib import dataset
     from aitunes_lib.meter import ChartRules, pitch_class
 
     tokenizer, rules = vocab
-    chart, _ = dataset.chart_input(["C G7"])
+    chart, _ = tasks.chart_input(["C G7"])
     bars = [(length, [(onset, tokenizer.encode(f" `{name}`")) for onset, name in chords]) for length, chords in chart.bars]
-    tones = [dataset.chord_tones("C"), dataset.chord_tones("G7")]
+    tones = [abc.chord_pitch_classes("C"), abc.chord_pitch_classes("G7")]
     assert tones == [frozenset({0, 4, 7}), frozenset({7, 11, 2, 5})]
     checker = ChartRules(rules, bars, tones=tones, tone_bias=1.5)
     state = checker.start()

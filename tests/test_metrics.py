@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import math
 
@@ -147,7 +149,8 @@ def test_rank_never_raises_and_puts_bad_candidates_last():
     good = HEADER + '"C"E G c G | "F"A c f c | "G7"B d g d | "C"c4 |'
     flat = HEADER + '"C"C4 | C4 | C4 | C4 |'
     table = M.rank([good, "X:1\nK:C\n(0C D |", HEADER + "z4 |", flat, HEADER + "C D E F | G A B c |"])
-    assert list(table.columns[:3]) == ["candidate", "valid", "reason"]
+    assert list(table.columns[:4]) == ["candidate", "task", "valid", "reason"]
+    assert [s.candidate for s in table["song"]] == [None] * 5 and table["song"].iloc[0].scores["NDM"] == table["NDM"].iloc[0]
     assert table["valid"].tolist() == [True, True, True, False, False]
     assert table.iloc[-2:]["candidate"].tolist() in ([1, 2], [2, 1])
     bad = table.set_index("candidate")
@@ -180,6 +183,27 @@ def test_the_article_recipe_repeats_slurred_notes(song_path):
     assert len(article) == len(corrected) + 2
     at = next(i for i, (a, b) in enumerate(zip(article.tolist(), corrected.tolist())) if a != b)
     assert article[:at].tolist() + article[at + 2 :].tolist() == corrected.tolist()  # two notes inserted
+
+
+def test_rank_takes_songs_and_puts_broken_tasks_after_kept_ones():
+    from aitunes_lib.song import Song
+
+    kept = Song("A", "B", '"C"E G c G | "F"A c f c | "G7"B d g d | "C"c4 |\n', task="chords", candidate=0)
+    broken = dataclasses.replace(kept, candidate=1, body='"C"C D E F | "F"F E D C |\n', violations=("bar 3: missing",))
+    table = M.rank([broken, kept])
+    assert table["candidate"].tolist() == [0, 1] and table["task_kept"].tolist() == [True, False]
+    assert table["violations"].tolist() == ["", "bar 3: missing"] and table["song"].iloc[1].violations == ("bar 3: missing",)
+    assert M.rank([]).empty
+
+
+def test_compare_distributions_reads_the_training_values():
+    rng = np.random.default_rng(0)
+    values = rng.normal(2.0, 0.5, 300)
+    stats = {"CMM": {"mean": 2.0, "std": 0.5, "values": values.tolist()}}
+    near = pd.DataFrame({"valid": [True] * 50, "CMM": rng.normal(2.0, 0.5, 50)})
+    far = pd.DataFrame({"valid": [True] * 50, "CMM": rng.normal(6.0, 0.5, 50)})
+    assert M.compare_distributions(near, stats, ["CMM"])["CMM"] > 0.7
+    assert M.compare_distributions(far, stats, ["CMM"])["CMM"] < 0.05
 
 
 def test_overlap_area():
@@ -249,7 +273,9 @@ def test_continuation_join_and_key():
     far = M.continuation(HEADER + "c e g e | c4 | ^f ^a ^c' ^a | ^f4 |", 8.0)  # the same tune a tritone away
     assert far["join_interval"] == 6.0 and far["continuation_key"] == "F#" and not far["same_key"] and far["key_r"] < 0
     assert math.isnan(M.continuation(song, 100.0)["join_interval"])  # nothing after the prefix
-    table = M.rank([song], prefix_quarters=8.0)
+    from aitunes_lib.song import Song
+
+    table = M.rank([Song.from_abc(song, task="phrase", context={"prefix_quarters": 8.0})])
     assert {"join_interval", "same_key", "chord_fit"} <= set(table.columns)
 
 

@@ -10,7 +10,8 @@ import subprocess
 
 import pytest
 
-from aitunes_lib import abc, config, dataset, naming, prep
+from aitunes_lib import abc, config, dataset, naming, prep, tasks
+from aitunes_lib.generate import GenerateConfig, Request, generate
 from aitunes_lib.backends.openai_backend import (
     FineTuneFailed, OpenAIBackend, OpenAIBackendError, OpenAIConfig, state_path,
 )
@@ -67,7 +68,7 @@ def test_happy_path_upload_train_watch_generate(train, key, capsys):
         assert events[0] == "info: Created fine-tuning job: ftjob-0001" and events[-1] == "info: Job is succeeded"
         assert json.loads(state_path(train).read_text())["model_id"] == handle.model
 
-        candidates = b.generate("X: 1 $ T: Mr. Clean $ C: The Dishes $ <song>", n=5, temperature=0.95)
+        candidates = b.sample("X: 1 $ T: Mr. Clean $ C: The Dishes $ <song>", 5, GenerateConfig(n=5, temperature=0.95))
         request = json.loads(sent(standin, "POST", "/v1/completions")[0]["body"])
         assert request == {"model": handle.model, "prompt": "X: 1 $ T: Mr. Clean $ C: The Dishes $ <song>", "n": 5,
                            "temperature": 0.95, "top_p": 1.0, "max_tokens": 1000, "stop": " $ <end>"}
@@ -121,7 +122,7 @@ def test_rate_limits_and_server_errors_are_retried_then_reported(train, key):
         b = backend(standin, key)
         b.model = "ft:davinci-002:x"
         with pytest.raises(OpenAIBackendError, match=r"rate-limited \(429\) after 2 retries"):
-            b.generate("X: 1 $ T: a $ C: b $ <song>")
+            b.sample("X: 1 $ T: a $ C: b $ <song>", 5, GenerateConfig())
 
 
 def test_connection_refused(key):
@@ -131,7 +132,7 @@ def test_connection_refused(key):
     b = backend(None, key, base_url=f"http://127.0.0.1:{port}/v1", max_retries=1)
     b.model = "ft:davinci-002:x"
     with pytest.raises(OpenAIBackendError, match="cannot reach the OpenAI API"):
-        b.generate("X: 1 $ T: a $ C: b $ <song>")
+        b.sample("X: 1 $ T: a $ C: b $ <song>", 5, GenerateConfig())
 
 
 def test_a_restarted_notebook_resumes_the_same_job(train, key):
@@ -204,7 +205,7 @@ def test_chat_models_get_the_chat_file_and_endpoint(train, key):
         uploaded = [json.loads(line) for line in standin.files["file-0001"].decode().splitlines()]
         assert [m["role"] for m in uploaded[0]["messages"]] == ["system", "user", "assistant"]
         assert json.loads(sent(standin, "POST", "/v1/fine_tuning/jobs")[0]["body"])["model"] == "gpt-4o-mini"
-        assert b.generate("X: 1 $ T: a $ C: b $ <song>", n=2) == [" `C`C4 | `G7`G4 | $ <end>"] * 2
+        assert b.sample("X: 1 $ T: a $ C: b $ <song>", 2, GenerateConfig(n=2)) == [" `C`C4 | `G7`G4 | $ <end>"] * 2
         request = json.loads(sent(standin, "POST", "/v1/chat/completions")[0]["body"])
         assert request["model"] == handle.model and request["n"] == 2 and request["stop"] == ["$ <end>"]
         assert request["messages"][1] == {"role": "user", "content": "X: 1 $ T: a $ C: b $ <song>"}
@@ -213,9 +214,9 @@ def test_chat_models_get_the_chat_file_and_endpoint(train, key):
 def test_n_zero_and_no_model(key):
     with StandIn() as standin:
         b = backend(standin, key)
-        assert b.generate("X: 1 $ T: a $ C: b $ <song>", n=0) == []
+        assert b.sample("X: 1 $ T: a $ C: b $ <song>", 0, GenerateConfig(n=0)) == []
         with pytest.raises(OpenAIBackendError, match="no model"):
-            b.generate("X: 1 $ T: a $ C: b $ <song>")
+            b.sample("X: 1 $ T: a $ C: b $ <song>", 5, GenerateConfig())
         assert standin.requests == []
 
 
@@ -257,26 +258,45 @@ def test_llm_naming_through_the_stand_in(key):
 
 
 def test_mixed_tasks_upload_and_chord_violations_are_reported(tmp_path, key, songs):
-    records = dataset.task_records([dataset.seed_record(s) for s in songs], {"song": 1, "phrase": 1, "chords": 1})
+    records = tasks.training_records([dataset.seed_record(s) for s in songs], {"song": 1, "phrase": 1, "chords": 1})
     mixed = dataset.write_jsonl(records, tmp_path / "tasks.jsonl")
     with StandIn() as standin:  # answers every request with " `C`E G c2 | `G7`B4 | $ `C`c4 |"
         b = backend(standin, key)
         b.fine_tune(mixed, confirm=True)
         uploaded = [json.loads(line) for line in standin.files["file-0001"].decode().splitlines()]
-        assert {dataset.task_of(r["prompt"]) for r in uploaded} == {"song", "phrase", "chords"}
+        assert {tasks.task_of(r["prompt"]) for r in uploaded} == {"song", "phrase", "chords"}
 
-        kept = b.melody_for_chords(["C", "G7", "C"], n=2, chord_tones=1.0)  # a local-only knob, ignored here
-        assert kept == [" `C`E G c2 | `G7`B4 | $ `C`c4 | $ <end>"] * 2 and b.last_violations == [[], []]
+        config = GenerateConfig(n=2, chord_tones=1.0)  # a local-only knob, ignored here
+        with pytest.warns(UserWarning, match="cannot enforce a chord chart of 3 bars"):
+            kept = generate(b, "chords", Request(text=["C", "G7", "C"]), config)
+        assert [s.body for s in kept] == ['"C"E G c2 | "G7"B4 |\n"C"c4 |\n'] * 2 and [s.violations for s in kept] == [(), ()]
         request = json.loads(sent(standin, "POST", "/v1/completions")[-1]["body"])
         assert request["prompt"] == "X: 1 $ T: Untitled $ C: AI-Tunes $ <chords> `C`x4 | `G7`x4 | `C`x4 | $ <song>"
-        with pytest.warns(UserWarning, match="2 of 2 candidates do not keep the chord chart"):
-            b.melody_for_chords(["C", "Am F", "C", "G7"], n=2)
-        assert b.last_violations[0] == ["3 bars, the chart has 4", "bar 2: chords G7@0, expected Am@0 F@2"]
+        with pytest.warns(UserWarning):
+            broken = generate(b, "chords", Request(text=["C", "Am F", "C", "G7"]), config)
+        assert broken[0].violations == ("3 bars, the chart has 4", "bar 2: chords G7@0, expected Am@0 F@2")
 
-        songs_out = b.complete_phrase('"C"c2 e2 | "G7"d4 |', n=2, title="Two Bars", composer="Us")
+        with pytest.warns(UserWarning, match="cannot enforce whole bars after the 2 bars given"):
+            songs_out = generate(b, "phrase", Request("Two Bars", "Us", '"C"c2 e2 | "G7"d4 |'), config)
         request = json.loads(sent(standin, "POST", "/v1/completions")[-1]["body"])
         assert request["prompt"] == "X: 1 $ T: Two Bars $ C: Us $ <phrase> `C`c2 e2 | `G7`d4 |"
-        assert songs_out[0] == " `C`c2 e2 | `G7`d4 | `C`E G c2 | `G7`B4 | $ `C`c4 | $ <end>" and b.last_violations == [[], []]
-        with pytest.raises(dataset.TaskInputError, match="'Zz9'"):
-            b.melody_for_chords(["Zz9"])  # refused before any request
+        assert songs_out[0].body == '"C"c2 e2 | "G7"d4 | "C"E G c2 | "G7"B4 |\n"C"c4 |\n' and songs_out[0].violations == ()
+        with pytest.raises(tasks.TaskInputError, match="'Zz9'"):
+            generate(b, "chords", Request(text=["Zz9"]))  # refused before any request
         assert len(sent(standin, "POST", "/v1/completions")) == 3
+
+
+def test_a_task_file_goes_to_a_chat_model_as_it_is(tmp_path, key, songs):
+    """All three record kinds keep their prompts and completions in the chat upload (once, the
+    phrase records raised and the chord records got a garbage composer)."""
+    records = tasks.training_records([dataset.seed_record(s) for s in songs], {"song": 1, "phrase": 1, "chords": 1})
+    mixed = dataset.write_jsonl(records, tmp_path / "tasks.jsonl")
+    with StandIn(chat_replies=["`C`C4 | `G7`G4 | $ <end>"]) as standin:
+        backend(standin, key, base_model="gpt-4o-mini").fine_tune(mixed, confirm=True)
+        uploaded = [json.loads(line)["messages"] for line in standin.files["file-0001"].decode().splitlines()]
+    assert len(uploaded) == len(records)
+    for messages, record in zip(uploaded, records):
+        assert messages[1] == {"role": "user", "content": record["prompt"]}
+        assert messages[2] == {"role": "assistant", "content": record["completion"].strip()}
+    assert {tasks.task_of(m[1]["content"]) for m in uploaded} == {"song", "phrase", "chords"}
+    assert all(abc.parse_prompt(m[1]["content"])[1] in {s.composer for s in songs} for m in uploaded)

@@ -11,7 +11,8 @@ matplotlib.use("Agg")
 import pytest
 
 from aitunes_lib.backends.openai_backend import OpenAIBackend, OpenAIConfig
-from aitunes_lib.studio import EXAMPLES, Studio
+from aitunes_lib import tasks
+from aitunes_lib.studio import Studio
 from openai_standin import StandIn
 
 GOOD = " `C`E G c2 | `F`A c f c | `G7`B d g2 | `C`c4 | $ <end>"
@@ -35,6 +36,7 @@ def test_generate_rank_select_listen_download(tmp_path):
         table = studio.generate()
     assert len(table) == 3 and table["valid"].all()
     assert "<table" in studio.results.value and "NDM" in studio.results.value
+    assert "cannot enforce whole bars" in studio.status.value  # the API's limit, said on screen
     assert studio.selected == table.iloc[0]["candidate"]  # the best is shown at once
     shown = studio.select(1)
     assert "error" not in shown
@@ -96,13 +98,13 @@ def test_the_local_backend_on_a_tiny_model(tmp_path, few_texts):
         assert shown["wav"].stat().st_size > 44
     # continue the example's opening bars, then write over the example chart
     studio.set_mode("continue")
-    assert studio.task_input.value == EXAMPLES["continue"] and studio.task_input.layout.display is None
+    assert studio.task_input.value == tasks.get("phrase").example and studio.task_input.layout.display is None
     table = studio.generate()
     assert table is not None, studio.status.value
     assert table["task_kept"].all() and "join_interval" in table and "task_kept" in studio.results.value
-    assert all(c.split("K:C\n", 1)[1].startswith('"C"E2 G2 | "F"A2 c2 | "G7"B2 d2 | "C"c4 |') for c in studio.candidates)
+    assert all(c.body.startswith('"C"E2 G2 | "F"A2 c2 | "G7"B2 d2 | "C"c4 |') for c in studio.candidates)
     studio.mode.value = "over chords"  # as a click would
-    assert studio.task_input.value == EXAMPLES["over chords"]
+    assert studio.task_input.value == tasks.get("chords").example
     table = studio.generate()
     assert table is not None and table["task_kept"].all() and table["chord_fit"].notna().all()
     studio.task_input.value = '"C"x4 | "Blorp"x4 |'

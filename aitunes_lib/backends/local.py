@@ -14,7 +14,6 @@ resume).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -24,11 +23,13 @@ import numpy as np
 import pandas as pd
 
 from aitunes_lib import dataset
-from aitunes_lib.backends.base import ModelHandle, Tasks, as_completion
+from aitunes_lib.backends.base import ModelHandle, as_completion
 from aitunes_lib.tokenizer import END, PAD, AbcTokenizer
 
 if TYPE_CHECKING:
     import torch
+
+    from aitunes_lib.generate import GenerateConfig
 
 # GPT-2 shapes. tiny trains usefully on 2 CPU cores in minutes; small and base want a GPU.
 # n_positions is also the training window: positions a model never trained on are never used.
@@ -37,11 +38,6 @@ PRESETS: dict[str, dict[str, int]] = {
     "small": {"n_layer": 6, "n_head": 8, "n_embd": 512, "n_positions": 1024},
     "base": {"n_layer": 12, "n_head": 12, "n_embd": 768, "n_positions": 1024},
 }
-# Over a chart, notes on the sounding chord's tones get this logit bonus. The tiny model alone
-# put 56% of its melody time on chord tones (real melodies: 75%); 1.0 brings it to about 78%
-# (benchmarks/bench_tasks.py measures both). 0 leaves the model's own choice.
-CHORD_TONE_BIAS = 1.0
-PHRASE_MIN_BARS = 4  # a continuation adds at least this many bars (the phrase records leave at least 4)
 BASE_CHECKPOINT = Path(__file__).resolve().parent.parent / "models" / "folk-tiny"
 
 
@@ -431,11 +427,11 @@ def pretrain(out: str | Path = BASE_CHECKPOINT, openewld_jsonl: str | Path | Non
 # --------------------------------------------------------------------------- generation
 
 
-class LocalBackend(Tasks):
-    """Fine-tune and generate with a local model; follows `backends.base.Backend`.
+class LocalBackend:
+    """Fine-tune and sample with a local model; follows `backends.base.Backend`.
 
-    Besides whole songs it completes phrases and writes melodies over chord charts
-    (`complete_phrase`, `melody_for_chords`), with the task enforced while decoding.
+    It enforces every constraint a task names (`meter.WholeBars`, `meter.FollowChart`, …)
+    while decoding: each one builds its rules over this model's vocabulary.
     """
 
     name = "local"
@@ -499,43 +495,9 @@ class LocalBackend(Tasks):
             self._rules = MeterRules([tokenizer.decode([i]) for i in range(tokenizer.vocab_size)])
         return self._rules
 
-    def generate(
-        self, prompt: str, n: int = 5, temperature: float = 0.75, top_p: float = 1.0, max_tokens: int = 1000,
-        seed: int | None = None, enforce_meter: bool = True,
-    ) -> list[str]:
-        """n completions in the article's format (` … $ <end>`), sampled in one batched call."""
-        return self._sample(prompt, n, temperature, top_p, max_tokens, seed, self.rules if enforce_meter else None)
-
-    def _task_generate(self, prompt: str, n: int, constraint: Any, temperature: float = 0.75, top_p: float = 1.0,
-                       max_tokens: int = 1000, seed: int | None = None, enforce: bool = True,
-                       chord_tones: float = CHORD_TONE_BIAS) -> list[str]:
-        """The phrase task starts the meter rules after the prefix's bars; the chord task adds
-        the chart, forcing each chord symbol at its onset, and (with `chord_tones` > 0) adds
-        that much to the logits of notes on the sounding chord's tones."""
-        from aitunes_lib.dataset import ChordChart, chord_tones as tones_of
-        from aitunes_lib.meter import BARLINE, BarState, ChartRules
-
-        if not enforce:
-            return self._sample(prompt, n, temperature, top_p, max_tokens, seed, None)
-        if isinstance(constraint, ChordChart):
-            tokenizer = self.tokenizer
-            bars = [(length, [(onset, tokenizer.encode(("" if i and chords[i - 1][0] == onset else " ") + f"`{name}`"))
-                              for i, (onset, name) in enumerate(chords)]) for length, chords in constraint.bars]
-            window = context_length(self.model.config)
-            budget = min(max_tokens, window - len(tokenizer.encode(prompt)))
-            try:
-                tones = [tones_of(name) or frozenset() for _, _, name in constraint.chords]
-                rules = ChartRules(self.rules, bars, budget=budget, tones=tones, tone_bias=chord_tones)
-            except ValueError as error:
-                raise LocalBackendError(f"this chart of {len(bars)} bars is too long or cannot be followed "
-                                        f"(the model reads {window} tokens): {error}") from error
-            return self._sample(prompt, n, temperature, top_p, max_tokens, seed, rules, rules.start())
-        # after the prefix's whole bars (no pickup any more), and at least PHRASE_MIN_BARS more
-        start = BarState(bar_index=constraint.bars, last=BARLINE, min_bars=constraint.bars + PHRASE_MIN_BARS)
-        return self._sample(prompt, n, temperature, top_p, max_tokens, seed, self.rules, start)
-
-    def _sample(self, prompt: str, n: int, temperature: float, top_p: float, max_tokens: int, seed: int | None,
-                rules: Any = None, start: Any = None) -> list[str]:
+    def sample(self, prompt: str, n: int, config: "GenerateConfig", constraint: Any = None) -> list[str]:
+        """n completions in the article's format (` … $ <end>`), sampled in one batched call, with
+        the constraint (if any) enforced token by token."""
         import torch
         from transformers import LogitsProcessorList
 
@@ -547,21 +509,29 @@ class LocalBackend(Tasks):
             return []
         model, tokenizer = self.model, self.tokenizer
         prompt_ids = tokenizer.encode(prompt)
-        room = context_length(model.config) - len(prompt_ids)
+        window = context_length(model.config)
+        room = window - len(prompt_ids)
         if room < 16:
-            raise LocalBackendError(f"the prompt takes {len(prompt_ids)} tokens; this model reads at most {context_length(model.config)}")
-        if seed is not None:
-            torch.manual_seed(seed)
+            raise LocalBackendError(f"the prompt takes {len(prompt_ids)} tokens and this model reads at most {window}: "
+                                    "the title or the task's input is too long; shorten it")
+        processors = LogitsProcessorList()
+        if constraint is not None:
+            try:
+                rules, start = constraint.build(self.rules, tokenizer.encode, min(config.max_tokens, room))
+            except ValueError as error:
+                raise LocalBackendError(f"cannot follow {constraint.describe()} (the model reads {window} tokens): {error}") from error
+            processors.append(make_processor(rules, len(prompt_ids), start))
+        if config.seed is not None:
+            torch.manual_seed(config.seed)
         device = next(model.parameters()).device
         inputs = torch.tensor([prompt_ids] * n, device=device)  # (n, P): n candidates in one batch
-        processors = LogitsProcessorList([make_processor(rules, len(prompt_ids), start)] if rules is not None else [])
-        sample = temperature > 0
+        sample = config.temperature > 0
         with torch.no_grad():
             output = model.generate(
                 inputs, attention_mask=torch.ones_like(inputs), do_sample=sample,
-                max_new_tokens=min(max_tokens, room), logits_processor=processors,
+                max_new_tokens=min(config.max_tokens, room), logits_processor=processors,
                 eos_token_id=tokenizer.token_id(END), pad_token_id=tokenizer.token_id(PAD),
-                **({"temperature": temperature, "top_p": top_p, "top_k": 0} if sample else {}),
+                **({"temperature": config.temperature, "top_p": config.top_p, "top_k": 0} if sample else {}),
             )  # (n, P + new)
         return [self._completion(row[len(prompt_ids):].tolist()) for row in output]
 

@@ -11,18 +11,20 @@ import dataclasses
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from aitunes_lib import config, dataset
-from aitunes_lib.backends.base import STOP, ModelHandle, Tasks, as_completion
+from aitunes_lib.backends.base import STOP, ModelHandle, as_completion
 
-COMPLETION_MODELS = ("davinci-002", "babbage-002")
+if TYPE_CHECKING:
+    from aitunes_lib.generate import GenerateConfig
+
 CHAT_MODELS = ("gpt-4o-mini", "gpt-3.5-turbo")
 # USD per 1,000 training tokens, per epoch (OpenAI's published fine-tuning prices; change
 # them with OpenAIConfig(prices=...) when they move).
 PRICES = {"davinci-002": 0.006, "babbage-002": 0.0004, "gpt-3.5-turbo": 0.008, "gpt-4o-mini": 0.003}
-TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 class OpenAIBackendError(RuntimeError):
@@ -98,11 +100,12 @@ class _Reporter:
             print(line, flush=True)
 
 
-class OpenAIBackend(Tasks):
+class OpenAIBackend:
     """Fine-tune and generate through the OpenAI API (the `Backend` protocol).
 
-    A training file may mix the song, phrase and chord tasks (`dataset.task_records`); the
-    API cannot constrain decoding, so `melody_for_chords` checks every candidate's chords.
+    A training file may mix the tasks (`tasks.training_records`). The API samples on its own,
+    so it enforces no constraint: `sample` says which it could not, and each task's check
+    reports what every candidate broke.
     """
 
     name = "openai"
@@ -182,7 +185,7 @@ class OpenAIBackend(Tasks):
         if not self.settings.chat:
             return train_jsonl
         chat = train_jsonl.with_name(train_jsonl.stem + "_chat_upload.jsonl")
-        dataset.write_jsonl([dataset.chat_record(dataset.song_from_record(r)) for r in records], chat)
+        dataset.write_jsonl([dataset.chat_record(r) for r in records], chat)  # any task's record, as it is
         return chat
 
     def _upload(self, path: Path) -> str:
@@ -294,30 +297,33 @@ class OpenAIBackend(Tasks):
 
     # ----------------------------------------------------------------------- generation
 
-    def generate(
-        self, prompt: str, n: int = 5, temperature: float = 0.75, top_p: float = 1.0,
-        max_tokens: int = 1000, seed: int | None = None,
-    ) -> list[str]:
-        """n completions in one request, in the article's format (` … $ <end>`)."""
+    def sample(self, prompt: str, n: int, config: "GenerateConfig", constraint: Any = None) -> list[str]:
+        """n completions in one request, in the article's format (` … $ <end>`).
+
+        The API cannot constrain decoding: a `constraint` is not enforced, and a warning says so.
+        """
         if n < 1:
             return []
         if not self.model:
             raise OpenAIBackendError("no model: fine-tune first, or call use(model_id)")
-        options: dict[str, Any] = {"model": self.model, "n": n, "temperature": temperature, "top_p": top_p,
-                                   "max_tokens": max_tokens, **({"seed": seed} if seed is not None else {})}
+        if constraint is not None:
+            warnings.warn(f"the OpenAI API cannot enforce {constraint.describe()}; each candidate is checked instead "
+                          "(see Song.violations)", stacklevel=2)
+        options: dict[str, Any] = {"model": self.model, "n": n, "temperature": config.temperature, "top_p": config.top_p,
+                                   "max_tokens": config.max_tokens, **({"seed": config.seed} if config.seed is not None else {})}
         if self.settings.chat or self.model.startswith("ft:gpt"):
             messages = [{"role": "system", "content": dataset.CHAT_SYSTEM}, {"role": "user", "content": prompt}]
-            reply = self._call("generate", self.client.chat.completions.create, messages=messages, stop=[STOP.strip()], **options)
-            texts = [choice.message.content or "" for choice in sorted(reply.choices, key=lambda c: c.index)]
+            texts = self.chat(messages, stop=[STOP.strip()], **options)
         else:
             reply = self._call("generate", self.client.completions.create, prompt=prompt, stop=STOP, **options)
             texts = [choice.text for choice in sorted(reply.choices, key=lambda c: c.index)]
         return [as_completion(text) for text in texts]
 
-    def _task_generate(self, prompt: str, n: int, constraint: Any, enforce: bool = True, chord_tones: float = 0.0,
-                       **options: Any) -> list[str]:
-        # the API samples on its own: no constraint, no chord-tone bonus; melody_for_chords checks the result
-        return self.generate(prompt, n, **options)
+    def chat(self, messages: list[dict[str, str]], **options: Any) -> list[str]:
+        """The replies of a chat model to messages (n of them with `n=`); errors as `OpenAIBackendError`."""
+        options.setdefault("model", self.model)
+        reply = self._call("chat", self.client.chat.completions.create, messages=messages, **options)
+        return [choice.message.content or "" for choice in sorted(reply.choices, key=lambda c: c.index)]
 
 
 def _message(error: Exception) -> str:
