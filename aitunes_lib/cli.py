@@ -159,22 +159,25 @@ def _generate(args: argparse.Namespace) -> int:
     try:
         settings = GenerateConfig(n=args.n, temperature=args.temperature, top_p=args.top_p, seed=args.seed,
                                   enforce=not args.free_meter,
-                                  chord_tones=CHORD_TONE_BIAS if args.chord_tones is None else args.chord_tones)
+                                  chord_tones=CHORD_TONE_BIAS if args.chord_tones is None else args.chord_tones,
+                                  form=None if args.form == "none" else args.form, cadence=not args.no_cadence,
+                                  shape=not args.no_shape)
     except ValueError as error:
         raise UsageError(str(error)) from error
     invented_title, invented_band = naming.invent(1, seed=args.seed)[0]
     request = Request(args.title or invented_title, args.band or invented_band, text)
     songs = generate(_backend(args), task, request, settings)
     stats_file = Path(args.stats)
-    stats = metrics.load_stats(stats_file)["article"] if stats_file.is_file() else metrics.ARTICLE_STATS
-    table = metrics.rank(songs, stats)
+    known = metrics.load_stats(stats_file) if stats_file.is_file() else {}
+    table = metrics.rank(songs, known.get("article", metrics.ARTICLE_STATS), reference=known.get("realism"))
     save_candidates(list(table["song"]), args.out)
     moved = songs[0].context.get("transposed_from") if songs else None
     print(f"{task.name}: {request.title!r} by {request.composer}" + (f" (your input moved from {moved} to C)" if moved else ""))
-    columns = ["candidate", "valid", "NDM", "CMM", "LM", "CENT", "chord_fit", "bars", "join_interval", "same_key",
-               "task_kept", "reason"]
+    columns = ["candidate", "valid", "realism", "NDM", "form", "bars", "repeated_bars", "ends_on_tonic", "chord_fit",
+               "join_interval", "same_key", "task_kept", "reason"]
     print(table[[c for c in columns if c in table]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    print(f"wrote {len(songs)} candidates to {args.out}, best first in candidates.jsonl")
+    order = "realism (most like the real songs first; NDM is a column)" if "realism" in table else "NDM (no realism reference: run prep)"
+    print(f"wrote {len(songs)} candidates to {args.out}, ranked by {order}")
     return 0
 
 
@@ -209,11 +212,11 @@ def _demo(args: argparse.Namespace) -> int:
     if status:
         return status
     title, band = naming.invent(1, seed=args.seed)[0]
-    print(f"\n== AI-Tunes demo 3/3: 5 candidates for \"{title}\" by {band}, ranked by NDM ==")
+    print(f"\n== AI-Tunes demo 3/3: 5 candidates for \"{title}\" by {band}, most real-sounding first ==")
     generate_args = argparse.Namespace(backend="local", model=str(out / "local_model"), title=title, band=band, n=5,
                                        temperature=0.75, top_p=1.0, seed=args.seed, stats=str(out / "stats.json"),
                                        out=str(out / "candidates"), device=None, free_meter=False, task="song",
-                                       input=None, chord_tones=None)
+                                       input=None, chord_tones=None, form="auto", no_cadence=False, no_shape=False)
     return _generate(generate_args)
 
 
@@ -262,7 +265,7 @@ def parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_train)
 
     generate = commands.add_parser("generate", help="generate candidate songs for a title and band",
-                                   description="Generate n candidates, write .abc, .mid and candidates.jsonl, ranked by NDM.")
+                                   description="Generate n candidates, write .abc, .mid and candidates.jsonl, ranked by realism (NDM without a stats.json).")
     generate.add_argument("--backend", choices=("local", "openai"), default="local")
     generate.add_argument("--model", required=True, help="a model folder (with handle.json) or a fine-tuned model id")
     generate.add_argument("--title", help="song title (default: invented offline)")
@@ -280,6 +283,11 @@ def parser() -> argparse.ArgumentParser:
                           help="the task's input, an ABC file (phrase: the opening bars; chords: a chord chart or lead sheet)")
     generate.add_argument("--chord-tones", type=float, default=None,
                           help="chords, local: logit bonus for the sounding chord's tones (default 1.0; 0: the model alone)")
+    generate.add_argument("--form", default="auto", help="song: 'auto' (drawn from the real songs' forms), a form such as "
+                          "AABA or AB*2 (8-bar sections; a returning letter is copied), or 'none'")
+    generate.add_argument("--no-cadence", action="store_true", help="song: do not make the last bar land on the tonic")
+    generate.add_argument("--no-shape", action="store_true", help="song: no form, cadence, chord-tone nudge or repeated-note "
+                          "penalty: the model alone with the meter rules")
     generate.add_argument("--out", required=True)
     generate.set_defaults(handler=_generate)
 

@@ -40,7 +40,11 @@ class GenerateConfig:
     seed: int | None = None
     max_tokens: int = 1000
     enforce: bool = True  # let the decoder enforce the task's constraint (the local backend can)
-    chord_tones: float = CHORD_TONE_BIAS  # chords task: logit bonus for the sounding chord's tones
+    chord_tones: float = CHORD_TONE_BIAS  # logit bonus for notes on the sounding chord's tones (0: off)
+    shape: bool = True  # song: give it a song's shape (the four knobs below); False: the meter rules alone, as before
+    form: str | None = "auto"  # song: a form per candidate drawn from the real songs', one like "AABA", or None
+    cadence: bool = True  # song: the last bar on the tonic (the tonic chord, the melody on C)
+    repeat_penalty: float = 1.0  # song: logit penalty on repeating the last note's pitch (the model alone plods on one note)
 
     def __post_init__(self):
         problems = []
@@ -52,8 +56,15 @@ class GenerateConfig:
             problems.append(f"top_p={self.top_p!r}: use a share above 0 and at most 1")
         if not isinstance(self.max_tokens, int) or self.max_tokens < 1:
             problems.append(f"max_tokens={self.max_tokens!r}: give at least 1")
+        if self.repeat_penalty < 0:
+            problems.append(f"repeat_penalty={self.repeat_penalty!r}: use 0 (off) or more")
         if self.chord_tones < 0:
             problems.append(f"chord_tones={self.chord_tones!r}: use 0 (off) or more")
+        if self.form is not None and self.form != "auto":
+            try:
+                tasks.check_form(self.form)
+            except tasks.TaskInputError as error:
+                problems.append(str(error))
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -72,7 +83,7 @@ def generate(backend: Sampler, task: "str | tasks.Task" = "song", request: "Requ
     before the model runs.
     """
     task = tasks.get(task)
-    prompt = task.prompt(request or Request(), config.chord_tones)
+    prompt = task.prompt(request or Request(), config)
     constraint = prompt.constraint if config.enforce else None
     completions = backend.sample(prompt.text, config.n, config, constraint)
     return [task.song(prompt, completion, i) for i, completion in enumerate(completions)]

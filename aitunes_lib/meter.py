@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import re
 from fractions import Fraction
 from typing import Callable, Sequence
 
@@ -389,6 +390,8 @@ class FormState(BarState):
     offset: int = 0  # 1 when the song opened with a pickup: form bars count from the first whole bar
     chord: frozenset[int] = frozenset()  # the pitch classes of the chord symbol sounding now
     cadence_note: bool = False  # the last bar has its first note
+    last_pitch: int = -1  # the last note's pitch as written (an index), for the repeated-note penalty
+    emitted: int = 0  # tokens generated so far (against the window's budget)
 
 
 def form_plan(form: str, section_bars: int = 8, vary: int = 2, cadence: bool = True) -> tuple:
@@ -424,13 +427,20 @@ class FormRules:
     """
 
     def __init__(self, rules: MeterRules, tonic_chord: Sequence[int], tone_of: Callable[[int], frozenset[int]],
-                 tone_bias: float = 0.0):
+                 tone_bias: float = 0.0, repeat_penalty: float = 0.0):
         self.rules, self.kinds = rules, rules.kinds
         self.tonic_chord = list(tonic_chord)
-        self.tone_of, self.tone_bias = tone_of, tone_bias
+        self.tone_of, self.tone_bias, self.repeat_penalty = tone_of, tone_bias, repeat_penalty
+        # each note token's pitch as written (letter, accidental, octave marks), for the repeated-note penalty
+        spelled = [re.sub(r"[\d/]", "", text.strip()) for text in rules.note_texts]
+        names = {name: i for i, name in enumerate(dict.fromkeys(spelled))}
+        self.note_pitch = np.array([names[name] if not name.startswith("z") else -1 for name in spelled], dtype=np.int64)
+        self.pitch_of = dict(zip(rules.note_ids.tolist(), self.note_pitch.tolist()))
         self.note_pcs = np.array([pitch_class(text) for text in rules.note_texts], dtype=np.int64)
         self.tonic_notes = rules.note_ids[(self.note_pcs == 0) & ~rules.is_rest[rules.note_ids]]
         self.rests = rules.note_ids[rules.is_rest[rules.note_ids]]
+        self.bias_group = rules.note_ids  # the nudge moves probability among notes and rests only
+        self.budget: int | None = None  # tokens left in the model's window, set by `SongForm.build`
 
     def allowed(self, state: FormState) -> np.ndarray:
         kinds = self.kinds
@@ -458,16 +468,47 @@ class FormRules:
             keep = mask & (notes | (kinds == TIE) | (kinds == BARLINE))
             if keep.any():
                 mask = keep
+        if self.budget is not None and not state.tuplet_left and 0 <= b < len(state.plan):
+            # tokens left after this one, were the rest of the form written as briefly as it can be
+            spare = self.budget - state.emitted - 1 - self._need(state, b)
+            if spare < 0:  # tight: only notes that fill the bar (or the most of it), then the bar line
+                notes = mask[self.rules.note_ids]
+                room = self.rules.bar - state.elapsed
+                ticks = self.rules.note_ticks[Fraction(1)]
+                fits = notes & (ticks <= room)
+                if fits.any():
+                    longest = ticks[fits].max()
+                    mask[self.rules.note_ids[notes & (ticks != longest)]] = False
+                    mask[(kinds == TIE) | (kinds == LINEBREAK) | (kinds == CHORD_KIND) | (kinds == TUPLET_KIND)] = False
         if not mask.any():
             mask = self.rules.allowed(state)
         return mask
 
+    def _need(self, state: FormState, b: int) -> int:
+        """The fewest tokens that finish the form from form bar b: a copied bar costs its source's
+        tokens, any other bar one note and a bar line (two more for the cadence's chord), then the ending."""
+        need = 0 if state.elapsed == self.rules.bar else 1  # the rest of this bar: at least one note
+        need += 1  # its bar line
+        for j in range(b + 1, len(state.plan)):
+            step = state.plan[j]
+            if isinstance(step, tuple) and step[1] + state.offset < len(state.bars):
+                need += len(state.bars[step[1] + state.offset])
+            else:
+                need += 2 + (len(self.tonic_chord) if step == "cadence" else 0)
+        return need + 3  # ` $`, ` ` and `<end>`
+
     def bias(self, state: FormState) -> np.ndarray | None:
-        if not self.tone_bias or state.forcing or not state.chord:
+        """The chord-tone nudge, and a penalty on repeating the last note's pitch."""
+        nudge = self.tone_bias and state.chord
+        repeat = self.repeat_penalty and state.last_pitch >= 0
+        if state.forcing or not (nudge or repeat):
             return None
         bonus = np.zeros(len(self.kinds), dtype=np.float32)
-        on = np.isin(self.note_pcs, list(state.chord)) & ~self.rules.is_rest[self.rules.note_ids]
-        bonus[self.rules.note_ids[on]] = self.tone_bias
+        if nudge:
+            on = np.isin(self.note_pcs, list(state.chord)) & ~self.rules.is_rest[self.rules.note_ids]
+            bonus[self.rules.note_ids[on]] += self.tone_bias
+        if repeat:
+            bonus[self.rules.note_ids[self.note_pitch == state.last_pitch]] -= self.repeat_penalty
         return bonus
 
     def advance(self, state: FormState, token: int) -> FormState:
@@ -479,11 +520,13 @@ class FormRules:
         elif state.forcing:  # a sampler that broke the forcing: follow the rules from here
             state.forcing = []
         state.current.append(token)
+        state.emitted += 1
         if kind == CHORD_KIND:
             state.chord = self.tone_of(token)
-        elif kind == NOTE_KIND and not self.rules.is_rest[token] and state.plan and \
-                state.bar_index - state.offset == len(state.plan) - 1:
-            state.cadence_note = True
+        elif kind == NOTE_KIND and not self.rules.is_rest[token]:
+            state.last_pitch = self.pitch_of.get(token, -1)
+            if state.plan and state.bar_index - state.offset == len(state.plan) - 1:
+                state.cadence_note = True
         pickup = state.bar_index == 0 and kind == BARLINE and 0 < state.elapsed < self.rules.bar
         self.rules.advance(state, token)
         if kind == BARLINE:
@@ -510,6 +553,7 @@ class SongForm:
     vary: int = 2
     cadence: bool = True
     tone_bias: float = 0.0
+    repeat_penalty: float = 0.0
 
     def describe(self) -> str:
         return f"the form {'/'.join(sorted(set(self.forms)))} with a cadence" if self.cadence else f"the form {'/'.join(self.forms)}"
@@ -524,7 +568,8 @@ class SongForm:
                 tones[token] = chord_pitch_classes(vocabulary.texts[token].strip()[1:-1]) or frozenset()
             return tones[token]
 
-        rules = FormRules(vocabulary, encode(" `C`"), tone_of, self.tone_bias)
+        rules = FormRules(vocabulary, encode(" `C`"), tone_of, self.tone_bias, self.repeat_penalty)
+        rules.budget = budget
         starts = [FormState(plan=form_plan(form, self.section_bars, self.vary, self.cadence)) for form in self.forms]
         return rules, starts
 
@@ -569,7 +614,14 @@ class MeterProcessor:
             bonus = np.stack([b if b is not None else np.zeros(len(masks[0]), dtype=np.float32) for b in biases])
             width = min(bonus.shape[1], scores.shape[1])
             scores = scores.clone()
-            scores[:, :width] += torch.from_numpy(bonus[:, :width]).to(scores.device, scores.dtype)
+            shift = torch.from_numpy(bonus[:, :width]).to(scores.device, scores.dtype)
+            group = getattr(self.rules, "bias_group", None)  # tokens whose total probability the bonus keeps
+            if group is not None:
+                notes = torch.from_numpy(group).to(scores.device)
+                before = torch.logsumexp(scores[:, notes], dim=1, keepdim=True)
+                after = torch.logsumexp(scores[:, notes] + shift[:, notes], dim=1, keepdim=True)
+                shift[:, notes] -= after - before  # chord-tone notes gain at other notes' expense, not at chords' or bar lines'
+            scores[:, :width] += shift
         mask = torch.from_numpy(np.stack(masks)).to(scores.device)
         mask = mask[:, : scores.shape[1]]
         if mask.shape[1] < scores.shape[1]:  # rows of the embedding beyond the tokenizer (padding)

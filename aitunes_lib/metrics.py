@@ -642,8 +642,13 @@ def rank(
     stats: Mapping[str, Mapping[str, float]] = ARTICLE_STATS,
     training: TrainingBars | None = None,
     variant: str = "article",
+    reference: Mapping[str, Sequence[float]] | None = None,
 ) -> "pd.DataFrame":
     """One row per candidate, best first (invalid last): its features, NDM, checks and reasons.
+
+    With a `reference` (the real songs' values, `stats.json`'s "realism"), each row also gets
+    the song-level features and `realism`, and the order is by realism, most real-sounding
+    first; without one, by the article's NDM, lowest first. NDM is a column either way.
 
     `candidate` is the song's candidate number (its position when it has none), `task_kept`
     and `violations` say whether it kept its task, and `song` holds the `Song` itself with
@@ -658,15 +663,25 @@ def rank(
     for position, item in enumerate(songs):
         song = item if isinstance(item, Song) else Song.from_abc(item)
         scores = evaluate(item, stats, training, variant)
+        if reference is not None and scores["valid"]:
+            features = song_features(song if isinstance(item, Song) else item)
+            scores.update(features, realism=realism(features, reference))
         number = song.candidate if song.candidate is not None else position
-        rows.append({"candidate": number, "task": song.task, **scores, "task_kept": not song.violations,
+        rows.append({"candidate": number, "task": song.task, **scores, **({"form": song.context["form"]} if "form" in song.context else {}),
+                     "task_kept": not song.violations,
                      "violations": "; ".join(song.violations), "song": song.with_scores(**scores)})
     table = pd.DataFrame(rows)
     if table.empty:
         return pd.DataFrame(columns=["candidate", "task", "valid", "NDM", "reason", "task_kept", "violations", "song"])
     if "NDM" not in table:
         table["NDM"] = math.nan
-    return table.sort_values(["valid", "task_kept", "NDM"], ascending=[False, False, True], na_position="last").reset_index(drop=True)
+    if reference is not None:
+        if "realism" not in table:
+            table["realism"] = math.nan
+        order, ascending = ["valid", "task_kept", "realism", "NDM"], [False, False, False, True]
+    else:
+        order, ascending = ["valid", "task_kept", "NDM"], [False, False, True]
+    return table.sort_values(order, ascending=ascending, na_position="last").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- the phrase and chord tasks
@@ -855,6 +870,34 @@ def song_features(song: "Song | str | music21.stream.Stream") -> dict[str, float
         row["repeated_notes"] = float((steps == 0).mean())
         row["mean_interval"] = float(steps.mean())
     return row
+
+
+def song_form(song: "Song | str | music21.stream.Stream", section_bars: int = 8) -> str:
+    """The song's form in sections of `section_bars` bars after any pickup: a section takes the
+    letter of the first earlier one it shares at least half its bars with; a form played k
+    times (an unfolded repeat) is written `AABA*2`. Leftover bars are left out.
+
+    >>> song_form("|".join(["c4", "d4"] * 4 + ["e4"] * 8 + ["c4", "d4"] * 4) + "|", 8)
+    'ABA'
+    """
+    from aitunes_lib.abc import measures
+
+    score = _score(song)
+    bars = measures(score)
+    keys = _bar_keys(bars)
+    start = 1 if len(bars) > 1 and bars[0].duration.quarterLength < bars[1].duration.quarterLength else 0
+    sections = [keys[i:i + section_bars] for i in range(start, len(keys) - section_bars + 1, section_bars)]
+    letters: list[str] = []
+    for i, section in enumerate(sections):
+        same = next((letters[j] for j in range(i) if sum(a == b for a, b in zip(section, sections[j])) * 2 >= section_bars), None)
+        letters.append(same or "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[len(set(letters)) % 26])
+    form = "".join(letters)
+    for passes in (4, 3, 2):
+        if form and len(form) % passes == 0 and form == form[: len(form) // passes] * passes:
+            core = form[: len(form) // passes]
+            names: dict[str, str] = {}
+            return "".join(names.setdefault(c, "ABCDEFGH"[len(names) % 8]) for c in core) + f"*{passes}"
+    return form
 
 
 def realism_reference(rows: Iterable[Mapping[str, float]]) -> dict[str, list[float]]:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
-from aitunes_lib.metrics import FEATURES, kde
+from aitunes_lib.metrics import BINARY_FEATURES, FEATURES, SONG_FEATURES, kde, overlap_area
 
 if TYPE_CHECKING:
     import matplotlib.figure
@@ -40,6 +40,43 @@ def feature_distributions(
         ax.set_title(name)
         ax.set_yticks([])
     axes[0].legend(fontsize="x-small", loc="upper right")
+    return figure
+
+
+def realism_distributions(
+    candidates: "pd.DataFrame", reference: Mapping[str, Sequence[float]], features: Sequence[str] = SONG_FEATURES,
+    columns: int = 5, label: str = "candidates",
+) -> "matplotlib.figure.Figure":
+    """One panel per song feature: the real songs' density (grey) against the candidates'
+    (colour), with the overlap area of the two in the title (1: the same; 0: apart). A 0/1
+    feature shows the two shares as bars."""
+    from matplotlib.figure import Figure
+
+    shown = [f for f in features if f in reference and f in candidates]
+    rows = -(-len(shown) // columns)
+    figure = Figure(figsize=(2.6 * columns, 2.1 * rows), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    valid = candidates[candidates["valid"]] if "valid" in candidates else candidates
+    for ax, name in zip(axes, shown):
+        real = np.asarray(reference[name], dtype=float)
+        mine = valid[name].to_numpy(dtype=float)
+        mine = mine[np.isfinite(mine)]
+        if name in BINARY_FEATURES:
+            ax.bar([0, 1], [real.mean() if len(real) else 0, mine.mean() if len(mine) else 0], color=["0.6", "C1"])
+            ax.set_xticks([0, 1], ["real", label])
+            ax.set_title(f"{name}", fontsize=9)
+            continue
+        both = np.concatenate([real, mine]) if len(mine) else real
+        xs = np.linspace(both.min(), both.max(), 200) if len(both) else np.linspace(0, 1, 2)
+        ax.fill_between(xs, kde(real, xs), color="0.8", label="real songs")
+        if len(mine):
+            ax.plot(xs, kde(mine, xs), color="C1", lw=2, label=label)
+        ax.set_title(f"{name}  (overlap {overlap_area(real, mine):.2f})", fontsize=9)
+        ax.set_yticks([])
+    for ax in axes[len(shown):]:
+        ax.set_visible(False)
+    if len(shown):
+        axes[0].legend(fontsize="x-small")
     return figure
 
 

@@ -123,6 +123,9 @@ def process_file(path: str | Path, prep: PrepConfig = PrepConfig()) -> dict[str,
         record["note_arrays"] = {v: a.tolist() for v, a in notes.items()}
         record["events"] = events.to_json()
         record["features"] = {v: metrics.features(notes[v], events, v) for v in metrics.VARIANTS}
+        written = abc.parse_abc(abc.abc_header("", "") + body)  # the song as a candidate is read
+        record["song_features"] = metrics.song_features(written)
+        record["form"] = metrics.song_form(written)
     except Exception as error:  # noqa: BLE001
         record["reason"] = f"conversion error: {type(error).__name__}: {_first_line(error)}"
         return record
@@ -263,7 +266,7 @@ def prepare_to(out: str | Path, root: str | Path | None = None, prep: PrepConfig
     mixed = tasks.training_records(records)  # song, phrase and chord records, mixed
     dataset.write_jsonl(mixed, out / "tasks.jsonl")
     dataset.write_jsonl([dataset.chat_record(r) for r in mixed], out / "tasks_chat.jsonl")
-    result.index.drop(columns=["body", "note_arrays", "events", "features"], errors="ignore").to_csv(out / "index.csv", index=False)
+    result.index.drop(columns=["body", "note_arrays", "events", "features", "song_features"], errors="ignore").to_csv(out / "index.csv", index=False)
     result.report["validation"] = dataset.validation_report(records, show=False)
     if prep.verify:
         result.report["round_trip_failures"] = {
@@ -271,7 +274,9 @@ def prepare_to(out: str | Path, root: str | Path | None = None, prep: PrepConfig
         }
     (out / "report.json").write_text(json.dumps(result.report, indent=2, ensure_ascii=False))
     kept = result.index[result.index["status"] == "kept"]
-    stats = {v: metrics.training_stats(f[v] for f in kept["features"]) for v in metrics.VARIANTS}
+    stats: dict[str, Any] = {v: metrics.training_stats(f[v] for f in kept["features"]) for v in metrics.VARIANTS}
+    stats["realism"] = metrics.realism_reference(kept["song_features"])  # what real songs sound like, per feature
+    stats["forms"] = dict(Counter(kept["form"]).most_common())  # the songs' forms (tasks.FORMS keeps the usable ones)
     metrics.save_stats(stats, out / "stats.json")
     return result
 

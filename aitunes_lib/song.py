@@ -65,10 +65,13 @@ class Song:
                    meter=fields.get("M", "4/4"), key=fields.get("K", "C"), **facts)
 
     def to_json(self) -> dict[str, Any]:
-        """The song as a JSON object (`from_json` reads it back); the context is left out."""
+        """The song as a JSON object (`from_json` reads it back); of the context and the scores,
+        the plain values (the form, where an opening ends, …)."""
+        plain = (int, float, str, bool, type(None))
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("context", "scores")}
         data["violations"] = list(self.violations)
-        data["scores"] = {k: v for k, v in self.scores.items() if isinstance(v, (int, float, str, bool, type(None)))}
+        data["context"] = {k: v for k, v in self.context.items() if isinstance(v, plain)}
+        data["scores"] = {k: v for k, v in self.scores.items() if isinstance(v, plain)}
         return data
 
     @classmethod

@@ -24,6 +24,10 @@ from aitunes_lib.song import Song
 BackendFactory = Callable[[str], Backend]  # model name or folder -> a backend ready to generate
 
 
+SHOWN = ("candidate", "valid", "realism", "NDM", "form", "bars", "repeated_bars", "ends_on_tonic", "chord_fit",
+         "rhythm_ok", "join_interval", "same_key", "task_kept", "reason")  # the table's columns, in order
+
+
 def modes() -> dict[str, str]:
     """The mode switch's labels → task names: every registered task (song, continue, over chords, …)."""
     return {(tasks.get(name).label or name): name for name in tasks.names()}
@@ -38,6 +42,7 @@ class Studio:
         stats: Mapping[str, Mapping[str, float]] = metrics.ARTICLE_STATS,
         training: metrics.TrainingBars | None = None,
         titles: Sequence[str] = (),
+        reference: Mapping[str, Sequence[float]] | None = None,
         folder: str | Path = "studio",
         model: str = "",
     ):
@@ -46,6 +51,7 @@ class Studio:
         if not backends:
             raise ValueError("the studio needs at least one backend")
         self.backends, self.stats, self.training, self.titles = dict(backends), stats, training, list(titles)
+        self.reference = reference  # the real songs' feature values: rank by realism
         self.folder = Path(folder)
         self.seed = 0
         self.candidates: list[Song] = []
@@ -119,13 +125,14 @@ class Studio:
         except Exception as error:  # noqa: BLE001 - the message belongs on screen
             self.status.value = f"<b>could not generate:</b> {html.escape(str(error))}"
             return None
-        self.table = metrics.rank(songs, self.stats, self.training)
+        self.table = metrics.rank(songs, self.stats, self.training, reference=self.reference)
         self.candidates = list(songs)
-        shown = self.table.drop(columns=[c for c in ("bad_bars", "partial_ends", "song") if c in self.table])
+        shown = self.table[[c for c in SHOWN if c in self.table]]
         self.results.value = shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–")
         notes = "".join(f"<br><i>{html.escape(str(w.message))}</i>" for w in caught)
         self.status.value = f"{len(self.candidates)} candidates, best first" + notes
-        self.choice.options = [(f"#{int(r.candidate)}  NDM {r.NDM:.2f}" if r.valid and pd.notna(r.NDM) else
+        score = "realism" if "realism" in self.table else "NDM"
+        self.choice.options = [(f"#{int(r.candidate)}  {score} {getattr(r, score):.2f}" if r.valid and pd.notna(getattr(r, score)) else
                                 f"#{int(r.candidate)}  ({r.reason or 'invalid'})", int(r.candidate))
                                for r in self.table.itertuples()]
         if self.table["valid"].any():

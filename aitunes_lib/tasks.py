@@ -21,12 +21,15 @@ from __future__ import annotations
 import dataclasses
 import re
 from fractions import Fraction
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
 from aitunes_lib import abc, meter
 from aitunes_lib.song import Song
+
+if TYPE_CHECKING:
+    from aitunes_lib.generate import GenerateConfig
 
 PHRASE_BARS = (2, 4, 8)  # prefix lengths sampled per song
 CHART_BARS = 16  # bars per chord-task section: a chart and its melody fit the tiny model's window
@@ -80,8 +83,9 @@ class Task:
         """`count` training records of this task from one song's record (the article's pair)."""
         return []
 
-    def prompt(self, request: Request, chord_tones: float = 0.0) -> Prompt:
-        """The prompt for a request; bad input raises `TaskInputError` before any work starts."""
+    def prompt(self, request: Request, config: "GenerateConfig | None" = None) -> Prompt:
+        """The prompt for a request (and the decoding settings it needs from `config`); bad input
+        raises `TaskInputError` before any work starts."""
         raise NotImplementedError
 
     def violations(self, prompt: Prompt, completion: str) -> list[str]:
@@ -163,8 +167,51 @@ def training_records(
 # --------------------------------------------------------------------------- song
 
 
+# The forms of the 379 OpenEWLD training songs, in 8-bar sections after any pickup (a section
+# takes the letter of the first earlier one it shares at least 4 bars with; `*2` is a form
+# played twice, as an unfolded repeat; `metrics.song_form`). Counts of the 317 songs whose
+# form has at most 5 sections, the most the tiny model's window holds; the test suite
+# recomputes them from the dataset.
+FORMS = {
+    "AABA": 46, "ABAC": 36, "AB": 31, "ABCD": 25, "AABA*2": 25, "ABAC*2": 20, "AB*2": 19, "AABC": 16, "ABC": 14,
+    "ABCD*2": 13, "ABCDE": 11, "AAB": 8, "ABCA": 7, "A": 6, "AABC*2": 5, "ABA": 4, "A*4": 3, "ABCA*2": 3, "AAAB": 2,
+    "A*2": 2, "ABCBC": 2, "AB*3": 1, "AABAC": 1, "ABACD": 1, "ABCB*2": 1, "ABCDC": 1, "ABCAB": 1, "AABCD": 1,
+    "ABA*2": 1, "ABCDA": 1, "ABCDC*2": 1, "ABAC*3": 1, "ABCB": 1, "ABBBB": 1, "AABBC": 1, "AABB": 1, "ABC*2": 1,
+    "ABB": 1, "AAB*2": 1, "A*3": 1,
+}
+SECTION_BARS = 8
+
+
+def sample_forms(n: int, seed: int | None, form: str | None = "auto") -> list[str]:
+    """n forms for n candidates: drawn from `FORMS` by their counts ("auto"), one form for all
+    (`"AABA"`, `"AB*2"`), or with no section returning (None: the same lengths, all letters new)."""
+    rng = np.random.default_rng(seed)
+    if form not in (None, "auto"):
+        return [form] * n
+    names = list(FORMS)
+    weights = np.array([FORMS[f] for f in names], dtype=float)
+    drawn = [names[i] for i in rng.choice(len(names), size=n, p=weights / weights.sum())]
+    if form is None:  # the same lengths, nothing returns
+        drawn = [("ABCDEFGH"[: len(f.split("*")[0])] + ("*" + f.split("*")[1] if "*" in f else "")) for f in drawn]
+    return drawn
+
+
+def check_form(form: str) -> str:
+    """A form as `FORMS` writes it (letters A–H, at most 5 sections, `*k` for k passes), or a clear error."""
+    match = re.fullmatch(r"([A-H]{1,5})(?:\*([1-4]))?", form or "")
+    if not match:
+        raise TaskInputError(f"form {form!r}: write 1 to 5 section letters, such as AABA or ABAC, optionally *2 to play it twice")
+    return form
+
+
 class SongTask(Task):
-    """The article's task: a whole song from a title and a composer."""
+    """The article's task: a whole song from a title and a composer.
+
+    By default the decoder also gives it a song's shape: a form drawn from the real songs'
+    forms (sections that return are copied), a last bar on the tonic, and a nudge toward the
+    sounding chord's tones, and a penalty on repeating a note. `GenerateConfig(shape=False)`
+    leaves the model alone with the meter rules, as before.
+    """
 
     name, marker, label = "song", abc.SONG, "song"
     input_help = "nothing: the title and band are the prompt"
@@ -172,9 +219,49 @@ class SongTask(Task):
     def records(self, record, count, rng):
         return [dict(record)] * count
 
-    def prompt(self, request: Request, chord_tones: float = 0.0) -> Prompt:
-        return Prompt(self.name, self.header(request.title, request.composer), request.title, request.composer,
-                      meter.WholeBars())
+    def prompt(self, request: Request, config: "GenerateConfig | None" = None) -> Prompt:
+        text = self.header(request.title, request.composer)
+        form = getattr(config, "form", None)
+        cadence = bool(getattr(config, "cadence", False))
+        tones = float(getattr(config, "chord_tones", 0.0))
+        if not getattr(config, "shape", False):  # the model alone, with the meter rules
+            return Prompt(self.name, text, request.title, request.composer, meter.WholeBars())
+        forms = sample_forms(getattr(config, "n", 1), getattr(config, "seed", None),
+                             form if form in (None, "auto") else check_form(form))
+        constraint = meter.SongForm(tuple(f.split("*")[0] for f in forms), SECTION_BARS, cadence=cadence, tone_bias=tones,
+                                    repeat_penalty=float(getattr(config, "repeat_penalty", 0.0)))
+        return Prompt(self.name, text, request.title, request.composer, constraint, context={"forms": forms})
+
+    def song(self, prompt: Prompt, completion: str, candidate: int) -> Song:
+        song = super().song(prompt, completion, candidate)
+        forms = prompt.context.get("forms")
+        if not forms:
+            return song
+        form = forms[candidate % len(forms)]
+        passes = int(form.split("*")[1]) if "*" in form else 1
+        context = {k: v for k, v in prompt.context.items() if k != "forms"} | {"form": form}
+        # a form played k times, as a lead sheet's repeat unfolds: the model writes one pass (a pickup opens it once)
+        bars = abc.bar_lengths(completion)
+        again = song.body
+        if passes > 1 and len(bars) > 1 and bars[0] < bars[1]:
+            again = abc.decode_body(completion[completion.index("|") + 1:])
+        return dataclasses.replace(song, body=song.body + again * (passes - 1), context=context,
+                                   violations=tuple(self.form_violations(prompt.constraint, form, completion)))
+
+    @staticmethod
+    def form_violations(constraint: Any, form: str, completion: str) -> list[str]:
+        """What a candidate broke of its form and cadence (a decoder that enforces them breaks nothing
+        unless the model's window ran out; the OpenAI API cannot enforce them)."""
+        lengths = abc.bar_lengths(completion)
+        whole = lengths[1:] if lengths and len(lengths) > 1 and lengths[0] < lengths[1] else lengths
+        want = len(form.split("*")[0]) * getattr(constraint, "section_bars", SECTION_BARS)
+        problems = [] if len(whole) == want else [f"{len(whole)} bars; the form {form} has {want}"]
+        if getattr(constraint, "cadence", False):
+            body = completion.split(abc.END, 1)[0]
+            notes = [e for e in re.findall(abc.EVENT, body) if abc.classify(e)[0] == abc.NOTE_KIND and "z" not in e]
+            if not notes or abc.pitch_class(notes[-1]) != 0:
+                problems.append("the melody does not end on the tonic")
+        return problems
 
 
 # --------------------------------------------------------------------------- phrase
@@ -219,7 +306,7 @@ class PhraseTask(Task):
         title, composer = abc.parse_prompt(record["prompt"])
         return {"prompt": self.header(title, composer) + completion[: ends[k - 1]], "completion": completion[ends[k - 1]:]}
 
-    def prompt(self, request: Request, chord_tones: float = 0.0) -> Prompt:
+    def prompt(self, request: Request, config: "GenerateConfig | None" = None) -> Prompt:
         phrase = request.text if isinstance(request.text, Phrase) else phrase_input(_text(request, "an opening"))
         # after the prefix's whole bars (no pickup any more), and at least PHRASE_MIN_BARS more
         constraint = meter.WholeBars(bars_before=phrase.bars, min_bars=phrase.bars + PHRASE_MIN_BARS)
@@ -306,7 +393,8 @@ class ChordsTask(Task):
         """`X: 1 $ T: … $ C: … $ <chords>` + the chart + ` $ <song>`: the melody follows."""
         return self.header(title, composer) + chart.text() + abc.LINE_BREAK + abc.SONG
 
-    def prompt(self, request: Request, chord_tones: float = 0.0) -> Prompt:
+    def prompt(self, request: Request, config: "GenerateConfig | None" = None) -> Prompt:
+        chord_tones = config.chord_tones if config is not None else 0.0
         given = request.text
         chart, moved = (given, None) if isinstance(given, ChordChart) else chart_input(_text(request, "a chord chart", allow_list=True))
         bars = tuple((length, tuple(chords)) for length, chords in chart.bars)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from aitunes_lib import abc, tasks
 from aitunes_lib.backends.base import as_completion
-from aitunes_lib.meter import BarState, MeterRules, bar_lengths, classify, make_processor
+from aitunes_lib.meter import BarState, MeterRules, bar_lengths, classify, make_processor, pitch_class
 from aitunes_lib.tokenizer import EVENT, AbcTokenizer
 
 PROMPT = abc.seed_prompt("Random Logits", "Hypothesis")
@@ -204,3 +204,42 @@ def test_the_chord_tone_bonus_goes_to_the_sounding_chords_tones(vocab):
     assert favoured and all(pitch_class(t) in (0, 4, 7) for t in favoured) and set(bonus[bonus > 0]) == {1.5}
     assert not any(t.strip().startswith("z") for t in favoured)  # rests get nothing
     assert ChartRules(rules, bars, tones=tones).bias(state) is None  # off by default in the rules
+
+
+# --------------------------------------------------------------------------- song forms
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), form=st.sampled_from(["AABA", "ABAC", "AB", "A"]))
+def test_a_form_copies_its_returns_and_ends_on_the_tonic(vocab, seed, form):
+    from aitunes_lib.meter import SongForm, form_plan
+
+    tokenizer, rules = vocab
+    form_rules, starts = SongForm((form,), section_bars=4, tone_bias=1.0).build(rules, tokenizer.encode, None)
+    state = starts[0]
+    melody = as_completion(tokenizer.decode(walk(form_rules, np.random.default_rng(seed), 3000, state=state)))
+    assert state.done, melody
+    lengths = bar_lengths(melody)
+    offset = 1 if lengths[0] < 4 else 0  # a pickup comes before the form
+    assert set(lengths[offset:]) == {4} and len(lengths) == offset + 4 * len(form), melody
+    bars = [b.strip() for b in melody.replace(" $", "").split("|")][:-1]
+    for b, step in enumerate(form_plan(form, 4)):
+        if isinstance(step, tuple):
+            assert bars[offset + b].lstrip("$ ") == bars[offset + step[1]].lstrip("$ "), (b, melody)
+    last = abc.parse_abc(abc.decode_seed(PROMPT, melody)).parts[0].getElementsByClass("Measure")[-1]
+    assert [c.figure for c in last.recurse().getElementsByClass("ChordSymbol")] == ["C"]
+    assert {n.pitch.pitchClass for n in last.recurse().notes if n.isNote} == {0}  # the melody lands on the tonic
+
+
+def test_the_chord_tone_nudge_of_a_form_follows_the_last_chord(vocab):
+    from aitunes_lib.meter import SongForm
+
+    tokenizer, rules = vocab
+    form_rules, starts = SongForm(("A",), section_bars=4, tone_bias=2.0).build(rules, tokenizer.encode, None)
+    state = starts[0]
+    assert form_rules.bias(state) is None  # no chord yet
+    for token in tokenizer.encode(" `G7`"):
+        form_rules.advance(state, token)
+    bonus = form_rules.bias(state)
+    favoured = {tokenizer.decode([i]) for i in np.flatnonzero(bonus)}
+    assert favoured and {pitch_class(t) for t in favoured} <= {7, 11, 2, 5}

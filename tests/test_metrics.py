@@ -284,3 +284,44 @@ def test_real_melodies_mostly_sit_on_chord_tones(few_texts):
 
     fits = [M.chord_fit(abc.decode_seed(t[: t.index("<song>") + 6], t[t.index("<song>") + 6:])) for t in few_texts]
     assert 0.6 < float(np.nanmedian(fits)) < 0.95
+
+
+# --------------------------------------------------------------------------- song features and realism
+
+
+def test_song_features_by_hand():
+    tune = HEADER + ('"C"c2 e2 | "G7"d B G2 | "C"c2 e2 | "G7"d B G2 |\n'
+                     '"F"A/ c/ A/ c/ z2 | "G7"B2 d2 | "C"c2 e2 | "C"c4 |')
+    f = M.song_features(tune)
+    assert f["bars"] == 8 and f["notes_per_bar"] == 19 / 8 and f["pitch_range"] == 9  # G to e
+    assert f["repeated_bars"] == 3 / 8  # bars 3, 4 and 7 came before
+    assert f["repeated_phrases"] == 0  # the two 4-bar phrases differ
+    assert f["ends_on_tonic"] == 1 and f["ends_on_tonic_chord"] == 1
+    assert f["offbeat"] == pytest.approx(2 / 19)  # the second and fourth eighth notes of bar 5
+    assert f["rests"] == pytest.approx(2 / 32) and f["chords_per_bar"] == 1 and f["distinct_chords"] == 3
+    assert f["in_scale"] == 1 and f["repeated_notes"] == 0
+    assert f["chord_tones"] == pytest.approx(M.chord_fit(tune))
+    assert set(f) == set(M.SONG_FEATURES)
+    assert math.isnan(M.song_features(HEADER + "z4 |")["pitch_range"])  # no notes: NaN by design
+
+
+def test_song_form_of_real_songs(few_texts):
+    from aitunes_lib import abc
+
+    forms = {t.split(" $ ")[1][3:]: M.song_form(abc.decode_body(t.split("<song>")[1])) for t in few_texts}
+    assert forms["Jingle Bells"] == "AABBAAB"  # verse, verse, chorus, chorus, and again without the last chorus
+    verse, chorus = '"C"c2 e2 | d B G2 |\n' * 4, '"F"A4 | c4 |\n' * 4
+    assert M.song_form(HEADER + verse + chorus) == "AB" and M.song_form(HEADER + (verse + chorus) * 2) == "AB*2"
+    assert M.song_form(HEADER + verse + chorus + verse) == "ABA"
+
+
+def test_realism_prefers_real_songs_to_a_plod(few_texts):
+    from aitunes_lib import abc
+
+    rows = [M.song_features(abc.decode_body(t.split("<song>")[1])) for t in few_texts]
+    reference = M.realism_reference(rows)
+    plod = HEADER + "\n".join(['"C"C C C C | D D D D | E E E E | F F F F |'] * 8)
+    real = [M.realism(r, reference) for r in rows]
+    assert M.realism(M.song_features(plod), reference) < min(real) and max(real) <= 0
+    table = M.rank([plod, abc.decode_body(few_texts[1].split("<song>")[1])], reference=reference)
+    assert table["candidate"].tolist() == [1, 0] and "repeated_bars" in table  # the real song first

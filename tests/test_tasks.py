@@ -101,12 +101,14 @@ def test_chart_violations_name_the_bar():
 
 
 def test_prompts_name_their_constraints():
-    song = tasks.get("song").prompt(tasks.Request("Tea", "Me"))
+    song = tasks.get("song").prompt(tasks.Request("Tea", "Me"))  # no decoding settings: the meter rules alone
     assert song.text == "X: 1 $ T: Tea $ C: Me $ <song>" and song.constraint == meter.WholeBars()
     phrase = tasks.get("phrase").prompt(tasks.Request("Tea", "Me", '"C"c2 e2 | "G7"d4 |'))
     assert phrase.text.endswith("<phrase> `C`c2 e2 | `G7`d4 |") and phrase.prefix == " `C`c2 e2 | `G7`d4 |"
     assert phrase.constraint == meter.WholeBars(bars_before=2, min_bars=6) and phrase.context["prefix_quarters"] == 8
-    chords = tasks.get("chords").prompt(tasks.Request(text=["C", "G7"]), chord_tones=1.5)
+    from aitunes_lib.generate import GenerateConfig
+
+    chords = tasks.get("chords").prompt(tasks.Request(text=["C", "G7"]), GenerateConfig(chord_tones=1.5))
     assert chords.constraint.tone_bias == 1.5 and chords.constraint.tones == (frozenset({0, 4, 7}), frozenset({2, 5, 7, 11}))
     candidate = tasks.get("chords").song(chords, " `C`c4 | `G7`B2 d2 | $ <end>", 3)
     assert candidate.task == "chords" and candidate.candidate == 3 and candidate.violations == ()
@@ -127,7 +129,7 @@ class EightBars(tasks.Task):
     def records(self, record, count, rng):
         return [{"prompt": record["prompt"].replace("<song>", self.marker), "completion": record["completion"]}] * count
 
-    def prompt(self, request, chord_tones=0.0):
+    def prompt(self, request, config=None):
         # the marker the base model knows, and the meter rules with a floor of eight bars
         return tasks.Prompt(self.name, abc.seed_prompt(request.title, request.composer), request.title, request.composer,
                             meter.WholeBars(min_bars=8))
@@ -179,3 +181,23 @@ def test_a_task_of_ones_own_runs_through_the_cli_and_the_studio(eight_bars, tmp_
     assert len(table) == 2 and set(table["task"]) == {"eight"} and table["task_kept"].all()
     ranked = metrics.rank(songs)
     assert list(ranked.columns[:3]) == ["candidate", "task", "valid"] and ranked["song"].iloc[0].scores["valid"] in (True, False)
+
+
+def test_song_forms_are_drawn_from_the_real_songs_and_played_as_written():
+    from aitunes_lib.generate import GenerateConfig
+
+    drawn = tasks.sample_forms(400, seed=1)
+    assert drawn == tasks.sample_forms(400, seed=1) and set(drawn) <= set(tasks.FORMS)
+    assert drawn.count("AABA") > drawn.count("ABCDE") > 0  # as common as among the real songs
+    assert tasks.sample_forms(3, 0, "AB*2") == ["AB*2"] * 3
+    assert all(len(set(f.split("*")[0])) == len(f.split("*")[0]) for f in tasks.sample_forms(50, 2, None))  # nothing returns
+    prompt = tasks.get("song").prompt(tasks.Request("Tea", "Me"), GenerateConfig(n=3, seed=0, form="AB*2"))
+    assert prompt.constraint == meter.SongForm(("AB", "AB", "AB"), 8, cadence=True, tone_bias=1.0, repeat_penalty=1.0)
+    song = tasks.get("song").song(prompt, " `C`c4 | $ <end>", 1)
+    assert song.body == '"C"c4 |\n"C"c4 |\n' and song.context["form"] == "AB*2"  # one pass written, played twice
+    assert song.violations == ("1 bars; the form AB*2 has 16",)  # a cut-short pass is reported (it ends on C)
+    off = tasks.get("song").prompt(tasks.Request(), GenerateConfig(shape=False))
+    assert off.constraint == meter.WholeBars()  # the model alone, with the meter rules
+    for bad in ("ABACABAC", "xyz", "AB*9"):
+        with pytest.raises(ValueError, match="section letters"):
+            GenerateConfig(form=bad)

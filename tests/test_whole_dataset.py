@@ -89,10 +89,23 @@ def test_playing_order_agrees_with_music21_where_it_can_expand(prepared):
 
 
 def test_build_index(prepared, openewld):
-    from aitunes_lib import data
+    from aitunes_lib import data, prep
 
-    index = data.build_index(openewld, cache_dir=prepared[1], verify=True, workers=2)  # the warm cache
+    index = prep.build_index(openewld, cache_dir=prepared[1], verify=True, workers=2)  # the warm cache
     assert list(index.columns) == data.INDEX_COLUMNS + ["status", "reason"]
     assert len(index) == 502 and (index["status"] == "kept").sum() == 379
     assert index["has_chords"].all()  # OpenEWLD's lead sheets all carry chord symbols
     assert index.loc[index["meter"].isin(["4/4", "2/2"]), "mode"].value_counts().to_dict() == {"major": 379, "minor": 2}
+
+
+def test_the_forms_table_is_the_real_songs_forms(prepared):
+    """`tasks.FORMS` (what the default path draws from) holds the training songs' own forms."""
+    from collections import Counter
+
+    from aitunes_lib import tasks
+
+    kept = prepared[0].index[prepared[0].index["status"] == "kept"]
+    counts = Counter(kept["form"])
+    usable = {form: n for form, n in counts.items() if len(form.split("*")[0]) <= 5 and form}
+    assert usable == tasks.FORMS
+    assert sum(usable.values()) >= 0.8 * len(kept)  # most songs' forms fit the tiny model's window
