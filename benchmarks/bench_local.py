@@ -32,7 +32,7 @@ def candidates_table(backend: local.LocalBackend, prompts: list[str], stats, tra
     """Generate n candidates per prompt and score each one."""
     rows, started, tokens = [], time.perf_counter(), 0
     for p, prompt in enumerate(prompts):
-        songs = generate(backend, "song", Request(*abc.parse_prompt(prompt)), GenerateConfig(n=n, seed=seed + p, enforce=enforce))
+        songs = generate(backend, "song", Request(*abc.parse_prompt(prompt)), GenerateConfig(n=n, seed=seed + p, enforce=enforce, shape=False))
         tokens += sum(len(backend.tokenizer.encode(abc.encode_body(s.body))) for s in songs)
         for song in songs:
             rows.append({"prompt": p, "candidate": song.candidate, **metrics.evaluate(song, stats, training)})

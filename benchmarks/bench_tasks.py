@@ -115,7 +115,7 @@ def main() -> int:
     print("\n== song: whole songs from held-out titles ==")
     song_rows = []
     for i, record in enumerate(held):
-        for song in generate(backend, "song", Request(*abc.parse_prompt(record["prompt"])), GenerateConfig(n=args.n, seed=i)):
+        for song in generate(backend, "song", Request(*abc.parse_prompt(record["prompt"])), GenerateConfig(n=args.n, seed=i, shape=False)):
             song_rows.append(metrics.evaluate(song, stats))
         print(f"  {i + 1}/{len(held)}", end="\r", flush=True)
     song_ndm = median(r.get("NDM") for r in song_rows if r["valid"])

@@ -16,9 +16,10 @@ from aitunes_lib.generate import load_candidates
 from conftest import ROOT
 
 
-def run(*args, env=None):
+def run(*args, env=None, timeout=300):
+    """The CLI in a subprocess; the timeout only guards against a hang (the machines are shared)."""
     return subprocess.run([sys.executable, "-m", "aitunes_lib", *args], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300)
+                          cwd=ROOT, env={**os.environ, **(env or {})}, timeout=timeout)
 
 
 def dataset_task(record):
@@ -83,7 +84,7 @@ def test_train_and_generate_with_openai_through_the_stand_in(tmp_path, song_path
     candidates = [json.loads(line) for line in (tmp_path / "gen" / "candidates.jsonl").read_text().splitlines()]
     assert len(candidates) == 3 and all(c["scores"]["valid"] for c in candidates)
     assert (candidates[0]["title"], candidates[0]["composer"], candidates[0]["task"]) == ("Mr. Clean", "The Dishes", "song")
-    assert "warning: the OpenAI API cannot enforce whole bars" in result.stderr and "Traceback" not in result.stderr
+    assert "warning: the OpenAI API cannot enforce the form" in result.stderr and "Traceback" not in result.stderr
     assert (tmp_path / "gen" / "candidate_0.abc").read_text().startswith("X:1\nT:Mr. Clean\nC:The Dishes\nL:1/4")
     assert (tmp_path / "gen" / "candidate_2.mid").stat().st_size > 50
 
@@ -169,7 +170,7 @@ def test_generate_with_a_missing_local_model_says_so(tmp_path):
 def test_the_demo_runs_end_to_end_on_the_defaults(tmp_path, openewld):
     """`make demo`'s job with few steps: prepare everything, fine-tune from the base, 5 ranked candidates."""
     out = tmp_path / "out"
-    result = run("demo", "--out", str(out), "--quiet", "--steps", "3", env={"AITUNES_CACHE": str(tmp_path / "cache")})
+    result = run("demo", "--out", str(out), "--quiet", "--steps", "3", env={"AITUNES_CACHE": str(tmp_path / "cache")}, timeout=1200)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "training pairs           379" in result.stdout
     assert "folk-tiny" in result.stdout  # fine-tuned from the committed base

@@ -36,7 +36,7 @@ def test_generate_rank_select_listen_download(tmp_path):
         table = studio.generate()
     assert len(table) == 3 and table["valid"].all()
     assert "<table" in studio.results.value and "NDM" in studio.results.value
-    assert "cannot enforce whole bars" in studio.status.value  # the API's limit, said on screen
+    assert "cannot enforce the form" in studio.status.value  # the API's limit, said on screen
     assert studio.selected == table.iloc[0]["candidate"]  # the best is shown at once
     shown = studio.select(1)
     assert "error" not in shown
