@@ -66,6 +66,17 @@ def _finishing(state: BarState, kinds: np.ndarray) -> np.ndarray:
     return mask
 
 
+def _settled(state: "ChartState | FormState", kinds: np.ndarray) -> np.ndarray | None:
+    """The mask when a sequence is done or ending, or when a forced token is due; else None."""
+    mask = _finishing(state, kinds)
+    if mask.any():
+        return mask
+    if state.forcing:
+        mask[state.forcing[0]] = True
+        return mask
+    return None
+
+
 class MeterRules:
     """Which tokens keep every bar of `bar` quarters exact, for a vocabulary of token texts."""
 
@@ -243,12 +254,10 @@ class ChartRules:
     def allowed(self, state: ChartState) -> np.ndarray:  # type: ignore[override]
         """A boolean mask over the vocabulary: the tokens that keep the bar and the chart."""
         rules, kinds = self.rules, self.kinds
-        mask = _finishing(state, kinds)
-        if mask.any():
-            return mask
-        if state.forcing:
-            mask[state.forcing[0]] = True
-            return mask
+        settled = _settled(state, kinds)
+        if settled is not None:
+            return settled
+        mask = np.zeros(len(kinds), dtype=bool)
         b = state.bar_index
         if b >= len(self.bar_ticks):  # every bar written: the article's ending ` $ <end>`, or `<end>` if out of budget
             left = math.inf if self.budget is None else self.budget - state.emitted
@@ -444,12 +453,10 @@ class FormRules:
 
     def allowed(self, state: FormState) -> np.ndarray:
         kinds = self.kinds
-        mask = _finishing(state, kinds)
-        if mask.any():
-            return mask
-        if state.forcing:
-            mask[state.forcing[0]] = True
-            return mask
+        settled = _settled(state, kinds)
+        if settled is not None:
+            return settled
+        mask = np.zeros(len(kinds), dtype=bool)
         b = state.bar_index - state.offset
         if state.bar_index > 0 and b >= len(state.plan):  # the form is complete: the article's ending ` $ <end>`
             if state.last == BARLINE:
