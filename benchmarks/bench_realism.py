@@ -21,7 +21,6 @@ defaults without the repeated-note penalty, and the defaults at temperature 1.0.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import statistics

@@ -4,7 +4,6 @@ uses another's private names, and only `config` reads the environment."""
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 
