@@ -591,8 +591,12 @@ def evaluate(
     training: TrainingBars | None = None,
     variant: str = "article",
     meter_quarters: float = 4.0,
+    reference: Mapping[str, Sequence[float]] | None = None,
 ) -> dict[str, Any]:
     """Every feature and check of one candidate (a `Song`, or ABC text); never raises.
+
+    With a `reference` (the real songs' feature values), also the song-level features and
+    `realism`, read from the same parse.
 
     A candidate music21 cannot parse comes back with `valid=False` and the parser's message.
     """
@@ -633,6 +637,9 @@ def evaluate(
             reasons.append(f"NDM: {error}")
     if context.get("prefix_quarters") is not None and row["valid"]:
         row.update(continuation(score, float(context["prefix_quarters"])))
+    if reference is not None and row["valid"]:
+        shape = song_features(score)
+        row.update(shape, realism=realism(shape, reference))
     row["reason"] = "; ".join(reasons)
     return row
 
@@ -662,10 +669,7 @@ def rank(
     rows = []
     for position, item in enumerate(songs):
         song = item if isinstance(item, Song) else Song.from_abc(item)
-        scores = evaluate(item, stats, training, variant)
-        if reference is not None and scores["valid"]:
-            features = song_features(song if isinstance(item, Song) else item)
-            scores.update(features, realism=realism(features, reference))
+        scores = evaluate(item, stats, training, variant, reference=reference)
         number = song.candidate if song.candidate is not None else position
         rows.append({"candidate": number, "task": song.task, **scores, **({"form": song.context["form"]} if "form" in song.context else {}),
                      "task_kept": not song.violations,
