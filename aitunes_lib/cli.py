@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from aitunes_lib import config, data, dataset, metrics, prep, tasks
+from aitunes_lib.backends.base import ModelFileError
 from aitunes_lib.backends.local import LocalBackendError
 from aitunes_lib.backends.openai_backend import OpenAIBackendError
 
@@ -319,6 +320,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except (data.DatasetError, dataset.DatasetError, tasks.TaskInputError, FileNotFoundError, config.MissingApiKey,
-            OpenAIBackendError, LocalBackendError, UsageError) as error:
+            OpenAIBackendError, LocalBackendError, ModelFileError, UsageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from aitunes_lib import files
 from aitunes_lib.abc import END, EVENT, SONG
 
 PAD = "<pad>"
@@ -98,8 +99,8 @@ class AbcTokenizer:
     def save(self, folder: str | Path) -> Path:
         """Write `tokenizer.json` into a model folder."""
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self._tokenizer.save(str(folder / "tokenizer.json"))
+        with files.replacing(folder / "tokenizer.json") as tmp:
+            self._tokenizer.save(str(tmp))
         return folder / "tokenizer.json"
 
     @classmethod
@@ -110,4 +111,8 @@ class AbcTokenizer:
         path = Path(folder) / "tokenizer.json"
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no tokenizer here (is {folder} a model folder?)")
-        return cls(Tokenizer.from_file(str(path)))
+        try:
+            return cls(Tokenizer.from_file(str(path)))
+        except Exception as error:  # noqa: BLE001 - the tokenizers library raises plain Exception for a bad file
+            raise ValueError(f"{path}: not a readable tokenizer ({str(error).splitlines()[0][:120]}); "
+                             "train the model again or use another folder") from error

@@ -7,10 +7,16 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
+from aitunes_lib import files
+
 if TYPE_CHECKING:
     from aitunes_lib.generate import GenerateConfig
 
 STOP = " $ <end>"  # the article's stop sequence: a completion ends with it
+
+
+class ModelFileError(ValueError):
+    """A file of a model folder is missing, damaged or not what it should be; the message names it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,9 +30,7 @@ class ModelHandle:
 
     def save(self, path: str | Path) -> Path:
         """Write the handle as JSON."""
-        path = Path(path)
-        path.write_text(json.dumps(dataclasses.asdict(self), indent=2))
-        return path
+        return files.write_json(path, dataclasses.asdict(self))
 
     @classmethod
     def load(cls, path: str | Path) -> "ModelHandle":
@@ -34,7 +38,10 @@ class ModelHandle:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no model handle (train a model first)")
-        return cls(**json.loads(path.read_text()))
+        try:
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, TypeError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise ModelFileError(f"{path}: not a model handle ({error}); train the model again") from error
 
 
 class Backend(Protocol):

@@ -7,23 +7,29 @@ Hugging Face causal-LM checkpoint (a local folder or, with internet, a hub id su
 `aitunes_lib.meter` on by default so that every bar adds up.
 
 A model folder holds `config.json` + `model.safetensors` (Hugging Face), `tokenizer.json`
-(`AbcTokenizer`), `handle.json`, `history.csv`, and `checkpoint.pt` (optimizer state, to
-resume).
+(`AbcTokenizer`), `handle.json`, `history.csv`, and `checkpoint.pt` (optimizer state, step,
+history and the run's fingerprint, to resume). A folder holds data, never code: weights load
+from safetensors only, the checkpoint with `weights_only=True`, and every file is written
+atomically. A folder is resumed only by the same run (same preset, base, data, tokenizer).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
+import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from aitunes_lib import dataset
-from aitunes_lib.backends.base import ModelHandle, as_completion
+from aitunes_lib import dataset, files
+from aitunes_lib.backends.base import ModelFileError, ModelHandle, as_completion
 from aitunes_lib.tokenizer import END, PAD, AbcTokenizer
 
 if TYPE_CHECKING:
@@ -154,16 +160,15 @@ def load_pretrained(base: str, texts: Sequence[str], vocab_size: int):
     """
     from transformers import AutoModelForCausalLM
 
-    ours = is_model_folder(base)
-    try:
-        model = AutoModelForCausalLM.from_pretrained(base)
-    except OSError as error:
-        raise LocalBackendError(f"cannot load the base model {base!r}: {str(error).splitlines()[0]}") from error
-    if ours:
-        tokenizer = AbcTokenizer.load(base)
+    if is_model_folder(base):
+        model, tokenizer = load_model(base), load_tokenizer(base)
         if tokenizer.add_specials():  # a base saved before the task markers: new rows, learned in fine-tuning
             model.resize_token_embeddings(tokenizer.vocab_size)
         return model, tokenizer
+    try:
+        model = AutoModelForCausalLM.from_pretrained(base)
+    except (OSError, ValueError) as error:
+        raise LocalBackendError(f"cannot load the base model {base!r}: {str(error).splitlines()[0]}") from error
     tokenizer = AbcTokenizer.train(texts, vocab_size)
     model.resize_token_embeddings(tokenizer.vocab_size)
     model.config.update({"eos_token_id": tokenizer.token_id(END), "bos_token_id": tokenizer.token_id(END),
@@ -283,6 +288,115 @@ class TrainResult:
     peak: float | None
 
 
+# --------------------------------------------------------------------------- model folders
+
+CHECKPOINT = "checkpoint.pt"  # optimizer state, step and history: tensors and plain types only
+MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", CHECKPOINT)
+FINGERPRINT_NAMES = {"preset": "the preset", "base": "the base model", "block": "the window", "seed": "the seed",
+                     "val_fraction": "the validation share", "vocab_size": "the vocabulary ceiling",
+                     "data": "the training data", "vocabulary": "the vocabulary texts", "tokenizer": "tokenizer.json"}
+
+
+def text_digest(texts: Sequence[str]) -> str:
+    """A short SHA-256 of a list of texts (order matters)."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def file_digest(path: str | Path) -> str:
+    """A short SHA-256 of a file's bytes ("missing" when there is no file)."""
+    path = Path(path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "missing"
+
+
+def run_fingerprint(config: TrainConfig, texts: Sequence[str], tokenizer_texts: Sequence[str] = ()) -> dict[str, str]:
+    """What makes two training runs the same run: resuming is allowed only when all of it matches
+    (the saved tokenizer's digest is added when a checkpoint is written)."""
+    return {"preset": config.preset, "base": str(config.base), "block": str(config.block), "seed": str(config.seed),
+            "val_fraction": str(config.val_fraction), "vocab_size": str(config.vocab_size),
+            "data": text_digest(texts), "vocabulary": text_digest(tokenizer_texts)}
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint loaded as data only (`weights_only=True`): a file that would need code to load is refused."""
+    import torch
+
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as error:  # noqa: BLE001 - unpickling refusals, truncated archives and I/O all mean "not usable"
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        raise ModelFileError(f"{path}: refused, not a checkpoint of plain data ({reason}); "
+                             "delete it, or start afresh there (--restart)") from error
+    if not isinstance(state, dict) or not {"optimizer", "step", "history"} <= state.keys():
+        raise ModelFileError(f"{path}: not a checkpoint this project wrote; delete it, or start afresh there (--restart)")
+    return state
+
+
+def resume_state(out: Path, fingerprint: dict[str, str]) -> dict[str, Any] | None:
+    """The checkpoint to resume in `out`, None for a fresh folder; refuses a folder that holds another model or run."""
+    checkpoint = out / CHECKPOINT
+    if not checkpoint.is_file():
+        present = [name for name in MODEL_FILES if (out / name).exists()]
+        if present:
+            raise LocalBackendError(f"{out} already holds a model that this run did not make ({', '.join(present)}): "
+                                    "choose a new folder, or replace it on purpose (--restart)")
+        return None
+    state = read_checkpoint(checkpoint)
+    saved = dict(state.get("fingerprint") or {})
+    now = {**fingerprint, "tokenizer": file_digest(out / "tokenizer.json")}
+    differs = [name for name in now if saved.get(name) != now[name]]
+    if differs:
+        what = ", ".join(f"{FINGERPRINT_NAMES[name]} ({saved[name]} then, {now[name]} now)"
+                         if name in ("preset", "base", "block", "seed", "val_fraction", "vocab_size") and name in saved
+                         else f"{FINGERPRINT_NAMES[name]}" for name in differs)
+        raise LocalBackendError(f"{out} holds a different training run: {what} differ; start afresh there (--restart) "
+                                "or choose a new folder")
+    return state
+
+
+def writable_folder(out: Path) -> None:
+    """Create `out` if needed and make sure a file can be written there, before any work."""
+    if out.exists() and not out.is_dir():
+        raise LocalBackendError(f"{out} is a file, not a folder: choose a folder for the model")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise LocalBackendError(f"cannot write the model to {out} ({error.strerror or error}); "
+                                "choose a folder you can write to") from error
+
+
+def load_tokenizer(folder: str | Path) -> AbcTokenizer:
+    """The tokenizer of a model folder; a damaged file is named."""
+    try:
+        return AbcTokenizer.load(folder)
+    except ValueError as error:
+        raise ModelFileError(str(error)) from error
+
+
+def load_model(folder: str | Path):
+    """The causal LM of one of our model folders, from safetensors only; a damaged file is named."""
+    from transformers import AutoModelForCausalLM
+
+    folder = Path(folder)
+    for name in ("config.json", "model.safetensors"):
+        if not (folder / name).is_file():
+            raise ModelFileError(f"{folder / name}: missing; train the model again or use another folder")
+    try:
+        json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ModelFileError(f"{folder / 'config.json'}: not valid JSON ({error}); train the model again") from error
+    try:
+        return AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True)
+    except Exception as error:  # noqa: BLE001 - safetensors, transformers and torch each raise their own
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        raise ModelFileError(f"{folder / 'model.safetensors'} or config.json cannot be loaded ({reason}); "
+                             "train the model again or use another folder") from error
+
+
 def train(
     texts: Sequence[str], out: str | Path, config: TrainConfig = TrainConfig(), progress: bool = True,
     callback: Callable[[dict[str, Any]], None] | None = None, tokenizer_texts: Sequence[str] = (),
@@ -304,13 +418,15 @@ def train(
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     train_texts, val_texts = split_songs(texts, config.val_fraction, config.seed)
-    checkpoint = out / "checkpoint.pt"
-    state = torch.load(checkpoint, weights_only=False) if config.resume and checkpoint.is_file() else None
+    fingerprint = run_fingerprint(config, texts, tokenizer_texts)
+    writable_folder(out)
+    state = resume_state(out, fingerprint) if config.resume else None
 
     if state is not None:  # resume: the weights and tokenizer saved in the folder
-        from transformers import AutoModelForCausalLM
-
-        model, tokenizer = AutoModelForCausalLM.from_pretrained(out), AbcTokenizer.load(out)
+        model, tokenizer = load_model(out), load_tokenizer(out)
+        if state["step"] >= config.max_steps:
+            warnings.warn(f"{out} is already trained to {state['step']} steps, so there is nothing to do; "
+                          f"ask for more steps, or start afresh (--restart / resume=False)", stacklevel=2)
     elif config.base:
         model, tokenizer = load_pretrained(config.base, [*train_texts, *tokenizer_texts], config.vocab_size)
     else:
@@ -340,18 +456,19 @@ def train(
     def save(stopped: str) -> None:
         from transformers.utils import logging as hf_logging
 
-        out.mkdir(parents=True, exist_ok=True)
         hf_logging.disable_progress_bar()  # our own bar is enough
-        model.save_pretrained(out)
-        tokenizer.save(out)
-        torch.save({"optimizer": optimizer.state_dict(), "step": step, "history": history,
-                    "config": dataclasses.asdict(config)}, checkpoint)
-        pd.DataFrame(history).to_csv(out / "history.csv", index=False)
-        ModelHandle("local", str(out), base=config.base, details={
-            "preset": config.preset, "steps": step, "stopped": stopped, "device": device,
-            "parameters": sum(p.numel() for p in model.parameters()), "vocab_size": tokenizer.vocab_size,
-            "train_songs": len(train_texts), "val_songs": len(val_texts),
-        }).save(out / "handle.json")
+        with files.replacing_files(out) as scratch:  # every file whole, the set replaced together
+            model.save_pretrained(scratch)
+            tokenizer.save(scratch)
+            torch.save({"optimizer": optimizer.state_dict(), "step": step, "history": history,
+                        "config": dataclasses.asdict(config), "fingerprint": {**fingerprint,
+                        "tokenizer": file_digest(scratch / "tokenizer.json")}}, scratch / CHECKPOINT)
+            pd.DataFrame(history).to_csv(scratch / "history.csv", index=False)
+            ModelHandle("local", str(out), base=config.base, details={
+                "preset": config.preset, "steps": step, "stopped": stopped, "device": device,
+                "parameters": sum(p.numel() for p in model.parameters()), "vocab_size": tokenizer.vocab_size,
+                "train_songs": len(train_texts), "val_songs": len(val_texts),
+            }).save(scratch / "handle.json")
 
     started, trained_tokens, train_seconds = time.perf_counter(), 0, 0.0
     stopped = "max_steps"
@@ -462,9 +579,12 @@ class LocalBackend:
         if not is_model_folder(folder):
             raise FileNotFoundError(f"{folder}: not a local model folder (config.json and tokenizer.json missing); train one first")
         self.folder, self._model, self._rules = folder, None, None
-        self._tokenizer = AbcTokenizer.load(folder)
+        self._tokenizer = load_tokenizer(folder)
         history = folder / "history.csv"
-        self.history = pd.read_csv(history) if history.is_file() and history.stat().st_size > 1 else None
+        try:
+            self.history = pd.read_csv(history) if history.is_file() and history.stat().st_size > 1 else None
+        except (ValueError, OSError):  # the loss curve is a nicety: a damaged one is left out
+            self.history = None
 
     @property
     def tokenizer(self) -> AbcTokenizer:
@@ -476,11 +596,9 @@ class LocalBackend:
     def model(self):
         """The torch model, loaded on first use."""
         if self._model is None:
-            from transformers import AutoModelForCausalLM
-
             if self.folder is None:
                 raise LocalBackendError("no model chosen: call fine_tune(...) or use(folder) first")
-            self._model = AutoModelForCausalLM.from_pretrained(self.folder).to(pick_device(self.device)).eval()
+            self._model = load_model(self.folder).to(pick_device(self.device)).eval()
             # rows that finished early are padded while the others go on; they are cut at <end>, so
             # transformers' "input_ids may be padded" warning does not apply (generate gets pad_token_id itself)
             self._model.config.pad_token_id = None

@@ -1,0 +1,75 @@
+"""Files written whole or not at all: a temporary file beside the target, then `os.replace`.
+
+A run cut short (Ctrl-C, a full disk, a killed kernel) leaves the previous file, never half
+of a new one. Every file this project writes goes through here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+
+@contextlib.contextmanager
+def replacing(path: str | Path) -> Iterator[Path]:
+    """A temporary path to write; on success it replaces `path` in one step, on failure it is removed.
+
+    >>> import tempfile; folder = Path(tempfile.mkdtemp())
+    >>> with replacing(folder / "a.txt") as tmp:
+    ...     _ = tmp.write_text("whole")
+    >>> (folder / "a.txt").read_text(), [p.name for p in folder.iterdir()]
+    ('whole', ['a.txt'])
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write UTF-8 text atomically."""
+    with replacing(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write bytes atomically."""
+    with replacing(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_json(path: str | Path, value: Any, indent: int | None = 2) -> Path:
+    """Write JSON (UTF-8, non-ASCII kept) atomically."""
+    return write_text(path, json.dumps(value, indent=indent, ensure_ascii=False))
+
+
+@contextlib.contextmanager
+def replacing_files(folder: str | Path) -> Iterator[Path]:
+    """A scratch folder to write files into; on success each one replaces its namesake in `folder`.
+
+    For writers that take a folder (`save_pretrained`): every file lands whole. On failure
+    nothing in `folder` changes.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".writing.", dir=folder))
+    try:
+        yield scratch
+        for item in scratch.iterdir():
+            if item.is_file():
+                os.replace(item, folder / item.name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
