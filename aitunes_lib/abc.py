@@ -470,33 +470,180 @@ def complete_header(text: str) -> str:
     return "\n".join([x, *head, *defaults, keys[-1], *body]) + "\n"  # K: closes the header
 
 
+# Limits on what is parsed (a candidate past one is invalid with the reason; nothing hangs).
+MAX_ABC_CHARS = 100_000  # about 40 times the longest OpenEWLD song
+MAX_BARS = 2_000  # the longest OpenEWLD song has 122
+MAX_NOTE_QUARTERS = 64  # one note or rest: 16 bars of 4/4
+METER_NUMERATORS = range(1, 33)
+METER_DENOMINATORS = (1, 2, 4, 8, 16, 32)
+UNIT_DENOMINATORS = (1, 2, 4, 8, 16, 32, 64)
+WHOLE_PARSE_BARS = 128  # songs up to this long (every OpenEWLD song) parse in one piece; longer ones in chunks
+CHUNK_BARS = 32
+_QUOTED = re.compile(r'"[^"\n]*"|`[^`\n]*`|![^!\n]*!|\+[^+\n]*\+|%.*$', re.M)  # chord names, annotations, decorations, comments
+_ABC_CHARACTERS = set("ABCDEFGabcdefgzZxy0123456789/,'^_=|:[]()<>{}-.~ \t\n$&HLMOPSTuv")
+
+
+def _fraction(text: str) -> Fraction | None:
+    match = re.fullmatch(r"\s*(\d{1,6})\s*/\s*(\d{1,6})\s*", text)
+    return Fraction(int(match.group(1)), int(match.group(2))) if match and int(match.group(2)) else None
+
+
+def limits_problem(text: str) -> str | None:
+    """Why ABC text is past this project's limits or is not ABC at all, or None when it is fine.
+
+    Checked before music21 sees the text: its length, the meter and unit note length, the
+    number of bars, each note's length, and characters that ABC does not use.
+
+    >>> limits_problem("X:1\nM:4/4\nK:C\nC D E F | G4 |") is None
+    True
+    >>> limits_problem("X:1\nM:1000/1\nK:C\nC4 |")
+    'meter M:1000/1 is past the limits (up to 32 beats of 1/1 to 1/32 notes)'
+    >>> limits_problem("C1000000 |")
+    'a note or rest of 1000000 quarters (C1000000) is longer than 64'
+    >>> limits_problem("asdf;lkj }}}{{{")
+    "not ABC: characters ABC does not use (';', 'j', 'k', 'l', 's')"
+    """
+    if len(text) > MAX_ABC_CHARS:
+        return f"{len(text):,} characters is longer than the limit of {MAX_ABC_CHARS:,}"
+    fields: dict[str, str] = {}
+    body_lines = []
+    for line in text.splitlines():
+        match = FIELD.match(line)
+        if match:
+            fields.setdefault(match.group(1), match.group(2))
+            if match.group(1) in "ML":
+                fields[match.group(1)] = match.group(2)
+                problem = _field_problem(match.group(1), match.group(2))
+                if problem:
+                    return problem
+        else:
+            body_lines.append(line)
+    body = _QUOTED.sub(" ", "\n".join(body_lines))
+    body = re.sub(r"\[[A-Za-z]:[^\]\n]*\]", " ", body)  # inline fields such as [K:G]
+    unknown = sorted(set(body) - _ABC_CHARACTERS)
+    if unknown:
+        return f"not ABC: characters ABC does not use ({', '.join(map(repr, unknown[:8]))}{', …' if len(unknown) > 8 else ''})"
+    bars = sum(1 for _ in iter_bars(body))
+    if bars > MAX_BARS:
+        return f"{bars:,} bars is more than the limit of {MAX_BARS:,}"
+    unit = _fraction(fields.get("L", "1/4")) or Fraction(1, 4)
+    for match in NOTE.finditer(body):
+        number, slashes, denominator = match.groups()
+        if len(number) > 6 or len(denominator) > 6:
+            return f"the note or rest {match.group(0)[:20]} has an absurd length"
+        length = Fraction(int(number) if number else 1) * unit * 4
+        if slashes:
+            length /= int(denominator) if denominator and int(denominator) else 2 ** min(len(slashes), 12)
+        if length > MAX_NOTE_QUARTERS:
+            return f"a note or rest of {length} quarters ({match.group(0)}) is longer than {MAX_NOTE_QUARTERS}"
+    return None
+
+
+def _field_problem(name: str, value: str) -> str | None:
+    value = value.strip()
+    if name == "M":
+        if value in ("C", "C|", "none", ""):
+            return None
+        meter = re.fullmatch(r"\s*(\d{1,6})\s*/\s*(\d{1,6})\s*", value)
+        if not meter or int(meter.group(1)) not in METER_NUMERATORS or int(meter.group(2)) not in METER_DENOMINATORS:
+            return (f"meter M:{value} is past the limits (up to {METER_NUMERATORS.stop - 1} beats of "
+                    f"1/{METER_DENOMINATORS[0]} to 1/{METER_DENOMINATORS[-1]} notes)")
+    if name == "L":
+        unit = _fraction(value)
+        if unit is None or unit.numerator != 1 or unit.denominator not in UNIT_DENOMINATORS:
+            return f"unit note length L:{value} is not one of 1/1 to 1/{UNIT_DENOMINATORS[-1]}"
+    return None
+
+
 def parse_abc(text: str) -> m21.stream.Score:
     """Parse ABC with music21 (header defaults filled in), keeping stacked chord symbols.
 
     music21's ABC translator keeps only the first of several chord symbols written on one
     note (`"A7""D7"A4`); the others are restored here at the same onset, in order.
+
+    Its cost grows with the square of a song's length (beaming and re-barring walk the whole
+    part for every bar), so a song longer than `WHOLE_PARSE_BARS` is parsed in chunks of
+    `CHUNK_BARS` bars whose measures are then laid end to end: linear in length. Call
+    `limits_problem` first on text from outside: music21 can spend minutes on absurd input.
     """
+    text = complete_header(text)
+    lines = text.splitlines()
+    head_end = next(i for i, line in enumerate(lines) if line.startswith("K:")) + 1
+    head, body = lines[:head_end], lines[head_end:]
+    if sum(line.count("|") for line in body) <= WHOLE_PARSE_BARS:
+        return _parse_whole(text)
+    chunks, chunk, bars = [], [], 0
+    fields = {line[:2]: line for line in head if line[:2] in ("L:", "M:", "K:")}
+    chunk_head = list(head)
+    for line in body:
+        if FIELD.match(line):  # a field inside the body (a key or meter change) carries on into later chunks
+            fields[line[:2]] = line
+        chunk.append(line)
+        bars += line.count("|")
+        if bars >= CHUNK_BARS:
+            chunks.append([*chunk_head, *chunk])
+            chunk_head = [line for line in head if line[:2] not in fields] + [fields[k] for k in ("L:", "M:") if k in fields]
+            chunk_head.append(fields.get("K:", "K:C"))
+            chunk, bars = [], 0
+    if chunk:
+        chunks.append([*chunk_head, *chunk])
+    score = _parse_whole("\n".join(chunks[0]) + "\n")
+    part = score.parts[0]
+    number = max((m.number for m in part.getElementsByClass(m21.stream.Measure)), default=0)
+    for lines_of_chunk in chunks[1:]:
+        piece = _parse_whole("\n".join(lines_of_chunk) + "\n")
+        for measure in list(piece.parts[0].getElementsByClass(m21.stream.Measure)) if piece.parts else []:
+            for clef in measure.getElementsByClass(m21.clef.Clef):
+                measure.remove(clef)
+            number += 1
+            measure.number = number
+            part.coreAppend(measure)  # at the part's end: the bars follow on in time
+        part.coreElementsChanged()
+    return score
+
+
+def _parse_whole(text: str) -> m21.stream.Score:
     handler = m21.abcFormat.ABCHandler()
-    handler.process(complete_header(text))
+    handler.process(text)
     score = m21.abcFormat.translate.abcToStreamScore(handler)
     _restore_stacked_chords(handler, score)
     return score
 
 
+def _chord_symbol(raw: str) -> m21.harmony.Harmony:
+    """The music21 symbol of a chord name as written in ABC; one music21 cannot read becomes a
+    `NoChord` that keeps the name (shown as written; sounding as no known chord, not as the last one)."""
+    figure = m21.common.cleanedFlatNotation(re.sub(r'["()]', "", raw).strip())
+    if figure in ("NC", "N.C.", "No Chord", "None"):
+        return m21.harmony.NoChord()
+    try:
+        return m21.harmony.ChordSymbol(figure)
+    except (ValueError, m21.harmony.HarmonyException, m21.pitch.PitchException):
+        unknown = m21.harmony.NoChord(kindStr=figure)
+        unknown.editorial.unknown_name = figure
+        return unknown
+
+
+def unknown_chords(score: m21.stream.Stream) -> list[str]:
+    """The chord names of a parsed song that music21 could not read (see `_chord_symbol`)."""
+    return [h.editorial.unknown_name for h in score.recurse().getElementsByClass(m21.harmony.NoChord)
+            if "unknown_name" in h.editorial]
+
+
 def _restore_stacked_chords(handler: "m21.abcFormat.ABCHandler", score: m21.stream.Score) -> None:
+    """Put back what music21's ABC translator drops: the 2nd, 3rd … chord name on one note, and a
+    chord name it cannot read (as a `NoChord` keeping the name, so the previous chord stops there)."""
     tokens = [t for t in handler.tokens if isinstance(t, m21.abcFormat.ABCNote)]
-    if not any(len(t.chordSymbols) > 1 for t in tokens) or not score.parts:
+    if not score.parts or not any(t.chordSymbols for t in tokens):
         return
     sounding = [e for e in score.parts[0].recurse().notesAndRests if not isinstance(e, m21.harmony.Harmony)]
     if len(sounding) != len(tokens):  # cannot line tokens up with notes: leave music21's result
         return
     for token, element in zip(tokens, sounding):
-        for raw in token.chordSymbols[1:]:
-            figure = m21.common.cleanedFlatNotation(re.sub(r'["()]', "", raw).strip())
-            try:
-                symbol = m21.harmony.NoChord() if figure in ("NC", "N.C.", "No Chord", "None") else m21.harmony.ChordSymbol(figure)
-            except ValueError:
-                continue  # music21 drops malformed chord names the same way
+        for position, raw in enumerate(token.chordSymbols):
+            symbol = _chord_symbol(raw)
+            if position == 0 and "unknown_name" not in symbol.editorial:
+                continue  # music21 placed the first one itself
             element.activeSite.insert(element.offset, symbol)
 
 
@@ -755,7 +902,7 @@ def chord_pitch_classes(symbol: "m21.harmony.Harmony | str") -> frozenset[int] |
     if isinstance(symbol, str):
         return _named_chord_pitch_classes(symbol)
     if isinstance(symbol, m21.harmony.NoChord):
-        return frozenset()
+        return None if "unknown_name" in symbol.editorial else frozenset()
     return frozenset(p.pitchClass for p in symbol.pitches) or None
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,38 @@ from aitunes_lib.backends.local import LocalBackendError
 from aitunes_lib.backends.openai_backend import OpenAIBackendError
 
 
+def writable(folder: str | Path, flag: str = "--out") -> Path:
+    """`folder`, created if needed, once a file can be written there; else a one-line UsageError (before any work)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{flag} {folder} is a file: choose a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise UsageError(f"{flag} {folder}: cannot write there ({error.strerror or error}); choose another folder") from error
+    return folder
+
+
+def read_input(path: str | Path, flag: str) -> str:
+    """A text file a user names, or a one-line UsageError (a folder, a binary file, not UTF-8)."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a folder: give a file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    raw = path.read_bytes()
+    if b"\0" in raw[:4096]:
+        raise UsageError(f"{path}: a binary file, not ABC text")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{path}: not UTF-8 text (byte {error.start}); save it as UTF-8") from error
+
+
 def _prep(args: argparse.Namespace) -> int:
+    writable(args.out)
     root = data.find_openewld(args.data)
     config = prep.PrepConfig(
         modes=("major", "minor") if args.minor else ("major",),
@@ -41,7 +74,7 @@ def _prep(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     stats_file = Path(args.stats)
     stats = metrics.load_stats(stats_file)[args.variant] if stats_file.is_file() or not args.article else metrics.ARTICLE_STATS
-    candidates = [Path(p).read_text(encoding="utf-8") for p in args.files]
+    candidates = [read_input(p, "score") for p in args.files]
     table = metrics.rank(candidates, stats, variant=args.variant)
     table.insert(1, "file", [args.files[i] for i in table["candidate"]])
     columns = ["file", "valid", "NDM", *metrics.FEATURES, "rhythm_ok", "distinct_bars", "reason"]
@@ -89,6 +122,61 @@ def _train_local(args: argparse.Namespace) -> int:
 
 class UsageError(ValueError):
     """Flags that do not fit together, or a value the command cannot use."""
+
+
+def whole(low: int, high: int | None = None) -> Any:
+    """An argparse type: a whole number in [low, high]; the message gives the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is out of range: use {low} to {high}" if high is not None
+                                             else f"{value} is out of range: use {low} or more")
+        return value
+
+    return parse
+
+
+def number(low: float, high: float | None = None, above: bool = False) -> Any:
+    """An argparse type: a finite number in [low, high] (or above low); the message gives the range."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        wrong = not math.isfinite(value) or value < low or (above and value == low) or (high is not None and value > high)
+        if wrong:
+            side = f"above {low:g}" if above else f"{low:g}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range: use {side} to {high:g}" if high is not None
+                                             else f"{text} is out of range: use {side} or more")
+        return value
+
+    return parse
+
+
+def device(text: str) -> str:
+    """An argparse type: cpu, cuda, cuda:N or mps."""
+    if text in ("cpu", "cuda", "mps") or (text.startswith("cuda:") and text[5:].isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is not a device: use cpu, cuda, cuda:0 (a GPU's number) or mps")
+
+
+def candidates(text: str) -> int:
+    """An argparse type: how many candidates, from 1 to what this machine's memory allows."""
+    from aitunes_lib.generate import CANDIDATE_MB, max_candidates
+
+    value = whole(1)(text)
+    if value > max_candidates():
+        raise argparse.ArgumentTypeError(f"{value} is too many at once: at most {max_candidates()} on this machine "
+                                         f"(about {CANDIDATE_MB} MB of memory each); generate in several runs")
+    return value
+
+
+SEED = whole(0, 2**32 - 1)
 
 
 def parse_mix(text: str) -> dict[str, int]:
@@ -156,7 +244,8 @@ def _generate(args: argparse.Namespace) -> int:
     source = args.input
     if task.example and not source:
         raise UsageError(f"--task {task.name} needs --input FILE.abc: {task.input_help}")
-    text = Path(source).read_text(encoding="utf-8") if source else None
+    text = read_input(source, "--input") if source else None
+    writable(args.out)
     try:
         settings = GenerateConfig(n=args.n, temperature=args.temperature, top_p=args.top_p, seed=args.seed,
                                   enforce=not args.free_meter,
@@ -223,7 +312,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    root = argparse.ArgumentParser(prog="python -m aitunes_lib", description=__doc__)
+    root = argparse.ArgumentParser(prog="python -m aitunes_lib", description=__doc__,
+                                   epilog="Add --debug anywhere to see a traceback instead of a one-line error.")
     commands = root.add_subparsers(dest="command", required=True)
     for name, handler, text in (
         ("prep", _prep, "OpenEWLD → songs.jsonl, songs_chat.jsonl, index.csv, report.json"),
@@ -232,15 +322,15 @@ def parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=text, description=text)
         command.add_argument("--data", help="OpenEWLD folder (default: $AITUNES_OPENEWLD, ../shared/OpenEWLD, cache, download)")
         command.add_argument("--out", default="out" if name == "demo" else None, required=name == "prep", help="output folder")
-        command.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
+        command.add_argument("--workers", type=whole(1, 256), default=None, help="processes (default: every core)")
         command.add_argument("--no-cache", action="store_true", help="ignore the content-hash cache")
         command.add_argument("--verify", action="store_true", help="re-parse every written song and compare it with the source")
         command.add_argument("--minor", action="store_true", help="also keep minor songs (written in A minor)")
         command.add_argument("--quiet", action="store_true", help="no progress bar")
         if name == "demo":
-            command.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: the trainer's)")
-            command.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget of the fine-tuning")
-            command.add_argument("--seed", type=int, default=0, help="seed of the invented title and the sampling")
+            command.add_argument("--steps", type=whole(1, 10**7), default=None, help="fine-tuning steps (default: the trainer's)")
+            command.add_argument("--max-minutes", type=number(0, above=True), default=None, help="wall-clock budget of the fine-tuning")
+            command.add_argument("--seed", type=SEED, default=0, help="seed of the invented title and the sampling")
         command.set_defaults(handler=handler)
     train = commands.add_parser("train", help="fine-tune a model on songs.jsonl",
                                 description="Fine-tune on the article's JSONL (the OpenAI backend needs OPENAI_API_KEY).")
@@ -250,16 +340,16 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", choices=("tiny", "small", "base"), default="tiny", help="local: model size")
     train.add_argument("--base", default="auto", help="local: a model folder or hub id to fine-tune from; "
                        "'auto' = the committed folk-tune base when present; 'none' = from scratch")
-    train.add_argument("--steps", type=int, default=None, help="local: optimizer steps")
-    train.add_argument("--max-minutes", type=float, default=None, help="local: stop cleanly and save after this long")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--device", default=None, help="local: cpu or cuda (default: cuda when present)")
+    train.add_argument("--steps", type=whole(1, 10**7), default=None, help="local: optimizer steps")
+    train.add_argument("--max-minutes", type=number(0, above=True), default=None, help="local: stop cleanly and save after this long")
+    train.add_argument("--seed", type=SEED, default=0)
+    train.add_argument("--device", type=device, default=None, help="local: cpu or cuda (default: cuda when present)")
     train.add_argument("--restart", action="store_true", help="local: ignore a checkpoint in --out instead of resuming")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--mix", default=None, help="train on a task mixture built from the song file, "
                                                    "e.g. song=1,phrase=2,chords=2 (records per song)")
     train.add_argument("--base-model", default="davinci-002", help="openai: OpenAI base model (davinci-002, babbage-002, gpt-4o-mini, gpt-3.5-turbo)")
-    train.add_argument("--epochs", type=int, default=5)
+    train.add_argument("--epochs", type=whole(1, 50), default=5)
     train.add_argument("--suffix", default="aitunes")
     train.add_argument("--yes", action="store_true", help="start without asking to confirm the cost")
     train.add_argument("--cancel", action="store_true", help="cancel the job started for this training file")
@@ -271,18 +361,18 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--model", required=True, help="a model folder (with handle.json) or a fine-tuned model id")
     generate.add_argument("--title", help="song title (default: invented offline)")
     generate.add_argument("--band", help="band name (default: invented offline)")
-    generate.add_argument("-n", type=int, default=5)
-    generate.add_argument("--temperature", type=float, default=0.75)
-    generate.add_argument("--top-p", type=float, default=1.0)
-    generate.add_argument("--seed", type=int, default=None)
+    generate.add_argument("-n", type=candidates, default=5, help="how many candidates (default 5)")
+    generate.add_argument("--temperature", type=number(0, 2), default=0.75, help="0 (greedy) to 2; default 0.75")
+    generate.add_argument("--top-p", type=number(0, 1, above=True), default=1.0, help="above 0 to 1; default 1")
+    generate.add_argument("--seed", type=SEED, default=None)
     generate.add_argument("--stats", default="out/stats.json")
-    generate.add_argument("--device", default=None, help="local: cpu or cuda")
+    generate.add_argument("--device", type=device, default=None, help="local: cpu or cuda")
     generate.add_argument("--free-meter", action="store_true", help="local: switch the meter rules off")
     generate.add_argument("--task", choices=tasks.names(), default="song",
                           help="; ".join(f"{name}: {tasks.get(name).input_help}" for name in tasks.names()))
     generate.add_argument("--input", "--prefix", "--chords", dest="input",
                           help="the task's input, an ABC file (phrase: the opening bars; chords: a chord chart or lead sheet)")
-    generate.add_argument("--chord-tones", type=float, default=None,
+    generate.add_argument("--chord-tones", type=number(0, 10), default=None,
                           help="chords, local: logit bonus for the sounding chord's tones (default 1.0; 0: the model alone)")
     generate.add_argument("--form", default="auto", help="song: 'auto' (drawn from the real songs' forms), a form such as "
                           "AABA or AB*2 (8-bar sections; a returning letter is copied), or 'none'")
@@ -296,9 +386,9 @@ def parser() -> argparse.ArgumentParser:
                                    description="Reproduce the committed base checkpoint (about 15 minutes on 2 CPU cores).")
     pretrain.add_argument("--openewld", default="out/songs.jsonl", help="OpenEWLD training file (for the shared vocabulary)")
     pretrain.add_argument("--out", default="out/folk-tiny", help="model folder")
-    pretrain.add_argument("--steps", type=int, default=None)
-    pretrain.add_argument("--max-minutes", type=float, default=None)
-    pretrain.add_argument("--device", default=None)
+    pretrain.add_argument("--steps", type=whole(1, 10**7), default=None)
+    pretrain.add_argument("--max-minutes", type=number(0, above=True), default=None)
+    pretrain.add_argument("--device", type=device, default=None)
     pretrain.add_argument("--restart", action="store_true", help="ignore a checkpoint in --out instead of resuming")
     pretrain.add_argument("--quiet", action="store_true")
     pretrain.set_defaults(handler=_pretrain)
@@ -313,13 +403,43 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+USER_ERRORS = (data.DatasetError, dataset.DatasetError, tasks.TaskInputError, FileNotFoundError, config.MissingApiKey,
+               OpenAIBackendError, LocalBackendError, ModelFileError, metrics.StatsError, UsageError)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; user errors print one line and exit 2."""
-    args = parser().parse_args(argv)
+    """Run one command. A mistake a user can make prints one line and exits 2; anything else
+    prints one line and exits 1. `--debug` (anywhere) shows the traceback instead."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    args = parser().parse_args([a for a in argv if a != "--debug"])
     warnings.formatwarning = lambda message, *_, **__: f"warning: {message}\n"  # one line, no source
     try:
         return args.handler(args)
-    except (data.DatasetError, dataset.DatasetError, tasks.TaskInputError, FileNotFoundError, config.MissingApiKey,
-            OpenAIBackendError, LocalBackendError, ModelFileError, UsageError) as error:
+    except USER_ERRORS as error:
+        if debug:
+            raise
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("interrupted (what was finished is saved)", file=sys.stderr)
+        return 130
+    except (OSError, ValueError, UnicodeError) as error:  # a file that cannot be written or read, a value out of range
+        if debug:
+            raise
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 - the last line of defence: one line, the traceback on request
+        if debug:
+            raise
+        print(f"error: {type(error).__name__}: {_one_line(error)} (run again with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, OSError) and error.filename and str(error.filename) not in text:
+        text = f"{error.filename}: {text}"
+    return text[:400]

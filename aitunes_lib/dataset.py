@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from aitunes_lib import abc
+from aitunes_lib import abc, files
 from aitunes_lib.song import Song
 
 CHAT_SYSTEM = "You write lead sheets in compact ABC notation (L:1/4, key of C). Chords are in backticks and ' $ ' separates lines."
@@ -45,12 +45,9 @@ def song_from_record(record: dict[str, str], meter: str = "4/4", key: str = "C")
 def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> Path:
     """One JSON object per line, UTF-8, non-ASCII kept as is; written whole or not at all."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
+    with files.replacing(path) as tmp, tmp.open("w", encoding="utf-8") as f:
         for record in records:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    tmp.replace(path)
     return path
 
 
@@ -60,17 +57,24 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise DatasetError(f"{path}: no such training file (run `python -m aitunes_lib prep` first)")
     records = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DatasetError(f"{path}, line {number}: not valid JSON ({error.msg})") from error
-            if not isinstance(record, dict):
-                raise DatasetError(f"{path}, line {number}: expected a JSON object")
-            records.append(record)
+    number = 0
+    try:
+        with path.open(encoding="utf-8") as f:
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise DatasetError(f"{path}, line {number}: not valid JSON ({error.msg})") from error
+                if not isinstance(record, dict):
+                    raise DatasetError(f"{path}, line {number}: expected a JSON object")
+                records.append(record)
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{path}, line {number + 1}: not UTF-8 text (is it a binary file?); "
+                           "give the JSONL that prep writes") from error
+    except IsADirectoryError as error:
+        raise DatasetError(f"{path} is a folder: give the training file (songs.jsonl)") from error
     return records
 
 

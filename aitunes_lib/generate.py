@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
-from aitunes_lib import tasks
+from aitunes_lib import files, tasks
 from aitunes_lib.song import Song
 from aitunes_lib.tasks import Request
 
@@ -50,6 +50,11 @@ class GenerateConfig:
         problems = []
         if not isinstance(self.n, int) or self.n < 0:
             problems.append(f"n={self.n!r}: give 0 or more candidates")
+        elif self.n > max_candidates():
+            problems.append(f"n={self.n}: at most {max_candidates()} candidates at once on this machine "
+                            f"(about {CANDIDATE_MB} MB of memory each); generate in several runs")
+        if self.seed is not None and (not isinstance(self.seed, int) or not 0 <= self.seed < 2**32):
+            problems.append(f"seed={self.seed!r}: use a whole number from 0 to 2**32 - 1, or None")
         if not 0 <= self.temperature <= 2:
             problems.append(f"temperature={self.temperature!r}: use 0 (greedy) to 2")
         if not 0 < self.top_p <= 1:
@@ -67,6 +72,19 @@ class GenerateConfig:
                 problems.append(str(error))
         if problems:
             raise ValueError("; ".join(problems))
+
+
+CANDIDATE_MB = 64  # a generous bound on one candidate's decoding memory (model states, logits, rule states)
+CANDIDATE_CEILING = 200  # more than a person listens to; also what one batched call handles well
+
+
+def max_candidates() -> int:
+    """How many candidates one call may ask for: the ceiling, or fewer when free memory is short."""
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not on this platform: the ceiling alone
+        return CANDIDATE_CEILING
+    return max(1, min(CANDIDATE_CEILING, free // (CANDIDATE_MB * 2**20) // 2))  # half of what is free
 
 
 class Sampler(Protocol):
@@ -100,7 +118,7 @@ def save_candidates(songs: Sequence[Song], folder: str | Path, midi: bool = True
     for position, song in enumerate(songs):
         number = song.candidate if song.candidate is not None else position
         stem = folder / f"candidate_{number}"
-        _atomic_write(stem.with_suffix(".abc"), song.abc)
+        files.write_text(stem.with_suffix(".abc"), song.abc)
         record = {**song.to_json(), "abc_file": stem.with_suffix(".abc").name, "mid_file": None}
         if midi and song.scores.get("valid", True):
             try:
@@ -110,7 +128,7 @@ def save_candidates(songs: Sequence[Song], folder: str | Path, midi: bool = True
                 pass
         lines.append(json.dumps(record, ensure_ascii=False))
     path = folder / "candidates.jsonl"
-    _atomic_write(path, "\n".join(lines) + "\n" if lines else "")
+    files.write_text(path, "\n".join(lines) + "\n" if lines else "")
     return path
 
 
@@ -123,7 +141,4 @@ def load_candidates(path: str | Path) -> list[Song]:
     return [Song.from_json(json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from aitunes_lib import files
+
 if TYPE_CHECKING:
     import music21
     import pandas as pd
@@ -479,11 +481,13 @@ def format_stats(stats: Mapping[str, Mapping[str, float]]) -> str:
     )
 
 
+class StatsError(ValueError):
+    """A statistics file is damaged or not one that prep wrote; the message names it."""
+
+
 def save_stats(stats: Mapping[str, Any], path: str | Path) -> Path:
     """Write training statistics as JSON (usually `stats.json` beside the training file)."""
-    path = Path(path)
-    path.write_text(json.dumps(stats, indent=2))
-    return path
+    return files.write_json(path, stats)
 
 
 def load_stats(path: str | Path) -> dict[str, dict[str, float]]:
@@ -491,7 +495,14 @@ def load_stats(path: str | Path) -> dict[str, dict[str, float]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no training statistics (run `python -m aitunes_lib prep` to write them)")
-    return json.loads(path.read_text())
+    try:
+        stats = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as error:
+        raise StatsError(f"{path}: not a statistics file ({str(error).splitlines()[0][:120]}); "
+                         "run `python -m aitunes_lib prep` to write it again") from error
+    if not isinstance(stats, dict) or not stats or not all(isinstance(v, (dict, list)) for v in stats.values()):
+        raise StatsError(f"{path}: not a statistics file written by prep; run `python -m aitunes_lib prep` to write it again")
+    return stats
 
 
 # The article's published table, for reproducing its ranking exactly.
@@ -598,14 +609,23 @@ def evaluate(
     With a `reference` (the real songs' feature values), also the song-level features and
     `realism`, read from the same parse.
 
-    A candidate music21 cannot parse comes back with `valid=False` and the parser's message.
+    A candidate music21 cannot parse, or one past `abc.limits_problem`'s limits (absurd
+    lengths or meters, not ABC at all), comes back with `valid=False` and the reason. Chord
+    names music21 cannot read are listed in `unknown_chords` and named in the reason.
     """
-    from aitunes_lib.abc import parse_abc, split_header
+    from aitunes_lib.abc import limits_problem, parse_abc, split_header, unknown_chords
     from aitunes_lib.song import Song
 
     text = candidate.abc if isinstance(candidate, Song) else candidate  # ABC text keeps its own L: and K:
     context = candidate.context if isinstance(candidate, Song) else {}
     row: dict[str, Any] = {"valid": False, "reason": "", "notes": 0}
+    if not isinstance(text, str):
+        row["reason"] = f"not ABC text but {type(text).__name__}"
+        return row
+    problem = limits_problem(text)
+    if problem:
+        row["reason"] = problem
+        return row
     try:
         score = parse_abc(text)
     except Exception as error:  # noqa: BLE001 - a bad candidate is a row, not a crash
@@ -629,6 +649,10 @@ def evaluate(
         reasons.append("one note: CMM undefined")
     if len(events.chords) == 0:
         reasons.append("no chord symbols: CONS and HC undefined")
+    unknown = unknown_chords(score)
+    row["unknown_chords"] = ", ".join(dict.fromkeys(unknown))
+    if unknown:
+        reasons.append(f"unknown chord symbols, not counted: {row['unknown_chords'][:120]}")
     row["valid"] = len(notes) > 0
     if stats is not None and row["valid"]:
         try:
@@ -722,7 +746,8 @@ def chord_fit(song: "str | music21.stream.Stream") -> float:
         end = onset + length
         # the chord changes inside [onset, end), and the one already sounding at onset
         first = max(0, int(np.searchsorted(starts, onset, side="right")) - 1)
-        cuts = [onset, *[float(t) for t in starts[first + 1:] if onset < t < end], end]
+        last = int(np.searchsorted(starts, end, side="left"))
+        cuts = [onset, *[float(t) for t in starts[first + 1:last] if onset < t < end], end]
         for i, (a, b) in enumerate(zip(cuts, cuts[1:])):
             k = int(np.searchsorted(starts, a, side="right")) - 1
             if k < 0 or masks[k] == 0:

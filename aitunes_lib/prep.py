@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import time
+import warnings
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from aitunes_lib import config
+from aitunes_lib import config, files
 from aitunes_lib.abc import transposition
 from aitunes_lib.song import Song
 
@@ -183,6 +184,22 @@ def _cache_dir(prep: PrepConfig) -> Path:
     return Path(prep.cache_dir) if prep.cache_dir is not None else config.user_cache_dir() / "prep"
 
 
+def read_cache_entry(path: Path) -> dict[str, Any] | None:
+    """A cached record, or None when there is none; a damaged entry is named, dropped and recomputed."""
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(record, dict) and "status" in record:
+            return record
+        reason = "not a prep record"
+    except (ValueError, OSError) as error:  # truncated, garbled or unreadable
+        reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+    warnings.warn(f"{path}: damaged prep cache entry ({reason}); dropped, the song is prepared again", stacklevel=2)
+    path.unlink(missing_ok=True)
+    return None
+
+
 def run_batch(paths: Iterable[str | Path], prep: PrepConfig = PrepConfig(), progress: bool = True) -> list[dict[str, Any]]:
     """`process_file` over many files: cached by content hash, spread over a process pool."""
     from tqdm.auto import tqdm
@@ -194,8 +211,9 @@ def run_batch(paths: Iterable[str | Path], prep: PrepConfig = PrepConfig(), prog
     todo = []
     for i, path in enumerate(paths):
         hit = cache / f"{keys[i]}.json" if cache else None
-        if hit is not None and hit.is_file():
-            records[i] = {**json.loads(hit.read_text()), "path": str(path)}
+        cached = read_cache_entry(hit) if hit is not None else None
+        if cached is not None:
+            records[i] = {**cached, "path": str(path)}
         else:
             todo.append(i)
     workers = prep.workers or os.cpu_count() or 1
@@ -210,8 +228,7 @@ def run_batch(paths: Iterable[str | Path], prep: PrepConfig = PrepConfig(), prog
             for i, record in zip(todo, results):
                 records[i] = record
                 if cache is not None and paths[i].is_file():
-                    cache.mkdir(parents=True, exist_ok=True)
-                    (cache / f"{keys[i]}.json").write_text(json.dumps(record))
+                    files.write_json(cache / f"{keys[i]}.json", record, indent=None)
                 bar.update(1)
         finally:
             if pool is not None:
@@ -266,13 +283,14 @@ def prepare_to(out: str | Path, root: str | Path | None = None, prep: PrepConfig
     mixed = tasks.training_records(records)  # song, phrase and chord records, mixed
     dataset.write_jsonl(mixed, out / "tasks.jsonl")
     dataset.write_jsonl([dataset.chat_record(r) for r in mixed], out / "tasks_chat.jsonl")
-    result.index.drop(columns=["body", "note_arrays", "events", "features", "song_features"], errors="ignore").to_csv(out / "index.csv", index=False)
+    with files.replacing(out / "index.csv") as tmp:
+        result.index.drop(columns=["body", "note_arrays", "events", "features", "song_features"], errors="ignore").to_csv(tmp, index=False)
     result.report["validation"] = dataset.validation_report(records, show=False)
     if prep.verify:
         result.report["round_trip_failures"] = {
             row.path: row.round_trip for row in result.index.itertuples() if isinstance(row.round_trip, list) and row.round_trip
         }
-    (out / "report.json").write_text(json.dumps(result.report, indent=2, ensure_ascii=False))
+    files.write_json(out / "report.json", result.report)
     kept = result.index[result.index["status"] == "kept"]
     stats: dict[str, Any] = {v: metrics.training_stats(f[v] for f in kept["features"]) for v in metrics.VARIANTS}
     stats["realism"] = metrics.realism_reference(kept["song_features"])  # what real songs sound like, per feature

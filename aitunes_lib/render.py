@@ -7,7 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aitunes_lib import abc
+from aitunes_lib import abc, files
 from aitunes_lib.song import Song
 
 if TYPE_CHECKING:
@@ -130,7 +130,8 @@ def to_midi(song: "Song | str | music21.stream.Score", tempo_bpm: float = 120, p
         now = tick
     midi = mido.MidiFile(ticks_per_beat=TICKS_PER_QUARTER, tracks=[track])
     path = Path(path)
-    midi.save(path)
+    with files.replacing(path) as tmp:
+        midi.save(tmp)
     return path
 
 
@@ -140,10 +141,11 @@ def export(song: "Song | str | music21.stream.Score", folder: str | Path, stem: 
     folder.mkdir(parents=True, exist_ok=True)
     score = to_score(song)
     paths = {"mid": to_midi(score, tempo_bpm, folder / f"{stem}.mid")}
-    paths["musicxml"] = Path(score.write("musicxml", fp=folder / f"{stem}.musicxml"))
+    with files.replacing(folder / f"{stem}.musicxml") as tmp:
+        score.write("musicxml", fp=tmp)
+    paths["musicxml"] = folder / f"{stem}.musicxml"
     text = song.abc if isinstance(song, Song) else plain_abc(song) if isinstance(song, str) else abc.score_to_abc(score)
-    (folder / f"{stem}.abc").write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    paths["abc"] = folder / f"{stem}.abc"
+    paths["abc"] = files.write_text(folder / f"{stem}.abc", text if text.endswith("\n") else text + "\n")
     return paths
 
 

@@ -99,16 +99,32 @@ def pick_device(device: str | None = None) -> str:
 # --------------------------------------------------------------------------- data
 
 
+MAX_RECORD_CHARS = 20_000  # about 8 times the longest OpenEWLD song; a longer record is skipped and reported
+
+
 def training_texts(path: str | Path) -> list[str]:
-    """Prompt + completion of every record of an article-format JSONL file; bad input says where."""
+    """Prompt + completion of every record of an article-format JSONL file; bad input says where.
+
+    A record longer than `MAX_RECORD_CHARS` is skipped with a warning that names it.
+    """
     records = dataset.read_jsonl(path)
     if not records:
         raise dataset.DatasetError(f"{path}: the training file is empty")
-    texts = []
+    texts, too_long = [], []
     for line, record in enumerate(records, start=1):
         if not isinstance(record.get("prompt"), str) or not isinstance(record.get("completion"), str):
             raise dataset.DatasetError(f"{path}, record {line}: a record needs string 'prompt' and 'completion' fields")
-        texts.append(record["prompt"] + record["completion"])
+        text = record["prompt"] + record["completion"]
+        if len(text) > MAX_RECORD_CHARS:
+            too_long.append(line)
+            continue
+        texts.append(text)
+    if too_long:
+        shown = ", ".join(map(str, too_long[:10])) + (" …" if len(too_long) > 10 else "")
+        warnings.warn(f"{path}: skipped {len(too_long)} record(s) longer than {MAX_RECORD_CHARS:,} characters "
+                      f"(records {shown})", stacklevel=2)
+    if not texts:
+        raise dataset.DatasetError(f"{path}: no usable record (all longer than {MAX_RECORD_CHARS:,} characters)")
     return texts
 
 

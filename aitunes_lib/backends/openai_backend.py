@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from aitunes_lib import config, dataset
+from aitunes_lib import config, dataset, files
 from aitunes_lib.backends.base import STOP, ModelHandle, as_completion
 
 if TYPE_CHECKING:
@@ -64,13 +64,21 @@ def state_path(train_jsonl: str | Path) -> Path:
 
 
 def _read_state(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.is_file() else {}
+    """The saved job state; a damaged file is named and set aside (a new job starts, the old id is in the message)."""
+    if not path.is_file():
+        return {}
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(state, dict):
+            return state
+    except (ValueError, OSError):
+        pass
+    warnings.warn(f"{path}: damaged job state, ignored (a new job will be created)", stacklevel=2)
+    return {}
 
 
 def _write_state(path: Path, state: Mapping[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2))
-    tmp.replace(path)  # never a half-written state file
+    files.write_json(path, dict(state))  # never a half-written state file
 
 
 class _Reporter:
