@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import unicodedata
 from pathlib import Path
 from fractions import Fraction
 from typing import Iterable, Iterator, Sequence
@@ -73,12 +74,26 @@ def transposition(key: m21.key.Key) -> m21.interval.Interval:
 
 def abc_header(title: str, composer: str, meter: str = "4/4", key: str = "C", x: int = 1) -> str:
     """The ABC header lines, ending with a newline."""
-    return f"X:{x}\nT:{_clean_text(title)}\nC:{_clean_text(composer)}\nL:1/4\nM:{meter}\nK:{key}\n"
+    return f"X:{x}\nT:{clean_text(title)}\nC:{clean_text(composer)}\nL:1/4\nM:{meter}\nK:{key}\n"
 
 
-def _clean_text(text: str) -> str:
-    # `$` is the training text's line break and a newline would end the header field.
-    return re.sub(r"\s+", " ", text.replace("$", "S")).strip()
+MAX_NAME_CHARS = 120
+
+
+def clean_text(text: str) -> str:
+    """A title or band name made safe for the article's format and a terminal.
+
+    Control and format characters (ESC, BEL, zero-width, …) go; `$` (the training text's line
+    break) becomes S, a backtick (the chord quote) an apostrophe; `<word>` markers such as
+    `<end>` lose their angle brackets; white space folds to one space; at most
+    `MAX_NAME_CHARS` characters.
+
+    >>> clean_text("Blue\x1b[31m Moon <end> `x` $5\x07")
+    "Blue[31m Moon end 'x' S5"
+    """
+    text = "".join(c if unicodedata.category(c)[0] != "C" or c in "\t\n" else "" for c in str(text))
+    text = re.sub(r"<\s*([A-Za-z_]*)\s*>", r"\1", text.replace("$", "S").replace("`", "'"))
+    return re.sub(r"\s+", " ", text).strip()[:MAX_NAME_CHARS].strip()
 
 
 def duration_text(quarters: Fraction) -> str:
@@ -395,7 +410,7 @@ def score_to_abc(
 
 def seed_prompt(title: str, composer: str) -> str:
     """The article's prompt: `X: 1 $ T: <title> $ C: <composer> $ <song>`."""
-    return f"X: 1{LINE_BREAK}T: {_clean_text(title)}{LINE_BREAK}C: {_clean_text(composer)}{LINE_BREAK}{SONG}"
+    return f"X: 1{LINE_BREAK}T: {clean_text(title)}{LINE_BREAK}C: {clean_text(composer)}{LINE_BREAK}{SONG}"
 
 
 def encode_body(body: str) -> str:
@@ -413,7 +428,7 @@ def decode_body(completion: str) -> str:
 
 def header_prompt(title: str, composer: str) -> str:
     """The article's header in its encoding, before any task marker: `X: 1 $ T: … $ C: … $ `."""
-    return f"X: 1{LINE_BREAK}T: {_clean_text(title)}{LINE_BREAK}C: {_clean_text(composer)}{LINE_BREAK}"
+    return f"X: 1{LINE_BREAK}T: {clean_text(title)}{LINE_BREAK}C: {clean_text(composer)}{LINE_BREAK}"
 
 
 def split_prompt(prompt: str) -> tuple[str, str, str, str]:

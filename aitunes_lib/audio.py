@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aitunes_lib import config, render
+from aitunes_lib import config, files, render
 
 if TYPE_CHECKING:
     import IPython.display
@@ -36,47 +36,68 @@ def to_wav(
     song: "Song | str | Path | music21.stream.Score", tempo_bpm: float = 120, path: str | Path = "song.wav",
     sample_rate: int = 44100,
 ) -> Path:
-    """Render a song (or a `.mid` file given as a `Path`) to WAV with FluidSynth, via midi2audio."""
+    """Render a song (or a `.mid` file given as a `Path`) to WAV with FluidSynth, via midi2audio.
+
+    The tempo must be in `render.TEMPO_RANGE`; a song longer than `MAX_SECONDS` is refused with its
+    length and the WAV's size; a song without a note gives a silent WAV (FluidSynth's own
+    noise is never raised to full scale).
+    """
+    import mido
     from midi2audio import FluidSynth
 
+    render.check_tempo(tempo_bpm)
     if shutil.which("fluidsynth") is None:
         raise AudioError(f"FluidSynth is not installed: {INSTALL}")
     soundfont = find_soundfont()
     path = Path(path)
     midi = Path(song) if isinstance(song, Path) and song.suffix == ".mid" else render.to_midi(song, tempo_bpm, path.with_suffix(".mid"))
-    path.unlink(missing_ok=True)
-    FluidSynth(sound_font=str(soundfont), sample_rate=sample_rate).midi_to_audio(str(midi), str(path))
-    if not path.is_file() or path.stat().st_size <= 44:
-        raise AudioError(f"FluidSynth made no audio from {midi} with {soundfont}")
-    import mido
-
-    _finish(path, mido.MidiFile(midi).length + RELEASE)
+    seconds = mido.MidiFile(midi).length + RELEASE
+    if seconds > MAX_SECONDS:
+        megabytes = seconds * sample_rate * 4 / 1e6  # 16-bit stereo
+        raise AudioError(f"the song lasts {seconds / 60:.0f} minutes at {tempo_bpm:g} bpm (a WAV of about {megabytes:,.0f} MB); "
+                         f"audio is made for up to {MAX_SECONDS // 60} minutes: play a part of it, or raise the tempo")
+    with files.replacing(path.with_suffix(".raw.wav")) as raw:
+        FluidSynth(sound_font=str(soundfont), sample_rate=sample_rate).midi_to_audio(str(midi), str(raw))
+        if not raw.is_file() or raw.stat().st_size <= 44:
+            raise AudioError(f"FluidSynth made no audio from {midi} with {soundfont}")
+        with files.replacing(path) as tmp:
+            _finish(raw, tmp, seconds)
+    path.with_suffix(".raw.wav").unlink(missing_ok=True)
     return path
 
 
 RELEASE = 0.25  # seconds kept after the last note, faded out (FluidSynth renders about 2 s more)
 PEAK = 0.9  # FluidSynth's default gain is quiet; the peak is raised to this
+NOISE_FLOOR = 64  # of 32767 (about -54 dBFS): below this the render is silence (FluidSynth dithers), never raised
+MAX_SECONDS = 20 * 60  # a WAV of about 210 MB at 44.1 kHz
+BLOCK = 1 << 20  # frames processed at a time: memory stays flat however long the song
 
 
-def _finish(path: Path, seconds: float) -> None:
-    """Cut a WAV to `seconds`, fade the last `RELEASE` seconds (no click), normalise the peak."""
+def _finish(source: Path, target: Path, seconds: float) -> None:
+    """Cut a WAV to `seconds`, fade the last `RELEASE` seconds (no click), and raise the peak to
+    `PEAK` unless the render is silence; block by block, in float32."""
     import wave
 
     import numpy as np
 
-    with wave.open(str(path), "rb") as f:
+    with wave.open(str(source), "rb") as f:
         params = f.getparams()
-        frames = np.frombuffer(f.readframes(f.getnframes()), dtype=np.int16).reshape(-1, params.nchannels)
-    keep = min(len(frames), int(seconds * params.framerate))
-    fade = min(keep, int(RELEASE * params.framerate))
-    out = frames[:keep].astype(np.float64)
-    out[keep - fade :] *= np.linspace(1.0, 0.0, fade)[:, None]
-    peak = np.abs(out).max()
-    if peak > 0:
-        out *= PEAK * 32767 / peak
-    with wave.open(str(path), "wb") as f:
-        f.setparams(params)
-        f.writeframes(out.astype(np.int16).tobytes())
+        keep = min(params.nframes, int(seconds * params.framerate))
+        peak = 0
+        for start in range(0, keep, BLOCK):
+            block = np.frombuffer(f.readframes(min(BLOCK, keep - start)), dtype=np.int16)
+            peak = max(peak, int(np.abs(block.astype(np.int32)).max(initial=0)))
+        gain = PEAK * 32767 / peak if peak > NOISE_FLOOR else 0.0  # silence stays silent
+        fade = min(keep, int(RELEASE * params.framerate))
+        f.rewind()
+        with wave.open(str(target), "wb") as out:
+            out.setparams(params)
+            for start in range(0, keep, BLOCK):
+                count = min(BLOCK, keep - start)
+                block = np.frombuffer(f.readframes(count), dtype=np.int16).reshape(-1, params.nchannels).astype(np.float32) * gain
+                ramp = np.clip((keep - np.arange(start, start + count, dtype=np.float32)) / max(fade, 1), 0.0, 1.0)
+                block *= ramp[:, None]
+                out.writeframes(np.clip(block, -32768, 32767).astype(np.int16).tobytes())
 
 
 def play(song: "Song | str | music21.stream.Score", tempo_bpm: float = 120, path: str | Path = "song.wav") -> "IPython.display.Audio":

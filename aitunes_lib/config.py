@@ -32,6 +32,12 @@ def user_cache_dir() -> Path:
 
 
 ENV_OPENAI_KEY = "OPENAI_API_KEY"
+ENV_OPENAI_BASE_URL = "OPENAI_BASE_URL"
+
+
+def openai_base_url() -> str | None:
+    """`$OPENAI_BASE_URL` (the openai SDK reads it too), if set."""
+    return os.environ.get(ENV_OPENAI_BASE_URL) or None
 
 
 class MissingApiKey(RuntimeError):

@@ -54,6 +54,8 @@ def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> Path:
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Read a JSONL file; a malformed line raises `DatasetError` naming the line."""
     path = Path(path)
+    if path.is_dir():
+        raise DatasetError(f"{path} is a folder: give the training file (songs.jsonl)")
     if not path.is_file():
         raise DatasetError(f"{path}: no such training file (run `python -m aitunes_lib prep` first)")
     records = []
@@ -73,8 +75,6 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     except UnicodeDecodeError as error:
         raise DatasetError(f"{path}, line {number + 1}: not UTF-8 text (is it a binary file?); "
                            "give the JSONL that prep writes") from error
-    except IsADirectoryError as error:
-        raise DatasetError(f"{path} is a folder: give the training file (songs.jsonl)") from error
     return records
 
 

@@ -275,6 +275,11 @@ def prepare_to(out: str | Path, root: str | Path | None = None, prep: PrepConfig
     from aitunes_lib import data, dataset, metrics, tasks
 
     result = prepare(data.find_openewld(root), prep, progress)
+    if not result.songs:
+        reasons = Counter(str(r).split(":")[0] for r in result.index.get("reason", []) if r)
+        common = "; ".join(f"{reason} ({count})" for reason, count in reasons.most_common(3)) or "no files"
+        raise data.DatasetError(f"no usable song among {len(result.index)} files (most common reasons: {common}); "
+                                "check the folder, or keep more meters and modes (--minor)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     records = [dataset.seed_record(song) for song in result.songs]

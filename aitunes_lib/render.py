@@ -103,11 +103,27 @@ def voicing(chord: _Chord) -> list[int]:
     return pitches
 
 
+TEMPO_RANGE = (20.0, 400.0)  # beats per minute
+
+
+def check_tempo(tempo_bpm: float) -> float:
+    """`tempo_bpm` if it is a number in `TEMPO_RANGE`, else a ValueError that gives the range."""
+    low, high = TEMPO_RANGE
+    try:
+        ok = low <= float(tempo_bpm) <= high
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"tempo_bpm={tempo_bpm!r}: use a tempo from {low:g} to {high:g} beats per minute")
+    return float(tempo_bpm)
+
+
 def to_midi(song: "Song | str | music21.stream.Score", tempo_bpm: float = 120, path: str | Path = "song.mid") -> Path:
     """Melody on channel 1 (velocity 64); each chord symbol as a sustained voicing on channel 2
     (velocity 48) from its onset to the next chord symbol."""
     import mido
 
+    check_tempo(tempo_bpm)
     plan = layout(song)
     ticks = lambda q: int(round(Fraction(q) * TICKS_PER_QUARTER))  # noqa: E731
     events: list[tuple[int, int, mido.Message]] = []  # (tick, order: offs first, message)

@@ -51,6 +51,10 @@ class Request:
     composer: str = "AI-Tunes"
     text: "str | Sequence[str] | None" = None
 
+    def __post_init__(self):  # names cannot break the article's format or a terminal
+        object.__setattr__(self, "title", abc.clean_text(self.title) or "Untitled")
+        object.__setattr__(self, "composer", abc.clean_text(self.composer) or "AI-Tunes")
+
 
 @dataclasses.dataclass(frozen=True)
 class Prompt:

@@ -81,6 +81,22 @@ def _write_state(path: Path, state: Mapping[str, Any]) -> None:
     files.write_json(path, dict(state))  # never a half-written state file
 
 
+def check_base_url(url: str | None) -> None:
+    """Refuse a malformed API address (`OPENAI_BASE_URL` or `base_url`) before any request, in one line."""
+    from urllib.parse import urlparse
+
+    if url is None:
+        return
+    try:
+        parsed = urlparse(url)
+        parsed.port  # noqa: B018 - raises on a bad port
+    except ValueError as error:
+        raise OpenAIBackendError(f"the API address {url!r} is malformed ({error}); write it as https://host/v1") from error
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise OpenAIBackendError(f"the API address {url!r} is malformed; write it as https://host/v1 "
+                                 "(or unset OPENAI_BASE_URL to use OpenAI)")
+
+
 class _Reporter:
     """Job events as they arrive: a live display in a notebook, printed lines in a terminal."""
 
@@ -130,6 +146,7 @@ class OpenAIBackend:
         self.settings = settings
         self.model = model
         self.report = _Reporter(report)
+        check_base_url(settings.base_url or config.openai_base_url())
         self.client = openai.OpenAI(
             api_key=api_key or config.openai_api_key(),
             base_url=settings.base_url,
@@ -168,6 +185,18 @@ class OpenAIBackend:
             ) from error
         except openai.BadRequestError as error:
             raise OpenAIBackendError(f"{what}: the API refused the request (400): {_message(error)}") from error
+        except openai.PermissionDeniedError as error:
+            raise OpenAIBackendError(
+                f"{what}: OpenAI refused (403): {_message(error)}. This key or organisation may not use this model or "
+                "create fine-tuning jobs (OpenAI is closing self-serve fine-tuning); use the local backend instead."
+            ) from error
+        except openai.ConflictError as error:
+            raise OpenAIBackendError(f"{what}: conflict (409): {_message(error)}. Another run may be changing the same "
+                                     "job; wait for it, then run again.") from error
+        except openai.UnprocessableEntityError as error:
+            raise OpenAIBackendError(f"{what}: the API could not process the request (422): {_message(error)}") from error
+        except openai.APIStatusError as error:
+            raise OpenAIBackendError(f"{what}: the OpenAI API answered {error.status_code}: {_message(error)}") from error
 
     # ----------------------------------------------------------------------- fine-tuning
 
