@@ -269,3 +269,71 @@ def test_openai_refusals_and_bad_addresses_are_one_line(tmp_path, monkeypatch):
 def test_a_task_input_of_garbage_is_refused_in_one_line():
     with pytest.raises(tasks.TaskInputError):
         tasks.get("chords").prompt(Request("t", "c", '"C"x4 | "Qq"x4 |'))
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FUZZ = settings(deadline=60_000, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+                derandomize=True)  # the bound catches a hang, not slowness; the same cases every run
+PIECES = st.sampled_from(['"C"', '"G7"', '"Qq"', "C", "c'", "z", "x", "|", "||", ":|", "|:", "(3", "2", "/", "//", "999",
+                          "1000000", "-", "^", "_", "=", ",", "[", "]", "{", "}", "<", ">", " ", "\n", "M:1000/1\n",
+                          "L:1/64\n", "K:Zz\n", "$", "`", "%", "!trill!", "\x00", "é"])
+
+
+@settings(FUZZ, max_examples=150)
+@given(st.lists(PIECES, max_size=60), st.integers(0, 400))
+def test_fuzz_evaluate_and_rank_never_raise_nor_hang(pieces, cut):
+    text = SONG[:cut] + "".join(pieces) + SONG[cut:]
+    row = metrics.evaluate(text)
+    assert isinstance(row["valid"], bool) and isinstance(row["reason"], str)
+    table = metrics.rank([text, SONG])
+    assert len(table) == 2 and table["valid"].any()
+
+
+@pytest.fixture(scope="module")
+def musicxml(song_path, tmp_path_factory):
+    """One real lead sheet as MusicXML text (what the fuzzer mutates)."""
+    import music21 as m21
+
+    out = tmp_path_factory.mktemp("xml") / "song.musicxml"
+    m21.converter.parse(str(song_path("Jingle_Bells"))).write("musicxml", fp=out)
+    return out.read_text(encoding="utf-8")
+
+
+MUTATIONS = st.lists(st.tuples(st.sampled_from(["cut", "number", "garble", "drop"]), st.integers(0, 10**6),
+                               st.sampled_from(["0", "-1", "99999999", "1e308", "nan", "<", "&", "\x00", "</note>", ""])),
+                     min_size=1, max_size=4)
+
+
+@settings(FUZZ, max_examples=30)
+@given(MUTATIONS)
+def test_fuzz_prep_on_mutated_musicxml_records_a_reason(musicxml, tmp_path_factory, mutations):
+    import re
+
+    text = musicxml
+    for kind, at, value in mutations:
+        at %= max(1, len(text))
+        if kind == "cut":
+            text = text[:at]
+        elif kind == "number":  # a duration, a pitch, an octave … becomes absurd
+            numbers = list(re.finditer(r">(-?\d+)<", text))
+            if numbers:
+                m = numbers[at % len(numbers)]
+                text = text[: m.start(1)] + value + text[m.end(1):]
+        elif kind == "garble":
+            text = text[:at] + value + text[at:]
+        else:  # drop an element
+            tags = list(re.finditer(r"<(note|measure|time|key|harmony|pitch|duration)>.*?</\1>", text, re.S))
+            if tags:
+                m = tags[at % len(tags)]
+                text = text[: m.start()] + text[m.end():]
+    path = tmp_path_factory.mktemp("fuzz") / "song.musicxml"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    record = prep.process_file(path)
+    assert record["status"] in ("kept", "skipped")
+    assert record["status"] == "kept" or isinstance(record["reason"], str) and record["reason"]
+    if record["status"] == "kept":
+        assert metrics.evaluate(abc.abc_header("t", "c") + record["body"])["valid"] in (True, False)

@@ -1,0 +1,86 @@
+"""Figures for bad input (issue: bad input never hurts): scoring time against song length, and
+the peak memory of training on the largest accepted record.
+
+    python benchmarks/bench_bad_input.py
+
+- scoring: `metrics.evaluate` on songs of 32 to 1,000 bars (real OpenEWLD bars laid end to
+  end), seconds and seconds per bar; the ratio per bar against the 32-bar song says whether
+  the cost is linear (about 1) or grows with length (music21's whole-part parse grew with the
+  square: 23 s for 1,000 bars before).
+- memory: the peak resident memory of a 5-step training on one record of
+  `local.MAX_RECORD_CHARS` characters, against one of a typical song, each in a fresh process.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aitunes_lib import abc, dataset, metrics  # noqa: E402
+from aitunes_lib.backends import local  # noqa: E402
+
+
+def real_bars(count: int) -> list[str]:
+    bars: list[str] = []
+    for line in (ROOT / "out" / "songs.jsonl").read_text().splitlines():
+        bars += [b.strip() for b in abc.decode_body(json.loads(line)["completion"]).replace("\n", " ").split("|") if b.strip()]
+        if len(bars) >= count:
+            return bars[:count]
+    raise SystemExit("out/songs.jsonl is too short: run `python -m aitunes_lib prep --out out`")
+
+
+def song_of(bars: list[str]) -> str:
+    lines = [" | ".join(bars[i:i + 4]) + " |" for i in range(0, len(bars), 4)]
+    return abc.abc_header("long", "bench") + "\n".join(lines) + "\n"
+
+
+TRAIN = """
+import resource, sys, warnings
+from aitunes_lib.backends import local
+texts = local.training_texts(sys.argv[1])
+local.train(texts, sys.argv[2], local.TrainConfig(max_steps=5, block_size=128, batch_size=4, eval_every=5, resume=False), progress=False)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_training_mb(completion: str, folder: Path) -> float:
+    path = dataset.write_jsonl([{"prompt": abc.seed_prompt(f"Song {i}", "Bench"), "completion": completion} for i in range(2)],
+                               folder / "one.jsonl")
+    run = subprocess.run([sys.executable, "-c", TRAIN, str(path), str(folder / "model")], capture_output=True, text=True,
+                         cwd=ROOT, check=True)
+    return int(run.stdout.strip().splitlines()[-1]) / 1024
+
+
+def main() -> None:
+    bars = real_bars(1000)
+    base = None
+    print("scoring time against length (metrics.evaluate, one process)")
+    for count in (32, 128, 250, 500, 1000):
+        text = song_of(bars[:count])
+        started = time.perf_counter()
+        row = metrics.evaluate(text)
+        seconds = time.perf_counter() - started
+        per_bar = seconds / count
+        base = base or per_bar
+        print(f"  {count:5d} bars: {seconds:6.2f} s  {1000 * per_bar:5.1f} ms/bar  ×{per_bar / base:4.2f} per bar vs 32 bars"
+              f"  valid={row['valid']}")
+    import tempfile
+
+    typical = " " + " | ".join(bars[:32]) + " | $ <end>"
+    largest = " " + (" | ".join(bars) + " |")[: local.MAX_RECORD_CHARS - 200] + " $ <end>"
+    with tempfile.TemporaryDirectory() as tmp:
+        small = peak_training_mb(typical, Path(tmp) / "a")
+        big = peak_training_mb(largest, Path(tmp) / "b")
+    print(f"peak memory of 5 training steps: a {len(typical):,}-character record {small:,.0f} MB; "
+          f"the largest accepted ({len(largest):,} characters) {big:,.0f} MB (×{big / small:.2f})")
+
+
+if __name__ == "__main__":
+    main()
