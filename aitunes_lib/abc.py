@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import Iterable, Iterator, Sequence
 
 import music21 as m21
+import numpy as np
 
 DEFAULT_UNIT = Fraction(1)  # L:1/4, counted in quarter lengths
 BARS_PER_LINE = 4
@@ -622,7 +623,30 @@ def _parse_whole(text: str) -> m21.stream.Score:
     handler.process(text)
     score = m21.abcFormat.translate.abcToStreamScore(handler)
     _restore_stacked_chords(handler, score)
+    _melody_clef(score)
     return score
+
+
+def _melody_clef(score: m21.stream.Score) -> None:
+    """A lead sheet's clef from its melody alone: treble, or treble an octave down for a low song.
+
+    music21 picks a clef from every pitch, chord symbols' low voicings included, and so
+    engraved many melodies in bass clef with every note on ledger lines.
+    """
+    if not score.parts:
+        return
+    part = score.parts[0]
+    first = part.getElementsByClass(m21.stream.Measure).first()
+    pitches = [p.midi for n in part.recurse().notes if not isinstance(n, m21.harmony.Harmony) for p in n.pitches]
+    if first is None or not pitches:
+        return
+    clef = m21.clef.TrebleClef() if float(np.median(pitches)) >= LOW_MELODY_MIDI else m21.clef.Treble8vbClef()
+    for old in list(first.getElementsByClass(m21.clef.Clef)):
+        first.remove(old)
+    first.insert(0, clef)
+
+
+LOW_MELODY_MIDI = 57  # A3: a melody whose middle lies below this reads better an octave down
 
 
 def _chord_symbol(raw: str) -> m21.harmony.Harmony:

@@ -107,3 +107,22 @@ def test_the_articles_format_and_empty_songs():
     assert render.plain_abc(completion).startswith("X:1\nT:Untitled\nL:1/4\nM:4/4\nK:C\n\"C\"E G c2 |")
     with pytest.raises(render.RenderError, match="empty"):
         render.sheet_music("X:1\nT:t\nK:C\n")
+
+
+@pytest.mark.parametrize("stem", ["Sleepy_Time_Gal", "Jingle_Bells", "Swanee", "Dinah", "Careless_Love"])
+def test_lead_sheets_are_in_treble_clef(song_path, stem, tmp_path):
+    """music21 alone picked bass clef for many songs (the chord symbols' low voicings counted)."""
+    r = prep.process_file(song_path(stem))
+    song = Song(r["title"], r["composer"], r["body"], r["meter"], r["abc_key"])
+    clefs = list(song.score.recurse().getElementsByClass(m21.clef.Clef))
+    assert clefs and all(isinstance(c, (m21.clef.TrebleClef, m21.clef.Treble8vbClef)) for c in clefs)
+    xml = render.export(song, tmp_path)["musicxml"].read_text()
+    assert "<sign>G</sign>" in xml and "<sign>F</sign>" not in xml
+    svg = render.sheet_music(song)
+    assert "E050" in svg and "E062" not in svg  # verovio draws the G clef (SMuFL U+E050), never the F clef (U+E062)
+
+
+def test_a_low_melody_is_written_an_octave_down_in_treble(tmp_path):
+    low = Song("Low", "x", '"C"C, E, G, C | "G7"B,, D, F, G, |')
+    clef = low.score.parts[0].getElementsByClass(m21.stream.Measure).first().clef
+    assert isinstance(clef, m21.clef.Treble8vbClef)
