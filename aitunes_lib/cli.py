@@ -209,7 +209,9 @@ def _train(args: argparse.Namespace) -> int:
     _mixed_file(args)
     if args.backend == "local":
         return _train_local(args)
-    backend = _openai(base_model=args.base_model, n_epochs=args.epochs, suffix=args.suffix)
+    from aitunes_lib.backends.openai_backend import DEFAULT_BASE_MODEL
+
+    backend = _openai(base_model=args.base_model or DEFAULT_BASE_MODEL, n_epochs=args.epochs, suffix=args.suffix)
     if args.cancel:
         backend.cancel(args.data)
         return 0
@@ -348,7 +350,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--mix", default=None, help="train on a task mixture built from the song file, "
                                                    "e.g. song=1,phrase=2,chords=2 (records per song)")
-    train.add_argument("--base-model", default="davinci-002", help="openai: OpenAI base model (davinci-002, babbage-002, gpt-4o-mini, gpt-3.5-turbo)")
+    train.add_argument("--base-model", default=None, help="openai: the base model to fine-tune (default: "
+                       "openai_backend.DEFAULT_BASE_MODEL; a shut-down model is refused with a replacement)")
     train.add_argument("--epochs", type=whole(1, 50), default=5)
     train.add_argument("--suffix", default="aitunes")
     train.add_argument("--yes", action="store_true", help="start without asking to confirm the cost")

@@ -94,12 +94,17 @@ def parse_names(reply: str) -> list[tuple[str, str]]:
 
 
 def invent_with_llm(
-    backend: "OpenAIBackend", n: int = 5, model: str = "gpt-4o-mini", temperature: float = 0.7, seed: int | None = None
+    backend: "OpenAIBackend", n: int = 5, model: str | None = None, temperature: float = 0.7, seed: int | None = None
 ) -> list[tuple[str, str]]:
-    """The article's few-shot naming on a current chat model: n replies in one request.
+    """The article's few-shot naming on a current chat model (default: `openai_backend.DEFAULT_CHAT_MODEL`,
+    refused with a replacement if it has shut down): n replies in one request.
 
     Replies that do not parse are replaced by offline names, so the result always has n pairs.
     """
+    from aitunes_lib.backends.openai_backend import DEFAULT_CHAT_MODEL
+
+    model = model or DEFAULT_CHAT_MODEL
+    backend.require_live(model)
     replies = backend.chat([{"role": "user", "content": FEW_SHOT}], model=model, n=n, temperature=temperature,
                            max_tokens=64, stop=["###"], **({"seed": seed} if seed is not None else {}))
     pairs = _unique(p for reply in replies for p in parse_names(reply))[:n]

@@ -25,6 +25,8 @@ class StandIn:
         self.failure = failure  # e.g. "boom: out of GPUs" for a job that fails
         self.fail_next: list[int] = []  # status codes to answer the next requests with
         self.always: int | None = None  # a status code for every request (401)
+        # each model's shutdown date, as GET /v1/models reports it (OpenAI's deprecations page, late 2026)
+        self.shutdowns = {"gpt-4o-mini": "2027-01-14", "davinci-002": "2026-10-23", "gpt-3.5-turbo": "2026-10-23"}
         self.completion_text = completion_text
         self.chat_replies = chat_replies or ["Band name: The Wizards\nSong title: I'll Get There"]
         self.jobs: dict[str, dict] = {}
@@ -132,8 +134,11 @@ class StandIn:
         if method == "GET" and match:
             model_id = match.group(1)
             known = {j.get("fine_tuned_model") for j in (self._job(k).model_dump() for k in self.jobs)}
-            if model_id in known or model_id in ("davinci-002", "gpt-4o-mini"):
-                return 200, Model(id=model_id, created=0, object="model", owned_by="standin")
+            base = model_id.split(":")[1] if model_id.startswith("ft:") else model_id
+            if model_id in known or model_id in self.shutdowns:
+                when = self.shutdowns.get(base)
+                extra = {"shutdown_date": when} if when else {}
+                return 200, Model.model_validate({"id": model_id, "created": 0, "object": "model", "owned_by": "standin", **extra})
             return 404, {"error": {"message": f"The model '{model_id}' does not exist", "type": "invalid_request_error",
                                    "code": "model_not_found", "param": None}}
         return 404, {"error": {"message": f"no route {method} {url}", "type": "invalid_request_error", "code": None, "param": None}}

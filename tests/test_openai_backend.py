@@ -13,7 +13,7 @@ import pytest
 from aitunes_lib import abc, config, dataset, naming, prep, tasks
 from aitunes_lib.generate import GenerateConfig, Request, generate
 from aitunes_lib.backends.openai_backend import (
-    FineTuneFailed, OpenAIBackend, OpenAIBackendError, OpenAIConfig, state_path,
+    DEFAULT_BASE_MODEL, DEFAULT_CHAT_MODEL, MODELS, FineTuneFailed, OpenAIBackend, OpenAIBackendError, OpenAIConfig, state_path,
 )
 from aitunes_lib.song import Song
 from conftest import ROOT
@@ -52,15 +52,16 @@ def sent(standin, method, path):
 
 def test_happy_path_upload_train_watch_generate(train, key, capsys):
     lines: list[str] = []
-    with StandIn() as standin:
+    with StandIn(chat_replies=["`C`E G c2 | `G7`B4 | $ `C`c4 | $ <end>"]) as standin:
         b = backend(standin, key, lines)
         handle = b.fine_tune(train, confirm=True)
-        assert handle.model == "ft:davinci-002:standin:aitunes:0001" and handle.base == "davinci-002"
+        assert handle.model == "ft:gpt-4o-mini:standin:aitunes:0001" and handle.base == "gpt-4o-mini"
         upload = sent(standin, "POST", "/v1/files")[0]
         assert b'name="purpose"\r\n\r\nfine-tune' in upload["body"]
-        assert standin.files["file-0001"] == train.read_bytes()
+        uploaded = [json.loads(line) for line in standin.files["file-0001"].decode().splitlines()]
+        assert len(uploaded) == len(train.read_text().splitlines()) and uploaded[0]["messages"][0]["role"] == "system"
         job = json.loads(sent(standin, "POST", "/v1/fine_tuning/jobs")[0]["body"])
-        assert job == {"model": "davinci-002", "training_file": "file-0001", "suffix": "aitunes", "seed": 42,
+        assert job == {"model": "gpt-4o-mini", "training_file": "file-0001", "suffix": "aitunes", "seed": 42,
                        "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 5}}}}
         assert any("cost estimate" in line and "5 epochs" in line for line in lines)
         events = [line.strip() for line in lines if line.startswith("  ")]
@@ -69,10 +70,10 @@ def test_happy_path_upload_train_watch_generate(train, key, capsys):
         assert json.loads(state_path(train).read_text())["model_id"] == handle.model
 
         candidates = b.sample("X: 1 $ T: Mr. Clean $ C: The Dishes $ <song>", 5, GenerateConfig(n=5, temperature=0.95))
-        request = json.loads(sent(standin, "POST", "/v1/completions")[0]["body"])
-        assert request == {"model": handle.model, "prompt": "X: 1 $ T: Mr. Clean $ C: The Dishes $ <song>", "n": 5,
-                           "temperature": 0.95, "top_p": 1.0, "max_tokens": 1000, "stop": " $ <end>"}
-        assert len(sent(standin, "POST", "/v1/completions")) == 1  # all n in one request
+        request = json.loads(sent(standin, "POST", "/v1/chat/completions")[0]["body"])
+        assert request["model"] == handle.model and request["n"] == 5 and request["temperature"] == 0.95
+        assert request["messages"][-1] == {"role": "user", "content": "X: 1 $ T: Mr. Clean $ C: The Dishes $ <song>"}
+        assert len(sent(standin, "POST", "/v1/chat/completions")) == 1  # all n in one request
         assert candidates == [" `C`E G c2 | `G7`B4 | $ `C`c4 | $ <end>"] * 5
         assert abc.parse_abc(abc.decode_seed("X: 1 $ T: x $ C: y $ <song>", candidates[0])).recurse().notes
         for request in standin.requests:  # the key travels in the header and nowhere else
@@ -110,17 +111,17 @@ def test_rate_limits_and_server_errors_are_retried_then_reported(train, key):
     with StandIn() as standin:
         standin.fail_next = [429, 503]
         handle = backend(standin, key).fine_tune(train, confirm=True)
-        assert handle.model.startswith("ft:davinci-002")
-        assert [r["path"] for r in standin.requests[:3]] == ["/v1/files"] * 3  # two retries of the upload
+        assert handle.model.startswith("ft:gpt-4o-mini")
+        assert [r["path"] for r in standin.requests[:3]] == ["/v1/models/gpt-4o-mini"] * 3  # two retries of the first call
     with StandIn() as standin:
         standin.fail_next = [500] * 10
         with pytest.raises(OpenAIBackendError, match=r"failed \(500\) after 2 retries"):
-            backend(standin, key).use("davinci-002")
+            backend(standin, key).use("gpt-4o-mini")
         assert len(standin.requests) == 3  # the first try and two retries
     with StandIn() as standin:
         standin.fail_next = [429] * 10
         b = backend(standin, key)
-        b.model = "ft:davinci-002:x"
+        b.model = "ft:gpt-4o-mini:x"
         with pytest.raises(OpenAIBackendError, match=r"rate-limited \(429\) after 2 retries"):
             b.sample("X: 1 $ T: a $ C: b $ <song>", 5, GenerateConfig())
 
@@ -130,7 +131,7 @@ def test_connection_refused(key):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     b = backend(None, key, base_url=f"http://127.0.0.1:{port}/v1", max_retries=1)
-    b.model = "ft:davinci-002:x"
+    b.model = "ft:gpt-4o-mini:x"
     with pytest.raises(OpenAIBackendError, match="cannot reach the OpenAI API"):
         b.sample("X: 1 $ T: a $ C: b $ <song>", 5, GenerateConfig())
 
@@ -175,9 +176,9 @@ def test_unconfirmed_cost_starts_nothing(train, key):
 
 def test_cost_estimate(train, key):
     with StandIn() as standin:
-        cost = backend(standin, key, prices={"davinci-002": 0.01}).estimate_cost(train)
+        cost = backend(standin, key, prices={"gpt-4o-mini": 0.01}).estimate_cost(train)
     tokens = dataset.validation_report(dataset.read_jsonl(train), show=False)["tokens_total"]
-    assert cost == {"model": "davinci-002", "tokens_per_epoch": tokens, "epochs": 5, "billed_tokens": tokens * 5,
+    assert cost == {"model": "gpt-4o-mini", "tokens_per_epoch": tokens, "epochs": 5, "billed_tokens": tokens * 5,
                     "usd_per_1k": 0.01, "usd": round(tokens * 5 / 1000 * 0.01, 2)}
 
 
@@ -193,9 +194,42 @@ def test_a_bad_training_file_is_refused_before_upload(tmp_path, key, songs):
 
 def test_an_unknown_model_id(key):
     with StandIn() as standin:
-        with pytest.raises(OpenAIBackendError, match=r"find model 'ft:davinci-002:nobody:x'.*404.*does not exist"):
-            backend(standin, key).use("ft:davinci-002:nobody:x")
-        assert backend(standin, key).use("davinci-002").model == "davinci-002"
+        with pytest.raises(OpenAIBackendError, match=r"find model 'ft:gpt-4o-mini:nobody:x'.*404.*does not exist"):
+            backend(standin, key).use("ft:gpt-4o-mini:nobody:x")
+        assert backend(standin, key).use("gpt-4o-mini").model == "gpt-4o-mini"
+
+
+def test_a_shut_down_model_is_refused_in_one_line_with_a_replacement(train, key):
+    """The workbook's first default, davinci-002, shut down on 2026-10-23; the API's list says so."""
+    with StandIn() as standin:
+        with pytest.raises(OpenAIBackendError, match=r"^davinci-002 was shut down on 2026-10-2\d .*use gpt-4o-mini") as error:
+            backend(standin, key, base_model="davinci-002").fine_tune(train, confirm=True)
+        assert "\n" not in str(error.value) and sent(standin, "POST", "/v1/files") == []  # nothing uploaded
+        with pytest.raises(OpenAIBackendError, match="ft:gpt-3.5-turbo:org:x:1 was shut down"):
+            standin.shutdowns["ft:gpt-3.5-turbo:org:x:1"] = None
+            backend(standin, key).use("ft:gpt-3.5-turbo:org:x:1")
+        standin.shutdowns["gpt-4o-mini"] = "2026-11-01"  # the API's own date wins over this project's table
+        with pytest.raises(OpenAIBackendError, match="gpt-4o-mini was shut down on 2026-1"):
+            backend(standin, key).use("gpt-4o-mini")
+    assert not any(facts.shutdown and facts.shutdown <= "2026-11-25" for name, facts in MODELS.items()
+                   if name in (DEFAULT_BASE_MODEL, DEFAULT_CHAT_MODEL))
+
+
+def test_a_policy_refusal_to_fine_tune_is_one_line(train, key):
+    with StandIn() as standin:
+        standin.fail_next = []
+        real = standin.handle
+
+        def refuse(method, path, query, body):
+            if method == "POST" and path.startswith("/v1/fine_tuning/jobs"):
+                return 403, {"error": {"message": "Fine-tuning is not available for this organization.",
+                                       "type": "invalid_request_error", "code": "fine_tuning_unavailable", "param": None}}
+            return real(method, path, query, body)
+
+        standin.handle = refuse
+        with pytest.raises(OpenAIBackendError, match=r"OpenAI refused \(403\): Fine-tuning is not available.*local backend") as error:
+            backend(standin, key).fine_tune(train, confirm=True)
+        assert "\n" not in str(error.value)
 
 
 def test_chat_models_get_the_chat_file_and_endpoint(train, key):
@@ -260,30 +294,30 @@ def test_llm_naming_through_the_stand_in(key):
 def test_mixed_tasks_upload_and_chord_violations_are_reported(tmp_path, key, songs):
     records = tasks.training_records([dataset.seed_record(s) for s in songs], {"song": 1, "phrase": 1, "chords": 1})
     mixed = dataset.write_jsonl(records, tmp_path / "tasks.jsonl")
-    with StandIn() as standin:  # answers every request with " `C`E G c2 | `G7`B4 | $ `C`c4 |"
+    with StandIn(chat_replies=["`C`E G c2 | `G7`B4 | $ `C`c4 |"]) as standin:  # every reply
         b = backend(standin, key)
         b.fine_tune(mixed, confirm=True)
         uploaded = [json.loads(line) for line in standin.files["file-0001"].decode().splitlines()]
-        assert {tasks.task_of(r["prompt"]) for r in uploaded} == {"song", "phrase", "chords"}
+        assert {tasks.task_of(r["messages"][1]["content"]) for r in uploaded} == {"song", "phrase", "chords"}
 
         config = GenerateConfig(n=2, chord_tones=1.0)  # a local-only knob, ignored here
         with pytest.warns(UserWarning, match="cannot enforce a chord chart of 3 bars"):
             kept = generate(b, "chords", Request(text=["C", "G7", "C"]), config)
         assert [s.body for s in kept] == ['"C"E G c2 | "G7"B4 |\n"C"c4 |\n'] * 2 and [s.violations for s in kept] == [(), ()]
-        request = json.loads(sent(standin, "POST", "/v1/completions")[-1]["body"])
-        assert request["prompt"] == "X: 1 $ T: Untitled $ C: AI-Tunes $ <chords> `C`x4 | `G7`x4 | `C`x4 | $ <song>"
+        request = json.loads(sent(standin, "POST", "/v1/chat/completions")[-1]["body"])
+        assert request["messages"][-1]["content"] == "X: 1 $ T: Untitled $ C: AI-Tunes $ <chords> `C`x4 | `G7`x4 | `C`x4 | $ <song>"
         with pytest.warns(UserWarning):
             broken = generate(b, "chords", Request(text=["C", "Am F", "C", "G7"]), config)
         assert broken[0].violations == ("3 bars, the chart has 4", "bar 2: chords G7@0, expected Am@0 F@2")
 
         with pytest.warns(UserWarning, match="cannot enforce whole bars after the 2 bars given"):
             songs_out = generate(b, "phrase", Request("Two Bars", "Us", '"C"c2 e2 | "G7"d4 |'), config)
-        request = json.loads(sent(standin, "POST", "/v1/completions")[-1]["body"])
-        assert request["prompt"] == "X: 1 $ T: Two Bars $ C: Us $ <phrase> `C`c2 e2 | `G7`d4 |"
+        request = json.loads(sent(standin, "POST", "/v1/chat/completions")[-1]["body"])
+        assert request["messages"][-1]["content"] == "X: 1 $ T: Two Bars $ C: Us $ <phrase> `C`c2 e2 | `G7`d4 |"
         assert songs_out[0].body == '"C"c2 e2 | "G7"d4 | "C"E G c2 | "G7"B4 |\n"C"c4 |\n' and songs_out[0].violations == ()
         with pytest.raises(tasks.TaskInputError, match="'Zz9'"):
             generate(b, "chords", Request(text=["Zz9"]))  # refused before any request
-        assert len(sent(standin, "POST", "/v1/completions")) == 3
+        assert len(sent(standin, "POST", "/v1/chat/completions")) == 3
 
 
 def test_a_task_file_goes_to_a_chat_model_as_it_is(tmp_path, key, songs):

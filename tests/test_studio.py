@@ -24,11 +24,11 @@ def studio_on(standin, tmp_path):
                                 api_key="sk-studio-test", report=lambda line: None)
         return backend
 
-    return Studio({"openai": factory}, folder=tmp_path, model="ft:davinci-002:standin:x", titles=["Blue Moon", "Tea for Two"])
+    return Studio({"openai": factory}, folder=tmp_path, model="ft:gpt-4o-mini:standin:x", titles=["Blue Moon", "Tea for Two"])
 
 
 def test_generate_rank_select_listen_download(tmp_path):
-    with StandIn(completion_text=GOOD.removesuffix(" $ <end>")) as standin:
+    with StandIn(chat_replies=[GOOD.removesuffix(" $ <end>")]) as standin:
         studio = studio_on(standin, tmp_path)
         first = (studio.title.value, studio.band.value)
         assert all(first) and studio.invent() != first
@@ -49,7 +49,7 @@ def test_generate_rank_select_listen_download(tmp_path):
 
 
 def test_a_candidate_that_does_not_parse_shows_its_error(tmp_path):
-    with StandIn(completion_text=" `C`C D (0E F |") as standin:
+    with StandIn(chat_replies=[" `C`C D (0E F |"]) as standin:
         studio = studio_on(standin, tmp_path)
         studio.n.value = 2
         table = studio.generate()

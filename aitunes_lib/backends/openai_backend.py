@@ -8,6 +8,7 @@ watches the same job instead of paying for a second one. The API key never goes 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import sys
 import time
@@ -21,10 +22,51 @@ from aitunes_lib.backends.base import STOP, ModelHandle, as_completion
 if TYPE_CHECKING:
     from aitunes_lib.generate import GenerateConfig
 
-CHAT_MODELS = ("gpt-4o-mini", "gpt-3.5-turbo")
-# USD per 1,000 training tokens, per epoch (OpenAI's published fine-tuning prices; change
-# them with OpenAIConfig(prices=...) when they move).
-PRICES = {"davinci-002": 0.006, "babbage-002": 0.0004, "gpt-3.5-turbo": 0.008, "gpt-4o-mini": 0.003}
+@dataclasses.dataclass(frozen=True)
+class ModelFacts:
+    """What this project knows about one OpenAI model (the API's own /v1/models answer wins at run time)."""
+
+    kind: str  # "chat" or "completions"
+    usd_per_1k_training: float | None  # fine-tuning price per 1,000 training tokens per epoch
+    shutdown: str | None  # ISO date the model (and models fine-tuned from it) stop answering
+
+
+# The one place for OpenAI model choices. Dates: OpenAI's deprecations page
+# (https://platform.openai.com/docs/deprecations), as read for this project on FACTS_DATE; prices:
+# OpenAI's fine-tuning price list of the same time. At run time the backend reads each model's
+# `shutdown_date` from GET /v1/models/{id} and refuses one whose date has passed.
+FACTS_DATE = "2026-11-25"
+FACTS_SOURCE = "https://platform.openai.com/docs/deprecations"
+MODELS: dict[str, ModelFacts] = {
+    "gpt-4o-mini": ModelFacts("chat", 0.003, "2027-01-14"),
+    "gpt-4o-mini-2024-07-18": ModelFacts("chat", 0.003, "2027-01-14"),
+    "davinci-002": ModelFacts("completions", 0.006, "2026-10-23"),  # the workbook's first default; shut down
+    "gpt-3.5-turbo": ModelFacts("chat", 0.008, "2026-10-23"),  # shut down
+}
+DEFAULT_BASE_MODEL = "gpt-4o-mini"  # fine-tunable while OpenAI still takes jobs (no new jobs from 2027-01-06)
+DEFAULT_CHAT_MODEL = "gpt-4o-mini"  # naming and few-shot
+CHAT_MODELS = tuple(name for name, facts in MODELS.items() if facts.kind == "chat")
+PRICES = {name: facts.usd_per_1k_training for name, facts in MODELS.items() if facts.usd_per_1k_training is not None}
+FINE_TUNING_NOTICE = (
+    "OpenAI is closing self-serve fine-tuning: since 2026-05-07 organisations that never fine-tuned cannot create "
+    "jobs, since 2026-07-02 nor can those without fine-tuned-model use in the last 60 days, and from 2027-01-06 no one "
+    f"can (source: {FACTS_SOURCE}, read {FACTS_DATE})"
+)
+
+
+def base_of(model: str) -> str:
+    """The base model of a fine-tuned id (`ft:gpt-4o-mini:org:suffix:id` → `gpt-4o-mini`), else the id."""
+    return model.split(":")[1] if model.startswith("ft:") and model.count(":") >= 1 else model
+
+
+def replacement_for(model: str, today: datetime.date | None = None) -> str:
+    """A live model of the same kind from `MODELS` (the default base model if none)."""
+    today = today or datetime.date.today()
+    kind = MODELS[base_of(model)].kind if base_of(model) in MODELS else "chat"
+    for name, facts in MODELS.items():
+        if facts.kind == kind and (facts.shutdown is None or datetime.date.fromisoformat(facts.shutdown) > today):
+            return name
+    return DEFAULT_BASE_MODEL
 
 
 class OpenAIBackendError(RuntimeError):
@@ -39,7 +81,7 @@ class FineTuneFailed(OpenAIBackendError):
 class OpenAIConfig:
     """How to fine-tune and call the API."""
 
-    base_model: str = "davinci-002"  # a completions model, as the article's curie was
+    base_model: str = DEFAULT_BASE_MODEL  # the article used curie, a completions model; those are shut down
     n_epochs: int = 5  # as in the article
     suffix: str | None = "aitunes"
     seed: int | None = 42
@@ -188,7 +230,8 @@ class OpenAIBackend:
         except openai.PermissionDeniedError as error:
             raise OpenAIBackendError(
                 f"{what}: OpenAI refused (403): {_message(error)}. This key or organisation may not use this model or "
-                "create fine-tuning jobs (OpenAI is closing self-serve fine-tuning); use the local backend instead."
+                "create fine-tuning jobs (OpenAI is closing self-serve fine-tuning, see notebook 03); "
+                "use the local backend instead, which needs no key."
             ) from error
         except openai.ConflictError as error:
             raise OpenAIBackendError(f"{what}: conflict (409): {_message(error)}. Another run may be changing the same "
@@ -239,14 +282,15 @@ class OpenAIBackend:
         if state.get("job_id") and state.get("status") not in ("failed", "cancelled"):
             self.report(f"resuming job {state['job_id']} from {state_file.name} (no new job created)")
             return state["job_id"]
-        upload = self._training_file(train_jsonl)
+        upload = self._training_file(train_jsonl)  # checked here first: a bad file costs no request
         cost = self.estimate_cost(train_jsonl)
         self.report(
             f"cost estimate: {cost['tokens_per_epoch']:,} tokens × {cost['epochs']} epochs on {cost['model']}"
-            + (f" ≈ ${cost['usd']:.2f}" if cost["usd"] is not None else " (no price known for this model)")
+            + (f" ≈ ${cost['usd']:.2f} (prices as of {FACTS_DATE})" if cost["usd"] is not None else " (no price known for this model)")
         )
         if not _confirmed(confirm):
             raise OpenAIBackendError("fine-tuning not started: the cost was not confirmed")
+        self.require_live(self.settings.base_model)
         training_file = self._upload(upload)
         validation_file = self._upload(Path(self.settings.validation_file)) if self.settings.validation_file else None
         options: dict[str, Any] = {
@@ -326,9 +370,30 @@ class OpenAIBackend:
         self.report(f"job {job_id}: {job.status}")
         return job.status
 
+    def shutdown_date(self, model: str) -> datetime.date | None:
+        """When a model stops answering: the API's `shutdown_date` for it, else this project's `MODELS` table."""
+        info = self._call(f"find model {model!r} (is the id right?)", self.client.models.retrieve, model)
+        live = getattr(info, "shutdown_date", None) or (getattr(info, "model_extra", None) or {}).get("shutdown_date")
+        if isinstance(live, (int, float)):
+            return datetime.datetime.fromtimestamp(live, datetime.timezone.utc).date()
+        if isinstance(live, str) and live:
+            return datetime.date.fromisoformat(live[:10])
+        facts = MODELS.get(base_of(model))
+        return datetime.date.fromisoformat(facts.shutdown) if facts and facts.shutdown else None
+
+    def require_live(self, model: str, today: datetime.date | None = None) -> None:
+        """Refuse, in one line, a model whose shutdown date has passed, naming a live replacement."""
+        today = today or datetime.date.today()
+        when = self.shutdown_date(model)
+        if when is not None and when <= today:
+            other = replacement_for(model, today)
+            raise OpenAIBackendError(
+                f"{model} was shut down on {when.isoformat()} (OpenAI's model list), and so were models fine-tuned from it; "
+                f"use {other} (--base-model {other}), or the local backend, which needs no key")
+
     def use(self, model_id: str) -> ModelHandle:
-        """Reuse an existing fine-tuned model; an unknown id gives a clear error."""
-        self._call(f"find model {model_id!r} (is the id right?)", self.client.models.retrieve, model_id)
+        """Reuse an existing fine-tuned model; an unknown id or a shut-down model gives a clear error."""
+        self.require_live(model_id)
         self.model = model_id
         return ModelHandle("openai", model_id, None)
 
