@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from aitunes_lib import abc, files
 from aitunes_lib.song import Song
@@ -163,6 +164,32 @@ def export(song: "Song | str | music21.stream.Score", folder: str | Path, stem: 
     text = song.abc if isinstance(song, Song) else plain_abc(song) if isinstance(song, str) else abc.score_to_abc(score)
     paths["abc"] = files.write_text(folder / f"{stem}.abc", text if text.endswith("\n") else text + "\n")
     return paths
+
+
+MIME_TYPES = {".mid": "audio/midi", ".musicxml": "application/vnd.recordare.musicxml+xml", ".abc": "text/vnd.abc",
+              ".wav": "audio/wav", ".png": "image/png", ".svg": "image/svg+xml", ".jsonl": "application/jsonl"}
+MAX_LINK_BYTES = 20 * 2**20  # a link carries its file: larger files are named, not linked
+
+
+def download_links(paths: "Mapping[str, Path] | Sequence[Path]") -> str:
+    """HTML links that download files wherever the notebook runs (JupyterLab, classic Notebook,
+    Voilà, Colab): each link carries its file as a `data:` URI, so no server path is involved."""
+    import base64
+
+    items = paths.items() if isinstance(paths, Mapping) else [(Path(p).suffix.lstrip("."), p) for p in paths]
+    links = []
+    for label, path in items:
+        path = Path(path)
+        if not path.is_file():
+            continue
+        if path.stat().st_size > MAX_LINK_BYTES:
+            links.append(f"{html.escape(path.name)} (too large to link; it is in {html.escape(str(path.parent))})")
+            continue
+        mime = MIME_TYPES.get(path.suffix, "application/octet-stream")
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        links.append(f'<a href="data:{mime};base64,{data}" download="{html.escape(path.name)}" '
+                     f'title="{html.escape(path.name)}">{html.escape(str(label))}</a>')
+    return " · ".join(links)
 
 
 def piano_roll(song: "Song | str | music21.stream.Score", title: str | None = None) -> "matplotlib.figure.Figure":

@@ -187,7 +187,7 @@ class Studio:
             return {}
         stem = f"candidate_{self.selected}"
         paths = render.export(self.candidates[self.selected], self.folder, stem, self.tempo.value)
-        self.links.value = " · ".join(f'<a href="{html.escape(str(p))}" download>{k}</a>' for k, p in paths.items())
+        self.links.value = "download: " + render.download_links(paths)  # the files travel in the links
         return paths
 
     # ------------------------------------------------------------------ the widget

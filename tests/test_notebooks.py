@@ -50,7 +50,7 @@ def test_every_notebook_runs_in_order_in_a_fresh_kernel(tmp_path, openewld, monk
         if name == "03_train":
             assert "Skipping the OpenAI section" in text and "No OpenAI API key" in text
     print("notebook seconds:", {k: round(v) for k, v in seconds.items()}, "total", round(sum(seconds.values())))
-    for artifact in ("songs.jsonl", "stats.json", "local_model/model.safetensors", "candidates.jsonl", "best.png", "best.wav",
+    for artifact in ("songs.jsonl", "stats.json", "local_model/model.safetensors", "candidates/candidates.jsonl", "best.png", "best.wav",
                      "quickstart.wav", "downloads/best.mid", "tasks_model/model.safetensors", "over_chords.wav",
                      "downloads/over_chords.mid"):
         assert (out / artifact).is_file() and (out / artifact).stat().st_size > 0, artifact

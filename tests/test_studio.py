@@ -46,6 +46,14 @@ def test_generate_rank_select_listen_download(tmp_path):
         assert shown["wav"].is_file()
     assert studio.abc_text.value.startswith("X:1\nT:")
     assert "download" in studio.links.value
+    # each link carries its file (a server path gave 404 in JupyterLab): decode it and compare
+    import base64
+    import re
+
+    links = dict((name, data) for data, name in re.findall(r'href="data:[^;]+;base64,([^"]+)" download="([^"]+)"', studio.links.value))
+    assert sorted(links) == sorted(p.name for p in shown["files"].values())
+    assert all(base64.b64decode(links[p.name]) == p.read_bytes() for p in shown["files"].values())
+    assert str(tmp_path) not in studio.links.value
 
 
 def test_a_candidate_that_does_not_parse_shows_its_error(tmp_path):
