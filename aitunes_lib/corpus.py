@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from aitunes_lib import config, dataset, prep
+from aitunes_lib import config, dataset, files, prep
 from aitunes_lib.song import Song
 
 COLLECTIONS = ("essenFolksong", "oneills1850", "airdsAirs", "ryansMammoth", "miscFolk")
@@ -58,9 +58,8 @@ def tune_files(collections: Sequence[str] = COLLECTIONS, folder: str | Path | No
                 continue
             # dataset/<composer>/<collection>/<tune>.abc, the layout prep reads a composer from
             target = folder / "Traditional" / name / f"{path.stem}_{number:05d}.abc"
-            if not target.is_file() or target.read_text(encoding="utf-8") != tune:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(tune, encoding="utf-8")
+            if not target.is_file() or target.read_text(encoding="utf-8", errors="replace") != tune:
+                files.write_text(target, tune)
             written.append(target)
     return written
 
