@@ -89,7 +89,7 @@ def clean_text(text: str) -> str:
     `<end>` lose their angle brackets; white space folds to one space; at most
     `MAX_NAME_CHARS` characters.
 
-    >>> clean_text("Blue\x1b[31m Moon <end> `x` $5\x07")
+    >>> clean_text("Blue\\x1b[31m Moon <end> `x` $5\\x07")
     "Blue[31m Moon end 'x' S5"
     """
     text = "".join(c if unicodedata.category(c)[0] != "C" or c in "\t\n" else "" for c in str(text))
@@ -510,12 +510,14 @@ def limits_problem(text: str) -> str | None:
     Checked before music21 sees the text: its length, the meter and unit note length, the
     number of bars, each note's length, and characters that ABC does not use.
 
-    >>> limits_problem("X:1\nM:4/4\nK:C\nC D E F | G4 |") is None
+    >>> limits_problem("X:1\\nM:4/4\\nK:C\\nC D E F | G4 |") is None
     True
-    >>> limits_problem("X:1\nM:1000/1\nK:C\nC4 |")
+    >>> limits_problem("X:1\\nM:1000/1\\nK:C\\nC4 |")
     'meter M:1000/1 is past the limits (up to 32 beats of 1/1 to 1/32 notes)'
     >>> limits_problem("C1000000 |")
-    'a note or rest of 1000000 quarters (C1000000) is longer than 64'
+    'the note or rest C1000000 has an absurd length'
+    >>> limits_problem("C999 |")
+    'a note or rest of 999 quarters (C999) is longer than 64'
     >>> limits_problem("asdf;lkj }}}{{{")
     "not ABC: characters ABC does not use (';', 'j', 'k', 'l', 's')"
     """
