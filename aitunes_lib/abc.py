@@ -496,7 +496,7 @@ UNIT_DENOMINATORS = (1, 2, 4, 8, 16, 32, 64)
 WHOLE_PARSE_BARS = 128  # songs up to this long (every OpenEWLD song) parse in one piece; longer ones in chunks
 CHUNK_BARS = 32
 _QUOTED = re.compile(r'"[^"\n]*"|`[^`\n]*`|![^!\n]*!|\+[^+\n]*\+|%.*$', re.M)  # chord names, annotations, decorations, comments
-_ABC_CHARACTERS = set("ABCDEFGabcdefgzZxy0123456789/,'^_=|:[]()<>{}-.~ \t\n$&HLMOPSTuv")
+_ABC_CHARACTERS = set("ABCDEFGabcdefgzZxy0123456789/,'^_=|:[]()<>{}-.~ \t\n$&HLMOPSTuv\\")  # a backslash continues a line
 
 
 def _fraction(text: str) -> Fraction | None:
