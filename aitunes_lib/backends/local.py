@@ -361,6 +361,9 @@ def resume_state(out: Path, fingerprint: dict[str, str]) -> dict[str, Any] | Non
         return None
     state = read_checkpoint(checkpoint)
     saved = dict(state.get("fingerprint") or {})
+    if not saved:
+        raise LocalBackendError(f"{out} holds a checkpoint from an older version of this project (no run fingerprint), "
+                                "so it cannot be checked as the same run: start afresh there (--restart) or choose a new folder")
     now = {**fingerprint, "tokenizer": file_digest(out / "tokenizer.json")}
     differs = [name for name in now if saved.get(name) != now[name]]
     if differs:
