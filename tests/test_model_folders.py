@@ -180,3 +180,14 @@ def test_out_must_be_a_writable_folder(texts, tmp_path):
         local.train(texts, file, local.TrainConfig(max_steps=1, **QUICK), progress=False)
     with pytest.raises(local.LocalBackendError, match="cannot write the model to"):
         local.train(texts, "/proc/aitunes-model", local.TrainConfig(max_steps=1, **QUICK), progress=False)
+
+
+def test_a_checkpoint_of_an_older_version_is_named_as_such(folder, texts, tmp_path):
+    import torch
+
+    out = copy_of(folder, tmp_path)
+    state = torch.load(out / local.CHECKPOINT, weights_only=True)
+    del state["fingerprint"]  # what the previous version wrote
+    torch.save(state, out / local.CHECKPOINT)
+    with pytest.raises(local.LocalBackendError, match="from an older version of this project .*--restart"):
+        local.train(texts, out, local.TrainConfig(max_steps=5, **QUICK), progress=False)
