@@ -73,7 +73,7 @@ def test_train_and_generate_with_openai_through_the_stand_in(tmp_path, song_path
         r = prep.process_file(song_path(stem))
         songs.append(dataset.seed_record(Song(r["title"], r["composer"], r["body"])))
     train = dataset.write_jsonl(songs, tmp_path / "songs.jsonl")
-    with StandIn(statuses=("queued", "running", "succeeded")) as standin:
+    with StandIn(statuses=("queued", "running", "succeeded"), chat_replies=["`C`E G c2 | `G7`B4 | $ `C`c4 |"]) as standin:
         env = {"OPENAI_API_KEY": "sk-cli-test", "OPENAI_BASE_URL": standin.base_url}
         result = run("train", "--backend", "openai", "--data", str(train), "--yes", "--out", str(tmp_path / "model"), env=env)
         assert result.returncode == 0, result.stderr
