@@ -72,9 +72,9 @@ def _prep(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
+    candidates = [read_input(p, "score") for p in args.files]  # the user's files first: their mistakes come first
     stats_file = Path(args.stats)
     stats = metrics.load_stats(stats_file)[args.variant] if stats_file.is_file() or not args.article else metrics.ARTICLE_STATS
-    candidates = [read_input(p, "score") for p in args.files]
     table = metrics.rank(candidates, stats, variant=args.variant)
     table.insert(1, "file", [args.files[i] for i in table["candidate"]])
     columns = ["file", "valid", "NDM", *metrics.FEATURES, "rhythm_ok", "distinct_bars", "reason"]
