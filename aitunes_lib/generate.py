@@ -76,15 +76,25 @@ class GenerateConfig:
 
 CANDIDATE_MB = 64  # a generous bound on one candidate's decoding memory (model states, logits, rule states)
 CANDIDATE_CEILING = 200  # more than a person listens to; also what one batched call handles well
+CANDIDATE_FLOOR = 16  # always allowed, however busy the machine
 
 
 def max_candidates() -> int:
-    """How many candidates one call may ask for: the ceiling, or fewer when free memory is short."""
-    try:
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # not on this platform: the ceiling alone
-        return CANDIDATE_CEILING
-    return max(1, min(CANDIDATE_CEILING, free // (CANDIDATE_MB * 2**20) // 2))  # half of what is free
+    """How many candidates one call may ask for: half of the available memory at `CANDIDATE_MB`
+    each, between `CANDIDATE_FLOOR` and `CANDIDATE_CEILING`."""
+    available = None
+    try:  # Linux: MemAvailable counts the page cache that can be dropped (free memory alone does not)
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                available = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    if available is None:
+        try:
+            available = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+        except (ValueError, OSError, AttributeError):  # not on this platform: the ceiling alone
+            return CANDIDATE_CEILING
+    return max(CANDIDATE_FLOOR, min(CANDIDATE_CEILING, available // (CANDIDATE_MB * 2**20) // 2))
 
 
 class Sampler(Protocol):
@@ -139,6 +149,3 @@ def load_candidates(path: str | Path) -> list[Song]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no candidates here (generate some first)")
     return [Song.from_json(json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-
