@@ -651,18 +651,36 @@ def _melody_clef(score: m21.stream.Score) -> None:
 LOW_MELODY_MIDI = 57  # A3: a melody whose middle lies below this reads better an octave down
 
 
-def _chord_symbol(raw: str) -> m21.harmony.Harmony:
-    """The music21 symbol of a chord name as written in ABC; one music21 cannot read becomes a
-    `NoChord` that keeps the name (shown as written; sounding as no known chord, not as the last one)."""
-    figure = m21.common.cleanedFlatNotation(re.sub(r'["()]', "", raw).strip())
-    if figure in ("NC", "N.C.", "No Chord", "None"):
-        return m21.harmony.NoChord()
+NO_CHORD_NAMES = ("NC", "N.C.", "No Chord", "None")
+
+
+def _figure(raw: str) -> str:
+    """A chord name as written in ABC → the figure music21 reads."""
+    return m21.common.cleanedFlatNotation(re.sub(r'["()]', "", raw).strip())
+
+
+@functools.lru_cache(maxsize=4096)
+def _readable(figure: str) -> bool:
+    """Whether music21 reads a chord figure (decided once per figure: building a symbol is slow)."""
+    if figure in NO_CHORD_NAMES:
+        return True
     try:
-        return m21.harmony.ChordSymbol(figure)
+        m21.harmony.ChordSymbol(figure)
     except (ValueError, m21.harmony.HarmonyException, m21.pitch.PitchException):
-        unknown = m21.harmony.NoChord(kindStr=figure)
-        unknown.editorial.unknown_name = figure
-        return unknown
+        return False
+    return True
+
+
+def _chord_symbol(figure: str) -> m21.harmony.Harmony:
+    """The music21 symbol of a chord figure; one music21 cannot read becomes a `NoChord` that
+    keeps the name (shown as written; sounding as no known chord, not as the last one)."""
+    if figure in NO_CHORD_NAMES:
+        return m21.harmony.NoChord()
+    if _readable(figure):
+        return m21.harmony.ChordSymbol(figure)
+    unknown = m21.harmony.NoChord(kindStr=figure)
+    unknown.editorial.unknown_name = figure
+    return unknown
 
 
 def unknown_chords(score: m21.stream.Stream) -> list[str]:
@@ -682,10 +700,10 @@ def _restore_stacked_chords(handler: "m21.abcFormat.ABCHandler", score: m21.stre
         return
     for token, element in zip(tokens, sounding):
         for position, raw in enumerate(token.chordSymbols):
-            symbol = _chord_symbol(raw)
-            if position == 0 and "unknown_name" not in symbol.editorial:
+            figure = _figure(raw)
+            if position == 0 and _readable(figure):
                 continue  # music21 placed the first one itself
-            element.activeSite.insert(element.offset, symbol)
+            element.activeSite.insert(element.offset, _chord_symbol(figure))
 
 
 # --------------------------------------------------------------------------- comparing
