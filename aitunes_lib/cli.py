@@ -6,14 +6,13 @@ import argparse
 import dataclasses
 import math
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from aitunes_lib import config, data, dataset, metrics, prep, tasks
+from aitunes_lib import config, data, dataset, files, metrics, prep, tasks
 from aitunes_lib.backends.base import ModelFileError
 from aitunes_lib.backends.local import LocalBackendError
 from aitunes_lib.backends.openai_backend import OpenAIBackendError
@@ -22,14 +21,11 @@ from aitunes_lib.backends.openai_backend import OpenAIBackendError
 def writable(folder: str | Path, flag: str = "--out") -> Path:
     """`folder`, created if needed, once a file can be written there; else a one-line UsageError (before any work)."""
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
+    reason = files.unwritable(folder)
+    if reason == files.IS_A_FILE:
         raise UsageError(f"{flag} {folder} is a file: choose a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise UsageError(f"{flag} {folder}: cannot write there ({error.strerror or error}); choose another folder") from error
+    if reason:
+        raise UsageError(f"{flag} {folder}: cannot write there ({reason}); choose another folder")
     return folder
 
 

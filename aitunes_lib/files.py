@@ -56,6 +56,26 @@ def write_json(path: str | Path, value: Any, indent: int | None = 2) -> Path:
     return write_text(path, json.dumps(value, indent=indent, ensure_ascii=False))
 
 
+IS_A_FILE = "is a file"  # what `unwritable` says of a path that is a file, not a folder
+
+
+def unwritable(folder: str | Path) -> str | None:
+    """Why no file can be written in `folder` (created if needed), or None when one can.
+
+    Checked before long work, so that a bad output folder fails first, not last.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        return IS_A_FILE
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        return str(error.strerror or error)
+    return None
+
+
 @contextlib.contextmanager
 def replacing_files(folder: str | Path) -> Iterator[Path]:
     """A scratch folder to write files into; on success each one replaces its namesake in `folder`.

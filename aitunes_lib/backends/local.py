@@ -19,7 +19,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -377,15 +376,11 @@ def resume_state(out: Path, fingerprint: dict[str, str]) -> dict[str, Any] | Non
 
 def writable_folder(out: Path) -> None:
     """Create `out` if needed and make sure a file can be written there, before any work."""
-    if out.exists() and not out.is_dir():
+    reason = files.unwritable(out)
+    if reason == files.IS_A_FILE:
         raise LocalBackendError(f"{out} is a file, not a folder: choose a folder for the model")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as error:
-        raise LocalBackendError(f"cannot write the model to {out} ({error.strerror or error}); "
-                                "choose a folder you can write to") from error
+    if reason:
+        raise LocalBackendError(f"cannot write the model to {out} ({reason}); choose a folder you can write to")
 
 
 def load_tokenizer(folder: str | Path) -> AbcTokenizer:
