@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,13 +57,13 @@ def to_wav(
         megabytes = seconds * sample_rate * 4 / 1e6  # 16-bit stereo
         raise AudioError(f"the song lasts {seconds / 60:.0f} minutes at {tempo_bpm:g} bpm (a WAV of about {megabytes:,.0f} MB); "
                          f"audio is made for up to {MAX_SECONDS // 60} minutes: play a part of it, or raise the tempo")
-    with files.replacing(path.with_suffix(".raw.wav")) as raw:
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:  # FluidSynth's raw render, never kept
+        raw = Path(scratch) / "raw.wav"
         FluidSynth(sound_font=str(soundfont), sample_rate=sample_rate).midi_to_audio(str(midi), str(raw))
         if not raw.is_file() or raw.stat().st_size <= 44:
             raise AudioError(f"FluidSynth made no audio from {midi} with {soundfont}")
         with files.replacing(path) as tmp:
             _finish(raw, tmp, seconds)
-    path.with_suffix(".raw.wav").unlink(missing_ok=True)
     return path
 
 
