@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from aitunes_lib import config, files, render
 
@@ -59,12 +62,36 @@ def to_wav(
                          f"audio is made for up to {MAX_SECONDS // 60} minutes: play a part of it, or raise the tempo")
     with tempfile.TemporaryDirectory(dir=path.parent) as scratch:  # FluidSynth's raw render, never kept
         raw = Path(scratch) / "raw.wav"
-        FluidSynth(sound_font=str(soundfont), sample_rate=sample_rate).midi_to_audio(str(midi), str(raw))
+        with _quiet(Path(scratch) / "fluidsynth.log") as log:  # its banner is no news to a student
+            FluidSynth(sound_font=str(soundfont), sample_rate=sample_rate).midi_to_audio(str(midi), str(raw))
         if not raw.is_file() or raw.stat().st_size <= 44:
-            raise AudioError(f"FluidSynth made no audio from {midi} with {soundfont}")
+            said = " ".join(log.read_text(errors="replace").split())[-300:]
+            raise AudioError(f"FluidSynth made no audio from {midi} with {soundfont}" + (f": {said}" if said else ""))
         with files.replacing(path) as tmp:
             _finish(raw, tmp, seconds)
     return path
+
+
+@contextlib.contextmanager
+def _quiet(log: Path) -> Iterator[Path]:
+    """Send what child processes write to stdout and stderr into `log` (ipykernel shows the
+    process's own file descriptors in the notebook, so redirecting `sys.stdout` is not enough)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(log, "wb") as sink:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield log
+            finally:
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+    finally:
+        for fd in saved:
+            os.close(fd)
 
 
 RELEASE = 0.25  # seconds kept after the last note, faded out (FluidSynth renders about 2 s more)

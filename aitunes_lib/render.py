@@ -233,6 +233,7 @@ def sheet_music(song: "Song | str | music21.stream.Score", scale: int = 40, page
     if abc.song_length(score) == 0:
         raise RenderError("the song is empty: it has no notes or rests to engrave")
     xml = GeneralObjectExporter(score).parse().decode("utf-8")
+    verovio.enableLog(verovio.LOG_ERROR)  # its import warnings (ties left open in a candidate) are no news to a reader
     toolkit = verovio.toolkit()
     toolkit.setOptions({"pageWidth": page_width, "pageHeight": 60000, "adjustPageHeight": True,
                         "scale": scale, "footer": "none", "breaks": "auto"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import io
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -24,6 +25,7 @@ from aitunes_lib.song import Song
 BackendFactory = Callable[[str], Backend]  # model name or folder -> a backend ready to generate
 
 
+STAGES = ("loading the model", "sampling", "scoring", "showing the best")  # the progress bar's steps, in order
 SHOWN = ("candidate", "valid", "realism", "NDM", "form", "bars", "repeated_bars", "ends_on_tonic", "chord_fit",
          "rhythm_ok", "join_interval", "same_key", "task_kept", "reason")  # the table's columns, in order
 
@@ -45,15 +47,24 @@ class Studio:
         reference: Mapping[str, Sequence[float]] | None = None,
         folder: str | Path = "studio",
         model: str = "",
+        n: int = 5,
+        temperature: float = 0.75,
+        tempo: int = 120,
+        seed: int | None = None,
+        preload: bool = True,
     ):
         import ipywidgets as w
 
         if not backends:
             raise ValueError("the studio needs at least one backend")
+        GenerateConfig(n=n, temperature=temperature, seed=seed)  # the notebook's knobs, checked before any widget
+        render.check_tempo(tempo)
         self.backends, self.stats, self.training, self.titles = dict(backends), stats, training, list(titles)
         self.reference = reference  # the real songs' feature values: rank by realism
         self.folder = Path(folder)
-        self.seed = 0
+        self.seed = 0  # the name generator's: each Invent click gives the next pair
+        self.sampling_seed = seed  # the notebook's seed for sampling (None: new candidates every click)
+        self.timings: dict[str, float] = {}  # the last click's seconds per stage (load, sample, score, show)
         self.candidates: list[Song] = []
         self.table: pd.DataFrame | None = None
         self.selected: int | None = None
@@ -62,9 +73,14 @@ class Studio:
         self.invent_button = w.Button(description="Invent", icon="magic")
         self.backend = w.Dropdown(options=list(self.backends), description="Backend")
         self.model = w.Text(value=model, description="Model")
-        self.temperature = w.FloatSlider(value=0.75, min=0.0, max=1.2, step=0.05, description="Temperature")
-        self.n = w.BoundedIntText(value=5, min=1, max=20, description="Candidates")
+        wide = {"description_width": "initial"}  # labels are never cut off
+        self.temperature = w.FloatSlider(value=temperature, min=0.0, max=max(1.2, temperature), step=0.05,
+                                         description="Temperature", style=wide)
+        self.n = w.BoundedIntText(value=n, min=1, max=max(20, n), description="Candidates", style=wide,
+                                  layout=w.Layout(width="12em"))
         self.generate_button = w.Button(description="Generate", button_style="primary", icon="music")
+        self.progress = w.IntProgress(value=0, min=0, max=len(STAGES), description="", bar_style="info",
+                                      layout=w.Layout(visibility="hidden"))
         self.mode = w.ToggleButtons(options=list(modes()), value=tasks.get("song").label, description="Mode")
         self.task_input = w.Textarea(placeholder="ABC: opening bars (continue) or a chord chart (over chords)",
                                      layout=w.Layout(width="100%", height="5em", display="none"))
@@ -72,15 +88,20 @@ class Studio:
         self.status = w.HTML()
         self.results = w.HTML()
         self.choice = w.Dropdown(options=[], description="Candidate")
-        self.tempo = w.IntSlider(value=120, min=60, max=240, step=5, description="Tempo")
+        self.tempo = w.IntSlider(value=tempo, min=min(60, tempo), max=max(240, tempo), step=5, description="Tempo (bpm)",
+                                 style=wide)
         self.roll, self.sheet, self.player = w.Output(), w.HTML(), w.Output()
         self.abc_text = w.Textarea(layout=w.Layout(width="100%", height="10em"))
         self.links = w.HTML()
         self.invent_button.on_click(lambda _: self.invent())
         self.generate_button.on_click(lambda _: self.generate())
-        self.choice.observe(lambda change: change["new"] is not None and self.select(change["new"]), names="value")
+        self._filling = False
+        self.choice.observe(lambda change: not self._filling and change["new"] is not None and self.select(change["new"]),
+                            names="value")
         self.tempo.observe(lambda change: self.selected is not None and self.select(self.selected), names="value")
         self.invent()
+        if preload:
+            self.load()
 
     # ------------------------------------------------------------------ the loop, as methods
 
@@ -110,33 +131,84 @@ class Studio:
         self.task_input.placeholder = task.input_help
         self.task_input.layout.display = None if task.example else "none"
 
-    def generate(self) -> pd.DataFrame | None:
-        """Generate and rank candidates in the chosen mode; errors (bad ABC too) are shown, not raised."""
-        task = modes().get(self.mode.value, self.mode.value)
-        request = Request(self.title.value or "Untitled", self.band.value or "Unknown",
-                          self.task_input.value if tasks.get(task).example else None)
-        self.status.value = f"generating {self.n.value} candidates ({self.mode.value}) with {html.escape(self.backend.value)}…"
+    def load(self) -> Backend | None:
+        """The chosen backend with its model, loaded now (the studio does this when it is built, so
+        that the first Generate click does not wait for it); an error goes on screen."""
+        self.status.value = f"loading {html.escape(self.backend.value)} {html.escape(self.model.value or '(default model)')}…"
         try:
-            config = GenerateConfig(n=self.n.value, temperature=self.temperature.value)
             backend = self.backends[self.backend.value](self.model.value)
+        except Exception as error:  # noqa: BLE001 - the message belongs on screen
+            self.status.value = f"<b>could not load the model:</b> {html.escape(str(error))}"
+            return None
+        _warm_up()
+        self.status.value = "ready: name a song and click Generate"
+        return backend
+
+    def generate(self) -> pd.DataFrame | None:
+        """Generate and rank candidates in the chosen mode; errors (bad ABC too) are shown, not raised.
+        The button is disabled and a progress bar shows the stage while it works."""
+        self.generate_button.disabled = True
+        self.progress.layout.visibility = "visible"
+        try:
+            return self._generate()
+        finally:
+            self.generate_button.disabled = False
+            self.progress.layout.visibility = "hidden"
+
+    def _stage(self, index: int, started: float) -> float:
+        """Move the progress bar to stage `index`; record the previous stage's seconds."""
+        now = time.perf_counter()
+        if index:
+            self.timings[STAGES[index - 1]] = now - started
+        self.progress.value = index
+        if index < len(STAGES):
+            self.progress.description = STAGES[index]
+        return now
+
+    def _generate(self) -> pd.DataFrame | None:
+        task = modes().get(self.mode.value, self.mode.value)
+        self.timings = {}
+        try:
+            request = Request(self.title.value or "Untitled", self.band.value or "Unknown",
+                              self.task_input.value if tasks.get(task).example else None)
+            config = GenerateConfig(n=self.n.value, temperature=self.temperature.value, seed=self.sampling_seed)
+        except Exception as error:  # noqa: BLE001 - the message belongs on screen
+            self.status.value = f"<b>could not generate:</b> {html.escape(str(error))}"
+            return None
+        self.status.value = f"generating {self.n.value} candidates ({self.mode.value}) with {html.escape(self.backend.value)}…"
+        started = self._stage(0, 0.0)
+        try:
+            backend = self.backends[self.backend.value](self.model.value)
+            started = self._stage(1, started)
             with warnings.catch_warnings(record=True) as caught:  # shown on screen, not in the log
                 warnings.simplefilter("always")
                 songs = generate(backend, task, request, config)
         except Exception as error:  # noqa: BLE001 - the message belongs on screen
             self.status.value = f"<b>could not generate:</b> {html.escape(str(error))}"
             return None
+        started = self._stage(2, started)
         self.table = metrics.rank(songs, self.stats, self.training, reference=self.reference)
         self.candidates = list(songs)
+        started = self._stage(3, started)
         shown = self.table[[c for c in SHOWN if c in self.table]]
         self.results.value = shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–")
-        notes = "".join(f"<br><i>{html.escape(str(w.message))}</i>" for w in caught)
-        self.status.value = f"{len(self.candidates)} candidates, best first" + notes
         score = "realism" if "realism" in self.table else "NDM"
-        self.choice.options = [(f"#{int(r.candidate)}  {score} {getattr(r, score):.2f}" if r.valid and pd.notna(getattr(r, score)) else
-                                f"#{int(r.candidate)}  ({r.reason or 'invalid'})", int(r.candidate))
-                               for r in self.table.itertuples()]
-        if self.table["valid"].any():
-            self.choice.value = int(self.table.iloc[0]["candidate"])  # shows the best one
+        self._filling = True  # new options: the observer waits, so the best is drawn once
+        try:
+            self.choice.options = [(f"#{int(r.candidate)}  {score} {getattr(r, score):.2f}" if r.valid and pd.notna(getattr(r, score))
+                                    else f"#{int(r.candidate)}  ({r.reason or 'invalid'})", int(r.candidate))
+                                   for r in self.table.itertuples()]
+            best = int(self.table.iloc[0]["candidate"]) if len(self.table) else None
+            self.choice.value = best
+        finally:
+            self._filling = False
+        if best is not None and self.table["valid"].any():
+            self.select(best)
+        self._stage(4, started)
+        spent = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in self.timings.items())
+        notes = "".join(f"<br><i>{html.escape(str(w.message))}</i>" for w in caught)
+        self.status.value = (f"{len(self.candidates)} candidates, best first, in {sum(self.timings.values()):.1f} s "
+                             f"<small>({spent})</small>" + notes)
         return self.table
 
     def select(self, index: int) -> dict[str, Any]:
@@ -201,7 +273,7 @@ class Studio:
             self.mode, self.task_input,
             w.HBox([self.title, self.band, self.invent_button]),
             w.HBox([self.backend, self.model]),
-            w.HBox([self.temperature, self.n, self.generate_button]),
+            w.HBox([self.temperature, self.n, self.generate_button, self.progress]),
             self.status, self.results,
             w.HBox([self.choice, self.tempo]),
             self.roll, self.sheet, self.player, self.abc_text, self.links,
@@ -211,6 +283,18 @@ class Studio:
         from IPython.display import display
 
         display(self.widget)
+
+
+def _warm_up() -> None:
+    """Import what showing a song needs (matplotlib, verovio, music21's MusicXML writer, MIDI) now,
+    once, so that the first click does not pay for it (about 2 s on 2 cores)."""
+    import importlib
+
+    for module in ("matplotlib.pyplot", "verovio", "music21.musicxml.m21ToXml", "mido", "midi2audio"):
+        try:
+            importlib.import_module(module)
+        except ImportError:  # a missing extra is said when it is needed, not here
+            pass
 
 
 def default_backends() -> dict[str, BackendFactory]:
@@ -223,7 +307,9 @@ def default_backends() -> dict[str, BackendFactory]:
 
         folder = str(model or BASE_CHECKPOINT)
         if folder not in loaded:  # keep the model in memory between clicks
-            loaded[folder] = LocalBackend(folder)
+            backend = LocalBackend(folder)
+            backend.model, backend.rules  # noqa: B018 - load the weights and the meter rules now, not in the first click
+            loaded[folder] = backend
         return loaded[folder]
 
     def openai(model: str) -> Backend:

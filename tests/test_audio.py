@@ -55,3 +55,15 @@ def test_soundfont_from_the_environment(monkeypatch, tmp_path):
     own.write_bytes(b"RIFF")
     monkeypatch.setenv(config.ENV_SOUNDFONT, str(own))
     assert audio.find_soundfont() == own
+
+
+@needs_fluidsynth
+def test_fluidsynth_says_nothing_in_the_notebook(song, tmp_path, capfd):
+    """FluidSynth's copyright banner went to the process's own stdout, which ipykernel shows
+    under every audio cell; it is kept out now (capfd reads the file descriptors themselves)."""
+    capfd.readouterr()
+    audio.to_wav(song, 120, tmp_path / "quiet.wav")
+    said = capfd.readouterr()
+    assert "FluidSynth" not in said.out + said.err and "Copyright" not in said.out + said.err
+    print("still heard")  # the descriptors are given back
+    assert capfd.readouterr().out == "still heard\n"

@@ -191,3 +191,14 @@ def test_a_checkpoint_of_an_older_version_is_named_as_such(folder, texts, tmp_pa
     torch.save(state, out / local.CHECKPOINT)
     with pytest.raises(local.LocalBackendError, match="from an older version of this project .*--restart"):
         local.train(texts, out, local.TrainConfig(max_steps=5, **QUICK), progress=False)
+
+
+def test_loading_a_model_shows_no_third_party_bar(folder):
+    """transformers drew a "Loading weights" bar before every training and generation; our own
+    progress bar is the one a student needs. A fresh process, as a notebook's kernel is."""
+    import subprocess
+    import sys
+
+    said = subprocess.run([sys.executable, "-c", f"from aitunes_lib.backends import local; local.load_model({str(folder)!r})"],
+                          capture_output=True, text=True, check=True)
+    assert "Loading weights" not in said.stdout + said.stderr and "%|" not in said.stderr, said.stderr

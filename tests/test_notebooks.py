@@ -34,6 +34,10 @@ def test_notebook_is_stripped_thin_and_colab_ready(name):
         assert len(cell.source.splitlines()) <= 8, f"a thick cell: move it into the library\n{cell.source}"
 
 
+THIRD_PARTY_NOISE = ("FluidSynth runtime version", "Copyright (C) 2000", "Loading weights", "ties left open",
+                     "new embeddings will be initialized", "Rendering audio to file")
+
+
 @pytest.mark.slow
 def test_every_notebook_runs_in_order_in_a_fresh_kernel(tmp_path, openewld, monkeypatch):
     """The whole workbook with small parameters, offline, on the local backend; the artifacts exist."""
@@ -47,6 +51,8 @@ def test_every_notebook_runs_in_order_in_a_fresh_kernel(tmp_path, openewld, monk
         seconds[name] = time.perf_counter() - started
         text = json.dumps([c.get("outputs", []) for c in ran.cells])
         assert "Traceback" not in text, name
+        for banner in THIRD_PARTY_NOISE:  # nothing a student need not read
+            assert banner not in text, f"{name}: {banner!r} in the output"
         if name == "03_train":
             assert "Skipping the OpenAI section" in text and "No OpenAI API key" in text
     print("notebook seconds:", {k: round(v) for k, v in seconds.items()}, "total", round(sum(seconds.values())))

@@ -121,3 +121,45 @@ def test_the_local_backend_on_a_tiny_model(tmp_path, few_texts):
     assert studio.task_input.layout.display == "none"
     studio.model.value = str(tmp_path / "missing")
     assert studio.generate() is None and "not a local model folder" in studio.status.value
+
+
+def test_the_notebook_knobs_preload_and_progress(tmp_path):
+    """The studio takes the notebook's knobs, loads the model when built (not in the first click),
+    disables Generate and shows a progress bar while it works, and says where the time went."""
+    from aitunes_lib.studio import STAGES
+
+    seen: list[tuple] = []
+    with StandIn(chat_replies=[GOOD.removesuffix(" $ <end>")]) as standin:
+        plain = studio_on(standin, tmp_path).backends["openai"]
+
+        def factory(model):
+            seen.append((studio_ref[0].generate_button.disabled, studio_ref[0].progress.layout.visibility)
+                        if studio_ref else ("built",))
+            return plain(model)
+
+        studio_ref: list[Studio] = []
+        studio = Studio({"openai": factory}, folder=tmp_path, model="ft:gpt-4o-mini:standin:x", n=3, temperature=1.1,
+                        tempo=90, seed=7)
+        studio_ref.append(studio)
+        assert seen == [("built",)] and studio.status.value.startswith("ready")  # preloaded
+        assert (studio.n.value, studio.temperature.value, studio.tempo.value, studio.sampling_seed) == (3, 1.1, 90, 7)
+        assert studio.temperature.style.description_width == "initial"  # "Temperature" is not cut off
+        table = studio.generate()
+    assert len(table) == 3
+    assert seen[1] == (True, "visible")  # while it worked
+    assert not studio.generate_button.disabled and studio.progress.layout.visibility == "hidden"  # after
+    assert list(studio.timings) == list(STAGES) and all(t >= 0 for t in studio.timings.values())
+    assert " s <small>(loading the model " in studio.status.value
+    with pytest.raises(ValueError, match="temperature"):
+        Studio({"openai": factory}, temperature=5)
+    with pytest.raises(ValueError, match="tempo"):
+        Studio({"openai": factory}, tempo=0)
+
+
+def test_a_model_that_cannot_load_is_said_when_the_studio_is_built(tmp_path):
+    def broken(model):
+        raise FileNotFoundError(f"{model}: not a local model folder")
+
+    studio = Studio({"local": broken}, folder=tmp_path, model="nowhere")
+    assert "could not load the model" in studio.status.value and "nowhere" in studio.status.value
+    assert studio.generate() is None and not studio.generate_button.disabled

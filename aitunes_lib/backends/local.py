@@ -180,6 +180,7 @@ def load_pretrained(base: str, texts: Sequence[str], vocab_size: int):
         if tokenizer.add_specials():  # a base saved before the task markers: new rows, learned in fine-tuning
             model.resize_token_embeddings(tokenizer.vocab_size)
         return model, tokenizer
+    quiet_transformers()
     try:
         model = AutoModelForCausalLM.from_pretrained(base)
     except (OSError, ValueError) as error:
@@ -391,6 +392,15 @@ def load_tokenizer(folder: str | Path) -> AbcTokenizer:
         raise ModelFileError(str(error)) from error
 
 
+def quiet_transformers() -> None:
+    """No "Loading weights" bar and no info-level notes (embedding resizes) from transformers in a
+    notebook's output: our own progress bar and messages say what matters to the student."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
 def load_model(folder: str | Path):
     """The causal LM of one of our model folders, from safetensors only; a damaged file is named."""
     from transformers import AutoModelForCausalLM
@@ -403,6 +413,7 @@ def load_model(folder: str | Path):
         json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except ValueError as error:
         raise ModelFileError(f"{folder / 'config.json'}: not valid JSON ({error}); train the model again") from error
+    quiet_transformers()
     try:
         return AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True)
     except Exception as error:  # noqa: BLE001 - safetensors, transformers and torch each raise their own
@@ -468,9 +479,7 @@ def train(
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)
 
     def save(stopped: str) -> None:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # our own bar is enough
+        quiet_transformers()  # our own bar is enough
         with files.replacing_files(out) as scratch:  # every file whole, the set replaced together
             model.save_pretrained(scratch)
             tokenizer.save(scratch)
