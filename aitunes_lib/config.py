@@ -17,6 +17,12 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def is_checkout() -> bool:
+    """True when the library runs from a clone of the project, False when pip installed it
+    (in Colab, say), where the parent of the package is site-packages."""
+    return (project_root() / "pyproject.toml").is_file() and (project_root() / "notebooks").is_dir()
+
+
 def env_data_path() -> Path | None:
     """`$AITUNES_OPENEWLD`, if set."""
     value = os.environ.get(ENV_DATA)

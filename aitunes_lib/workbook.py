@@ -13,7 +13,10 @@ from typing import Any
 
 from aitunes_lib import config
 
-REPOSITORY = "aitunes/aitunes-workbook"  # GitHub owner/name the Colab badges open
+# GitHub owner/name of this project: the Colab badges open it and Colab's setup cell installs from it. This is
+# the one place it is set; `python -m aitunes_lib.workbook --repository OWNER/NAME` writes a fork's name here and
+# everywhere it is shown (README, pyproject.toml, the notebooks), and `$AITUNES_REPOSITORY` overrides it in Colab.
+REPOSITORY = "aitunes/aitunes-workbook"
 NOTEBOOKS = {
     "00_quickstart": "the whole loop with the defaults: prepare, fine-tune, name, generate, rank, listen",
     "01_data": "OpenEWLD explored with pandas: meters, keys, composers, lengths; one song three ways",
@@ -31,8 +34,9 @@ class NotReady(RuntimeError):
 
 
 def out_dir() -> Path:
-    """Where the notebooks write: `$AITUNES_OUT`, else `out/` in the project."""
-    path = config.notebook_out() or config.project_root() / "out"
+    """Where the notebooks write: `$AITUNES_OUT`, else `out/` in the project (or, where pip
+    installed the library, `out/` in the working directory: `/content/out` in Colab)."""
+    path = config.notebook_out() or (config.project_root() if config.is_checkout() else Path.cwd()) / "out"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -62,6 +66,57 @@ def colab_badge(notebook: str) -> str:
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
 
 
+SETUP_TITLE = "#@title Setup: in Colab this installs everything (a few minutes); locally it does nothing"
+
+
+def setup_cell(repository: str = REPOSITORY) -> str:
+    """The first code cell of every notebook: in Colab, the Debian audio packages and the library
+    itself, pip installed from the repository with its extras; elsewhere nothing."""
+    return "\n".join([
+        SETUP_TITLE,
+        "import os, subprocess, sys",
+        f'REPOSITORY = os.environ.get("AITUNES_REPOSITORY", "{repository}")  # a fork: set AITUNES_REPOSITORY',
+        'if "google.colab" in sys.modules:',
+        '    subprocess.run("apt-get -qq update && apt-get -qq install -y fluidsynth fluid-soundfont-gm abcmidi", shell=True, check=True)',
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"aitunes-lib[all] @ git+https://github.com/{REPOSITORY}"], check=True)',
+        "%matplotlib inline",
+    ])
+
+
+def retarget(repository: str, root: str | Path | None = None) -> list[Path]:
+    """Point the project at another GitHub repository (a fork): rewrite `REPOSITORY` here, the
+    README's badges, pyproject's URL, and every notebook's badge and setup cell. Returns the
+    files changed."""
+    import json
+    import re
+
+    from aitunes_lib import files
+
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository):
+        raise ValueError(f"{repository!r}: give the repository as OWNER/NAME, as in github.com/OWNER/NAME")
+    root = Path(root) if root is not None else config.project_root()
+    old = REPOSITORY
+    changed = []
+    for path in [root / "aitunes_lib" / "workbook.py", root / "README.md", root / "pyproject.toml"]:
+        text = path.read_text(encoding="utf-8")
+        new = text.replace(f'REPOSITORY = "{old}"', f'REPOSITORY = "{repository}"') if path.name == "workbook.py" else \
+            text.replace(f"github.com/{old}", f"github.com/{repository}").replace(f"github/{old}/", f"github/{repository}/")
+        if new != text:
+            files.write_text(path, new)
+            changed.append(path)
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        for cell in notebook["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and source.startswith(SETUP_TITLE):
+                source = setup_cell(repository)
+            source = source.replace(f"github/{old}/", f"github/{repository}/")
+            cell["source"] = source.splitlines(keepends=True)
+        files.write_text(path, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+        changed.append(path)
+    return changed
+
+
 def run_notebook(name: str, out: str | Path, small: dict[str, Any] | None = None, timeout: int = 900,
                  folder: str | Path | None = None) -> "Any":
     """Execute one notebook top to bottom in a fresh Jupyter kernel (nbclient); returns the run notebook.
@@ -78,3 +133,16 @@ def run_notebook(name: str, out: str | Path, small: dict[str, Any] | None = None
         client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
         client.execute()
     return notebook
+
+
+if __name__ == "__main__":  # python -m aitunes_lib.workbook --repository OWNER/NAME
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Point the workbook at your fork: badges, Colab's install, README.")
+    parser.add_argument("--repository", required=True, help="OWNER/NAME on GitHub")
+    try:
+        rewritten = retarget(parser.parse_args().repository)
+    except ValueError as error:
+        parser.error(str(error))
+    for changed in rewritten:
+        print(f"rewrote {changed}")

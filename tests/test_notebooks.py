@@ -27,7 +27,7 @@ def test_notebook_is_stripped_thin_and_colab_ready(name):
     code = [c for c in cells if c.cell_type == "code"]
     assert all(not c.outputs and c.execution_count is None for c in code), "commit notebooks with outputs stripped"
     assert workbook.colab_badge(name) in cells[0].source and "You will learn" in cells[0].source
-    assert "google.colab" in code[0].source and "apt-get" in code[0].source and "requirements.txt" in code[0].source
+    assert code[0].source == workbook.setup_cell(), "the setup cell is workbook.setup_cell() (python -m aitunes_lib.workbook rewrites it)"
     assert any("#@param" in c.source for c in code), "a knob for teachers"
     assert "## Try it" in cells[-1].source
     for cell in code[1:]:
@@ -71,3 +71,25 @@ def test_a_notebook_run_too_early_names_the_one_to_run_first(tmp_path, name, fir
 
     with pytest.raises(CellExecutionError, match=f"run notebooks/{first}.ipynb first"):
         workbook.run_notebook(name, tmp_path / "empty", SMALL)
+
+
+def test_the_repository_is_named_in_one_place_and_a_fork_is_one_command(tmp_path):
+    """`workbook.REPOSITORY` is the address; retargeting rewrites every place that shows it."""
+    import shutil
+    import subprocess
+    import sys
+
+    root = workbook.config.project_root()
+    (tmp_path / "aitunes_lib").mkdir()
+    for name in ("README.md", "pyproject.toml", "aitunes_lib/workbook.py", "notebooks"):
+        (shutil.copytree if (root / name).is_dir() else shutil.copy)(root / name, tmp_path / name)
+    every = [tmp_path / "README.md", tmp_path / "pyproject.toml", *sorted((tmp_path / "notebooks").glob("*.ipynb"))]
+    assert all(workbook.REPOSITORY in p.read_text() for p in every)
+    workbook.retarget("ada/my-tunes", root=tmp_path)
+    for path in [*every, tmp_path / "aitunes_lib/workbook.py"]:
+        text = path.read_text()
+        assert workbook.REPOSITORY not in text and "ada/my-tunes" in text, path
+    setup = json.loads((tmp_path / "notebooks/00_quickstart.ipynb").read_text())["cells"][1]
+    assert "".join(setup["source"]) == workbook.setup_cell("ada/my-tunes")
+    bad = subprocess.run([sys.executable, "-m", "aitunes_lib.workbook", "--repository", "not a repo"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "OWNER/NAME" in bad.stderr
