@@ -100,7 +100,7 @@ def retarget(repository: str, root: str | Path | None = None) -> list[Path]:
     for path in [root / "aitunes_lib" / "workbook.py", root / "README.md", root / "pyproject.toml"]:
         text = path.read_text(encoding="utf-8")
         new = text.replace(f'REPOSITORY = "{old}"', f'REPOSITORY = "{repository}"') if path.name == "workbook.py" else \
-            text.replace(f"github.com/{old}", f"github.com/{repository}").replace(f"github/{old}/", f"github/{repository}/")
+            text.replace(old, repository)
         if new != text:
             files.write_text(path, new)
             changed.append(path)
