@@ -223,11 +223,35 @@ def _backend(args: argparse.Namespace) -> Any:
     """The backend a command names, ready to sample."""
     from aitunes_lib.backends.base import ModelHandle
 
-    model = Path(args.model)
+    few_shot = getattr(args, "few_shot", None)
     if args.backend == "local":
         from aitunes_lib.backends.local import LocalBackend
 
-        return LocalBackend(model, device=args.device)
+        if few_shot:
+            raise UsageError("--few-shot is for --backend openai (a chat model); the local model is trained on the songs")
+        if not args.model:
+            raise UsageError("--model: give a local model folder (such as out/local_model, made by `train`)")
+        return LocalBackend(Path(args.model), device=args.device)
+    from aitunes_lib import fewshot
+    from aitunes_lib.backends.openai_backend import DEFAULT_CHAT_MODEL
+
+    if few_shot:
+        data = Path(args.data)
+        if not data.is_file():
+            raise UsageError(f"--data {data}: no training file to take examples from; run `python -m aitunes_lib prep --out out`")
+        try:
+            examples = fewshot.choose(dataset.read_jsonl(data), few_shot, seed=args.seed,
+                                      form=None if args.form in ("auto", "none") else args.form)
+        except fewshot.FewShotError as error:
+            raise UsageError(f"--few-shot: {error}") from error
+        backend = _openai()
+        backend.examples = examples
+        backend.use(args.model or DEFAULT_CHAT_MODEL)
+        return backend
+    if not args.model:
+        raise UsageError(f"--model: give a fine-tuned model id (or its folder with handle.json), or use --few-shot K "
+                         f"with a chat model (default {DEFAULT_CHAT_MODEL})")
+    model = Path(args.model)
     model_id = ModelHandle.load(model / "handle.json").model if (model / "handle.json").is_file() else args.model
     backend = _openai()
     backend.use(model_id)
@@ -254,7 +278,8 @@ def _generate(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from error
     invented_title, invented_band = naming.invent(1, seed=args.seed)[0]
     request = Request(args.title or invented_title, args.band or invented_band, text)
-    songs = generate(_backend(args), task, request, settings)
+    backend = _backend(args)
+    songs = generate(backend, task, request, settings)
     stats_file = Path(args.stats)
     known = metrics.load_stats(stats_file) if stats_file.is_file() else {}
     table = metrics.rank(songs, known.get("article", metrics.ARTICLE_STATS), reference=known.get("realism"))
@@ -357,7 +382,11 @@ def parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate", help="generate candidate songs for a title and band",
                                    description="Generate n candidates, write .abc, .mid and candidates.jsonl, ranked by realism (NDM without a stats.json).")
     generate.add_argument("--backend", choices=("local", "openai"), default="local")
-    generate.add_argument("--model", required=True, help="a model folder (with handle.json) or a fine-tuned model id")
+    generate.add_argument("--model", help="local: a model folder; openai: a fine-tuned model id (or its folder with "
+                          "handle.json), or with --few-shot a chat model (default gpt-4o-mini)")
+    generate.add_argument("--few-shot", type=whole(1, 20), default=None, metavar="K",
+                          help="openai: no fine-tuning; show a chat model K real songs from --data (4 is a good start)")
+    generate.add_argument("--data", default="out/songs.jsonl", help="--few-shot: the training file to take examples from")
     generate.add_argument("--title", help="song title (default: invented offline)")
     generate.add_argument("--band", help="band name (default: invented offline)")
     generate.add_argument("-n", type=candidates, default=5, help="how many candidates (default 5)")

@@ -56,6 +56,15 @@ MISSING_KEY_MESSAGE = (
 )
 
 
+def has_openai_key() -> bool:
+    """Whether a key is there (environment or Colab secrets), without asking anyone for one."""
+    try:
+        openai_api_key(ask=False)
+    except MissingApiKey:
+        return False
+    return True
+
+
 def openai_api_key(ask: bool | None = None) -> str:
     """The OpenAI API key from `$OPENAI_API_KEY`, Colab secrets, or a hidden prompt.
 

@@ -297,9 +297,11 @@ def _warm_up() -> None:
             pass
 
 
-def default_backends() -> dict[str, BackendFactory]:
-    """The two backends as the studio's picker offers them: `local` takes a model folder
-    (empty: the committed folk-tune base), `openai` a fine-tuned model id (needs a key)."""
+def default_backends(songs: str | Path | None = None, k: int = 4) -> dict[str, BackendFactory]:
+    """The backends as the studio's picker offers them: `local` takes a model folder (empty: the
+    committed folk-tune base), `openai` a fine-tuned model id (needs a key), and, given prep's
+    training file `songs`, `openai few-shot`: a current chat model (empty: the default one) shown
+    k real songs, with no fine-tuning."""
     loaded: dict[str, Backend] = {}
 
     def local(model: str) -> Backend:
@@ -317,4 +319,12 @@ def default_backends() -> dict[str, BackendFactory]:
 
         return OpenAIBackend(model=model or None)
 
-    return {"local": local, "openai": openai}
+    def few_shot(model: str) -> Backend:
+        from aitunes_lib import dataset, fewshot
+        from aitunes_lib.backends.openai_backend import DEFAULT_CHAT_MODEL, OpenAIBackend
+
+        backend = OpenAIBackend(model=model or DEFAULT_CHAT_MODEL, examples=fewshot.choose(dataset.read_jsonl(songs), k))
+        backend.require_live(backend.model)
+        return backend
+
+    return {"local": local, "openai": openai, **({"openai few-shot": few_shot} if songs else {})}

@@ -19,7 +19,7 @@ class StandIn:
     """The fake service; `scenario` knobs steer it."""
 
     def __init__(self, statuses=("queued", "running", "running", "succeeded"), failure=None,
-                 completion_text=" `C`E G c2 | `G7`B4 | $ `C`c4 |", chat_replies=None):
+                 completion_text=" `C`E G c2 | `G7`B4 | $ `C`c4 |", chat_replies=None, rolling=False):
         self.requests: list[dict] = []
         self.statuses = list(statuses)
         self.failure = failure  # e.g. "boom: out of GPUs" for a job that fails
@@ -28,6 +28,7 @@ class StandIn:
         # each model's shutdown date, as GET /v1/models reports it (OpenAI's deprecations page, late 2026)
         self.shutdowns = {"gpt-4o-mini": "2027-01-14", "davinci-002": "2026-10-23", "gpt-3.5-turbo": "2026-10-23"}
         self.completion_text = completion_text
+        self.rolling, self.chat_served = rolling, 0
         self.chat_replies = chat_replies or ["Band name: The Wizards\nSong title: I'll Get There"]
         self.jobs: dict[str, dict] = {}
         self.files: dict[str, bytes] = {}
@@ -124,7 +125,9 @@ class StandIn:
             })
         if method == "POST" and url == "/v1/chat/completions":
             options = json.loads(body)
-            replies = [self.chat_replies[i % len(self.chat_replies)] for i in range(options.get("n", 1))]
+            start = self.chat_served if self.rolling else 0  # rolling: each request goes on where the last stopped
+            replies = [self.chat_replies[(start + i) % len(self.chat_replies)] for i in range(options.get("n", 1))]
+            self.chat_served += len(replies)
             return 200, ChatCompletion.model_validate({
                 "id": "chatcmpl-standin", "object": "chat.completion", "created": int(time.time()), "model": options["model"],
                 "choices": [{"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": r}}

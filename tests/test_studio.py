@@ -3,6 +3,7 @@ trained here, and the OpenAI backend on the stand-in."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import matplotlib
@@ -163,3 +164,28 @@ def test_a_model_that_cannot_load_is_said_when_the_studio_is_built(tmp_path):
     studio = Studio({"local": broken}, folder=tmp_path, model="nowhere")
     assert "could not load the model" in studio.status.value and "nowhere" in studio.status.value
     assert studio.generate() is None and not studio.generate_button.disabled
+
+
+def test_few_shot_in_the_studio(tmp_path, song_path, monkeypatch):
+    """The studio's `openai few-shot` backend: a current chat model shown real songs from prep's file."""
+    from aitunes_lib import dataset, prep
+    from aitunes_lib.song import Song
+    from aitunes_lib.studio import default_backends
+
+    records = []
+    for stem in ("Sleepy_Time_Gal", "Jingle_Bells", "Tell_Me_Why"):
+        r = prep.process_file(song_path(stem))
+        records.append(dataset.seed_record(Song(r["title"], r["composer"], r["body"], r["meter"], r["abc_key"])))
+    songs = dataset.write_jsonl(records, tmp_path / "songs.jsonl")
+    assert "openai few-shot" not in default_backends()
+    reply = " ".join([GOOD.removesuffix(" $ <end>")] * 8)
+    with StandIn(chat_replies=[reply]) as standin:
+        monkeypatch.setenv("OPENAI_BASE_URL", standin.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-studio-test")
+        studio = Studio(default_backends(songs, k=2), folder=tmp_path / "studio", preload=False)
+        studio.backend.value, studio.n.value = "openai few-shot", 2
+        table = studio.generate()
+        chat = [r for r in standin.requests if r["path"] == "/v1/chat/completions"]
+    assert table is not None, studio.status.value
+    assert len(table) == 2 and table["valid"].all()
+    assert len(json.loads(chat[0]["body"])["messages"]) == 1 + 2 * 2 + 1 and "few-shot asks for it in words" in studio.status.value

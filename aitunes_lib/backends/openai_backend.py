@@ -14,7 +14,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from aitunes_lib import config, dataset, files
 from aitunes_lib.backends.base import STOP, ModelHandle, as_completion
@@ -182,11 +182,17 @@ class OpenAIBackend:
         settings: OpenAIConfig = OpenAIConfig(),
         api_key: str | None = None,
         report: Callable[[str], None] | None = None,
+        examples: Sequence[Mapping[str, str]] | None = None,
     ):
         import openai
 
         self.settings = settings
         self.model = model
+        # few-shot: real songs (prompt/completion records, `fewshot.choose`) shown to a chat model
+        # in every request; `sample` then repairs bars and reports in `repairs`. None: the model as is.
+        self.examples = list(examples) if examples else None
+        self.repairs: Any = None
+        self._live: set[str] = set()
         self.report = _Reporter(report)
         check_base_url(settings.base_url or config.openai_base_url())
         self.client = openai.OpenAI(
@@ -408,6 +414,8 @@ class OpenAIBackend:
             return []
         if not self.model:
             raise OpenAIBackendError("no model: fine-tune first, or call use(model_id)")
+        if self.examples:
+            return self._few_shot(prompt, n, config, constraint)
         if constraint is not None:
             warnings.warn(f"the OpenAI API cannot enforce {constraint.describe()}; each candidate is checked instead "
                           "(see Song.violations)", stacklevel=2)
@@ -420,6 +428,53 @@ class OpenAIBackend:
             reply = self._call("generate", self.client.completions.create, prompt=prompt, stop=STOP, **options)
             texts = [choice.text for choice in sorted(reply.choices, key=lambda c: c.index)]
         return [as_completion(text) for text in texts]
+
+    def _few_shot(self, prompt: str, n: int, config: "GenerateConfig", constraint: Any) -> list[str]:
+        """n songs from a chat model shown `self.examples`: one request per form asked (in words),
+        bars that do not add up repaired, unusable replies asked for once more."""
+        from aitunes_lib import fewshot, tasks
+
+        if tasks.task_of(prompt) != "song":
+            raise OpenAIBackendError(f"few-shot writes whole songs; the {tasks.task_of(prompt)!r} task needs a model "
+                                     "trained on it (the local backend, or a fine-tuned model)")
+        if self.model not in self._live:
+            self.require_live(self.model)  # a shut-down model is refused before the first request
+            self._live.add(self.model)
+        if constraint is not None:
+            warnings.warn(f"the OpenAI API cannot enforce {constraint.describe()}; few-shot asks for it in words, "
+                          "repairs bars that do not add up, and checks each candidate (see Song.violations)", stacklevel=3)
+        forms = list(getattr(constraint, "forms", ()) or [None])
+        cadence = bool(getattr(constraint, "cadence", False))
+        wanted = [forms[i % len(forms)] for i in range(n)]
+        options: dict[str, Any] = {"temperature": config.temperature, "top_p": config.top_p, "stop": [STOP.strip()],
+                                   "max_tokens": max(config.max_tokens, 1500), **({"seed": config.seed} if config.seed is not None else {})}
+        repairs = fewshot.Repairs(candidates=n)
+
+        def ask(form: str | None, count: int) -> list[str]:
+            replies = self.chat(fewshot.messages(self.examples or [], prompt, form, cadence), n=count, **options)
+            return [fewshot.clean_reply(text) for text in replies]
+
+        results: list[str | None] = [None] * n
+        for form in dict.fromkeys(wanted):  # one request per distinct form, in order
+            slots = [i for i, f in enumerate(wanted) if f == form]
+            for slot, text in zip(slots, ask(form, len(slots))):
+                results[slot] = text
+        retry = [i for i, text in enumerate(results) if not fewshot.usable(text or "")]
+        if retry:
+            repairs.resampled = len(retry)
+            for form in dict.fromkeys(wanted[i] for i in retry):
+                slots = [i for i in retry if wanted[i] == form]
+                for slot, text in zip(slots, ask(form, len(slots))):
+                    results[slot] = text  # the second answer stands, usable or not: it is checked like any
+        completions = []
+        for text in results:
+            fixed, changed = fewshot.repair_bars(text or STOP)
+            repairs.repaired += bool(changed)
+            repairs.bars += changed
+            completions.append(fixed)
+        self.repairs = repairs
+        self.report(str(repairs))
+        return completions
 
     def chat(self, messages: list[dict[str, str]], **options: Any) -> list[str]:
         """The replies of a chat model to messages (n of them with `n=`); errors as `OpenAIBackendError`."""
