@@ -192,35 +192,65 @@ def download_links(paths: "Mapping[str, Path] | Sequence[Path]") -> str:
     return " · ".join(links)
 
 
-def piano_roll(song: "Song | str | music21.stream.Score", title: str | None = None) -> "matplotlib.figure.Figure":
+ROLL_WIDTH_INCHES = 11.0  # about a notebook's width at 100 dpi: the figure is shown at its own size, never squeezed
+ROLL_BARS_PER_ROW = 8  # one phrase per row, as a lead sheet lays out two systems of four bars
+
+
+def piano_roll(song: "Song | str | music21.stream.Score", title: str | None = None,
+               bars_per_row: int = ROLL_BARS_PER_ROW) -> "matplotlib.figure.Figure":
     """Melody notes as bars on a pitch–time grid, the sounding chord's tones shaded behind them,
-    bar lines, and chord names along the top. Works headless (no pyplot state)."""
+    bar lines, bar numbers and chord names, in rows of `bars_per_row` bars (a notebook's width:
+    a long song gets more rows, not smaller type). Chord names that would touch are set on two
+    levels. Works headless (no pyplot state)."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
+    if not isinstance(bars_per_row, int) or bars_per_row < 1:
+        raise ValueError(f"bars_per_row={bars_per_row!r}: give a whole number of bars, at least 1")
     plan = layout(song)
     pitches = [p for _, _, p in plan.notes] or [60]
     low, high = min(pitches) - 3, max(pitches) + 3
-    width = float(plan.length)
-    figure = Figure(figsize=(min(max(8.0, width / 6), 30.0), 4.0), layout="constrained")
-    ax = figure.subplots()
-    for chord in plan.chords:
-        for pitch in range(low, high + 1):
-            if pitch % 12 in chord.tones:
-                ax.add_patch(Rectangle((float(chord.start), pitch - 0.5), float(chord.end - chord.start), 1.0,
-                                       color="tab:orange", alpha=0.12, linewidth=0, gid="chord"))
-        ax.text(float(chord.start), high + 0.8, chord.figure, fontsize=7, va="bottom", clip_on=False)
-    for at, quarters, pitch in plan.notes:
-        ax.add_patch(Rectangle((float(at), pitch - 0.4), float(quarters), 0.8, color="tab:blue", gid="note"))
-    for at in plan.bars:
-        ax.axvline(float(at), color="0.6", linewidth=0.6, gid="bar")
-    ax.set_xlim(0, width)
-    ax.set_ylim(low - 0.5, high + 0.5)
+    starts = [float(b) for b in plan.bars] or [0.0]
+    rows = [starts[i:i + bars_per_row] for i in range(0, len(starts), bars_per_row)]
+    row_quarters = 4.0 * bars_per_row if len(rows) > 1 else max(float(plan.length) - rows[0][0], 4.0)
+    height = 0.35 + 1.9 * len(rows) + (0.4 if title else 0)
+    figure = Figure(figsize=(ROLL_WIDTH_INCHES, height), layout="constrained")
+    axes = figure.subplots(len(rows), 1, squeeze=False)[:, 0]
     octave_cs = [p for p in range(low, high + 1) if p % 12 == 0]
-    ax.set_yticks(octave_cs, [f"C{p // 12 - 1}" for p in octave_cs])
-    ax.set_xlabel("quarter notes")
+    for number, (ax, row) in enumerate(zip(axes, rows)):
+        left = row[0]
+        right = rows[number + 1][0] if number + 1 < len(rows) else float(plan.length)
+        ends = [-1e9, -1e9, -1e9]  # where each level's last chord name ends, in quarters
+        char = 9 * 0.62 / 72 * row_quarters / (ROLL_WIDTH_INCHES * 0.88)  # one character's width at 9 pt, in quarters
+        for chord in plan.chords:
+            start, end = max(float(chord.start), left), min(float(chord.end), right)
+            if end <= start:
+                continue
+            for pitch in range(low, high + 1):
+                if pitch % 12 in chord.tones:
+                    ax.add_patch(Rectangle((start, pitch - 0.5), end - start, 1.0, color="tab:orange", alpha=0.12,
+                                           linewidth=0, gid="chord"))
+            if left <= float(chord.start) < right:  # its name where it begins, on the lowest level it fits
+                at = float(chord.start)
+                level = next((i for i, end in enumerate(ends) if end < at), min(range(len(ends)), key=ends.__getitem__))
+                ax.text(at, high + 0.8 + 2.4 * level, chord.figure, fontsize=9, va="bottom", clip_on=False, gid="chord-name")
+                ends[level] = at + char * (len(chord.figure) + 1)
+        for at, quarters, pitch in plan.notes:
+            if left <= float(at) < right:
+                ax.add_patch(Rectangle((float(at), pitch - 0.4), float(quarters), 0.8, color="tab:blue", gid="note"))
+        for at in row:
+            ax.axvline(at, color="0.6", linewidth=0.6, gid="bar")
+        ax.set_xlim(left, left + row_quarters)
+        ax.set_ylim(low - 0.5, high + 0.5)
+        ax.set_yticks(octave_cs, [f"C{p // 12 - 1}" for p in octave_cs], fontsize=8)
+        first_bar = number * bars_per_row + 1
+        ax.set_xticks(row, [str(first_bar + i) for i in range(len(row))], fontsize=8)
+        ax.tick_params(axis="x", length=0)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    axes[-1].set_xlabel("bar")
     if title:
-        ax.set_title(title, pad=16)
+        figure.suptitle(title)
     return figure
 
 

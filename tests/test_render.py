@@ -73,13 +73,34 @@ def test_voicing_is_low_and_closed():
 def test_piano_roll_counts(song, tmp_path):
     figure = render.piano_roll(song, song.title)
     figure.savefig(tmp_path / "roll.png")
-    ax = figure.axes[0]
     plan = render.layout(song)
-    assert sum(p.get_gid() == "note" for p in ax.patches) == len(plan.notes) == 220
-    assert sum(line.get_gid() == "bar" for line in ax.lines) == len(plan.bars) == 65
-    assert any(p.get_gid() == "chord" for p in ax.patches)
-    assert [t.get_text() for t in ax.texts][:3] == [c.figure for c in plan.chords][:3]
+    patches = [p for ax in figure.axes for p in ax.patches]
+    assert sum(p.get_gid() == "note" for p in patches) == len(plan.notes) == 220
+    assert sum(line.get_gid() == "bar" for ax in figure.axes for line in ax.lines) == len(plan.bars) == 65
+    assert any(p.get_gid() == "chord" for p in patches)
+    names = [t.get_text() for ax in figure.axes for t in ax.texts if t.get_gid() == "chord-name"]
+    assert names == [c.figure for c in plan.chords]
     assert (tmp_path / "roll.png").stat().st_size > 10_000
+
+
+def test_piano_roll_is_readable_at_notebook_width(song):
+    """Rows of 8 bars at a notebook's width (a 65-bar song was one 3,800-pixel strip, shrunk
+    until its chord names could not be read): bar numbers on each row, chord names never touching."""
+    figure = render.piano_roll(song, song.title)
+    assert figure.get_size_inches()[0] == render.ROLL_WIDTH_INCHES and len(figure.axes) == 9  # ceil(65 / 8)
+    assert [t.get_text() for t in figure.axes[1].get_xticklabels()][:2] == ["9", "10"]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    for ax in figure.axes:
+        boxes = [t.get_window_extent(renderer) for t in ax.texts if t.get_gid() == "chord-name"]
+        for i, a in enumerate(boxes):
+            assert not any(a.overlaps(b) for b in boxes[i + 1:]), "two chord names overlap"
+        assert all(t.get_fontsize() >= 8 for t in ax.texts)
+    with pytest.raises(ValueError, match="bars_per_row"):
+        render.piano_roll(song, bars_per_row=0)
 
 
 def test_sheet_music_is_svg_with_one_glyph_group_per_note(song):
