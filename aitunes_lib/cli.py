@@ -86,15 +86,23 @@ def _openai(**settings: Any):
 
 
 def _train_config(args: argparse.Namespace):
-    from aitunes_lib.backends.local import BASE_CHECKPOINT, TrainConfig, is_model_folder
+    from aitunes_lib.backends.local import BASE_CHECKPOINT, TrainConfig, hardware_settings, is_model_folder
 
     base = args.base
     if base == "auto":  # the committed base checkpoint, when there is one
         base = str(BASE_CHECKPOINT) if is_model_folder(BASE_CHECKPOINT) else None
     elif base in ("none", "scratch", ""):
         base = None
-    settings = {"preset": args.preset, "base": base, "max_minutes": args.max_minutes, "seed": args.seed,
-                "device": args.device, "resume": not args.restart}
+    try:
+        hardware = hardware_settings(getattr(args, "hardware", "auto"))
+    except (ValueError, LocalBackendError) as error:
+        raise UsageError(f"--hardware: {error}") from error
+    if getattr(args, "lora", 0) and not base:
+        raise UsageError("--lora needs --base: a pretrained model to adapt (a hub id such as gpt2, or a model folder)")
+    settings = {**hardware, "preset": args.preset, "base": base, "max_minutes": args.max_minutes, "seed": args.seed,
+                "resume": not args.restart, "lora_rank": getattr(args, "lora", 0)}
+    if args.device:
+        settings["device"] = args.device
     if args.steps:
         settings["max_steps"] = args.steps
     return TrainConfig(**settings)
@@ -368,6 +376,10 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=SEED, default=0)
     train.add_argument("--device", type=device, default=None, help="local: cpu or cuda (default: cuda when present)")
     train.add_argument("--restart", action="store_true", help="local: ignore a checkpoint in --out instead of resuming")
+    train.add_argument("--hardware", choices=("auto", "cpu", "gpu"), default="auto",
+                       help="local: device and batch size for this kind of machine (auto: the GPU when there is one)")
+    train.add_argument("--lora", type=whole(0, 256), default=0, metavar="RANK",
+                       help="local: train LoRA adapters of this rank on a hub --base (e.g. gpt2) instead of every weight")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--mix", default=None, help="train on a task mixture built from the song file, "
                                                    "e.g. song=1,phrase=2,chords=2 (records per song)")

@@ -74,16 +74,70 @@ class TrainConfig:
     seed: int = 0
     device: str | None = None  # None: cuda if present, else cpu
     resume: bool = True  # continue from checkpoint.pt if the folder holds one
+    lora_rank: int = 0  # > 0: train LoRA adapters of this rank (peft) and the token table, not every weight; merged on save
 
     def __post_init__(self):
         if self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
         if self.max_steps < 1 or self.batch_size < 1 or (self.block_size is not None and self.block_size < 8):
             raise ValueError("max_steps and batch_size must be at least 1, block_size at least 8")
+        if not isinstance(self.lora_rank, int) or not 0 <= self.lora_rank <= 256:
+            raise ValueError(f"lora_rank={self.lora_rank!r}: use 0 (full fine-tuning) or a rank from 1 to 256 (8 is usual)")
+        if self.lora_rank and not self.base:
+            raise ValueError("lora_rank needs a pretrained base (base=...): a model trained from scratch has nothing to adapt")
 
     @property
     def block(self) -> int:
         return self.block_size or PRESETS[self.preset]["n_positions"]
+
+
+# How to run, by machine: `hardware_settings("auto")` picks by what is there. The GPU settings
+# suit a 16 GB card such as Colab's free T4 (see the README's estimate); a bigger card can
+# raise batch_size.
+HARDWARE: dict[str, dict[str, Any]] = {
+    "cpu": {"device": "cpu", "batch_size": 8},
+    "gpu": {"device": "cuda", "batch_size": 16},
+}
+
+
+def hardware_settings(hardware: str = "auto") -> dict[str, Any]:
+    """`TrainConfig` fields for a kind of machine: "cpu", "gpu", or "auto" (the GPU when torch sees one)."""
+    import torch
+
+    if hardware == "auto":
+        hardware = "gpu" if torch.cuda.is_available() else "cpu"
+    if hardware not in HARDWARE:
+        raise ValueError(f"hardware {hardware!r}: choose auto, {', '.join(HARDWARE)}")
+    if hardware == "gpu" and not torch.cuda.is_available():
+        raise LocalBackendError("hardware 'gpu' but torch sees no GPU here (in Colab: Runtime → Change runtime type → T4 GPU)")
+    return dict(HARDWARE[hardware])
+
+
+def with_lora(model, rank: int, dropout: float = 0.05):
+    """The model with LoRA adapters of `rank` on its attention (peft picks the layers by model
+    type: GPT-2's `c_attn`, Llama's `q_proj`/`v_proj`, …); the token table stays trainable too,
+    since our ABC tokenizer's rows are new to any hub model."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as error:
+        raise LocalBackendError("LoRA needs peft: pip install 'aitunes-lib[gpu]' (or pip install peft)") from error
+    settings = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=dropout, task_type="CAUSAL_LM",
+                          fan_in_fan_out=model.config.model_type == "gpt2")  # GPT-2 stores its layers transposed (Conv1D)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # transformers' own deprecations, raised inside peft
+        adapted = get_peft_model(model, settings)
+    adapted.get_input_embeddings().weight.requires_grad_(True)
+    adapted.get_output_embeddings().weight.requires_grad_(True)
+    return adapted
+
+
+def merged(model):
+    """A plain transformers model to save: LoRA adapters folded into a copy of the weights."""
+    import copy
+
+    if not hasattr(model, "merge_and_unload"):
+        return model
+    return copy.deepcopy(model).merge_and_unload()
 
 
 def pick_device(device: str | None = None) -> str:
@@ -331,7 +385,7 @@ def run_fingerprint(config: TrainConfig, texts: Sequence[str], tokenizer_texts: 
     """What makes two training runs the same run: resuming is allowed only when all of it matches
     (the saved tokenizer's digest is added when a checkpoint is written)."""
     return {"preset": config.preset, "base": str(config.base), "block": str(config.block), "seed": str(config.seed),
-            "val_fraction": str(config.val_fraction), "vocab_size": str(config.vocab_size),
+            "val_fraction": str(config.val_fraction), "vocab_size": str(config.vocab_size), "lora_rank": str(config.lora_rank),
             "data": text_digest(texts), "vocabulary": text_digest(tokenizer_texts)}
 
 
@@ -457,6 +511,8 @@ def train(
     else:
         tokenizer = AbcTokenizer.train([*train_texts, *tokenizer_texts], config.vocab_size)
         model = new_model(tokenizer, config.preset, config.dropout, config.block)
+    if config.lora_rank:  # resumed or new, the saved weights are plain: fresh adapters go on top
+        model = with_lora(model, config.lora_rank, config.dropout)
     model.to(device).train()
     if context_length(model.config) < config.block:  # a base model that reads fewer positions sets the window
         config = dataclasses.replace(config, block_size=context_length(model.config))
@@ -464,24 +520,29 @@ def train(
     if len(stream) < 2:
         raise dataset.DatasetError("the training songs hold fewer than 2 tokens")
 
-    decay = [p for p in model.parameters() if p.dim() >= 2]  # matrices decay; biases and norms don't
-    other = [p for p in model.parameters() if p.dim() < 2]
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in trainable if p.dim() >= 2]  # matrices decay; biases and norms don't
+    other = [p for p in trainable if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay}, {"params": other, "weight_decay": 0.0}],
-                                  lr=config.learning_rate, betas=(0.9, 0.95), fused=device == "cuda")
+                                  lr=config.learning_rate, betas=(0.9, 0.95), fused=device.startswith("cuda"))
     step, history = 0, []
     if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
+        if not config.lora_rank:  # LoRA resumes with fresh adapters (the saved weights are merged), so a fresh optimizer
+            optimizer.load_state_dict(state["optimizer"])
         step, history = state["step"], state["history"]
 
     peak = matmul_peak() if measure_peak and device == "cpu" else None
     per_token = flops_per_token(model, min(config.block, len(stream) - 1))
     tokens_per_step = config.batch_size * min(config.block, len(stream) - 1)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)
+    # a GPU computes in bfloat16 where it can (A100, H100, L4); a T4 cannot, so float16 with a loss scaler
+    half = torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float16
+    autocast = torch.autocast("cuda", dtype=half) if device.startswith("cuda") else torch.autocast("cpu", enabled=False)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.startswith("cuda") and half == torch.float16)
 
     def save(stopped: str) -> None:
         quiet_transformers()  # our own bar is enough
         with files.replacing_files(out) as scratch:  # every file whole, the set replaced together
-            model.save_pretrained(scratch)
+            merged(model).save_pretrained(scratch)
             tokenizer.save(scratch)
             torch.save({"optimizer": optimizer.state_dict(), "step": step, "history": history,
                         "config": dataclasses.asdict(config), "fingerprint": {**fingerprint,
@@ -489,7 +550,9 @@ def train(
             pd.DataFrame(history).to_csv(scratch / "history.csv", index=False)
             ModelHandle("local", str(out), base=config.base, details={
                 "preset": config.preset, "steps": step, "stopped": stopped, "device": device,
-                "parameters": sum(p.numel() for p in model.parameters()), "vocab_size": tokenizer.vocab_size,
+                "parameters": sum(p.numel() for name, p in model.named_parameters() if "lora_" not in name),
+                "trained_parameters": sum(p.numel() for p in trainable), "lora_rank": config.lora_rank,
+                "vocab_size": tokenizer.vocab_size,
                 "train_songs": len(train_texts), "val_songs": len(val_texts),
             }).save(scratch / "handle.json")
 
@@ -510,10 +573,12 @@ def train(
             with autocast:
                 loss = loss_of(model, x, y)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            if device == "cuda":
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            if device.startswith("cuda"):
                 torch.cuda.synchronize()
             train_seconds += time.perf_counter() - tick
             trained_tokens += tokens_per_step
