@@ -12,7 +12,7 @@ from aitunes_lib import abc, files
 from aitunes_lib.song import Song
 
 CHAT_SYSTEM = "You write lead sheets in compact ABC notation (L:1/4, key of C). Chords are in backticks and ' $ ' separates lines."
-MAX_EXAMPLE_TOKENS = 2048  # davinci-002 / babbage-002 fine-tuning context
+MAX_EXAMPLE_TOKENS = 2048  # a conservative example length: the smallest context OpenAI fine-tuning offered
 
 
 class DatasetError(ValueError):

@@ -73,8 +73,13 @@ def test_requirements_txt_agrees_with_the_package():
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out), str(ROOT)],
+    import shutil
+
+    out, source = tmp_path_factory.mktemp("wheel"), tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md"):  # a clean copy: the build leaves nothing in the checkout
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "aitunes_lib", source / "aitunes_lib", ignore=shutil.ignore_patterns("__pycache__", "checkpoint.pt"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out), str(source)],
                    check=True, cwd=out)
     (found,) = out.glob("aitunes_lib-*.whl")
     return found
