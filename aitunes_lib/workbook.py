@@ -24,7 +24,7 @@ NOTEBOOKS = {
     "03_train": "fine-tune the local model with a live loss plot; OpenAI when a key is present",
     "04_name_and_generate": "invent titles and band names; generate; how temperature changes the songs",
     "05_score": "the five tonality features, the article's table, NDM ranking, rhythm and novelty",
-    "06_listen": "piano roll, sheet music, audio with chords, downloads, and the studio",
+    "06_listen": "piano roll, sheet music, audio with chords, downloads, the studio, and a blind listening test",
     "07_continue_and_harmonise": "finish my tune, and a melody over these changes: two more tasks for one model",
 }
 
