@@ -156,3 +156,18 @@ def test_verovio_keeps_its_import_warnings_to_itself(capfd):
     svg = render.sheet_music(Song.from_abc("X:1\nM:4/4\nL:1/4\nK:C\n C- D E F | G4 |"))
     said = capfd.readouterr()
     assert "<svg" in svg and "Warning" not in said.out + said.err
+
+
+def test_chord_symbols_on_one_onset_are_spread_for_engraving(song_path):
+    """OpenEWLD writes "Dm7 G7" over a whole-bar rest at one onset (moved apart only on its page);
+    engraved as they are, the two names print on top of each other."""
+    r = prep.process_file(song_path("I_Only_Have_Eyes_for_You"))
+    song = Song(r["title"], r["composer"], r["body"], r["meter"], r["abc_key"])
+    bar = lambda score: [(h.offset, h.figure) for h in list(score.recurse().getElementsByClass("Measure"))[3]
+                         .getElementsByClass("Harmony")]
+    assert bar(song.score) == [(0.0, "Dm7"), (0.0, "G7")]
+    spread = render.spread_stacked_chords(song.score)
+    assert bar(spread) == [(0.0, "Dm7"), (2.0, "G7")] and bar(song.score) == [(0.0, "Dm7"), (0.0, "G7")]
+    assert not any(len(group) > 1 for group in render._stacks(spread))
+    plain = Song.from_abc("X:1\nM:4/4\nL:1/4\nK:C\n\"C\"C D E F | \"G7\"G4 |")
+    assert render.spread_stacked_chords(plain.score) is plain.score  # nothing to spread: no copy
