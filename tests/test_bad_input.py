@@ -104,6 +104,17 @@ def test_writes_are_atomic_a_failure_keeps_the_old_file(tmp_path):
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
 
+def test_atomic_files_get_the_mode_a_plain_write_gives(tmp_path):
+    """mkstemp's private 0600 made every output unreadable to a classmate or a web server."""
+    import stat
+
+    from aitunes_lib import files
+
+    (tmp_path / "plain.txt").write_text("x")
+    written = files.write_text(tmp_path / "atomic.txt", "x")
+    assert stat.S_IMODE(written.stat().st_mode) == stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode)
+
+
 def test_a_dataset_with_no_usable_song_says_why(tmp_path):
     folder = tmp_path / "ds" / "dataset" / "a" / "b"
     folder.mkdir(parents=True)
