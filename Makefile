@@ -57,6 +57,7 @@ bench: setup-test
 	$(PY) benchmarks/bench_local.py
 	$(PY) -m aitunes_lib train --data out/songs.jsonl --out out/local_model --restart --quiet
 	$(PY) benchmarks/bench_realism.py
+	$(PY) benchmarks/bench_studio.py
 	$(PY) benchmarks/bench_notebooks.py
 
 # Reproduce the committed base model (about 15 minutes on 2 CPU cores)

@@ -67,6 +67,12 @@ def test_notebook_00_in_jupyterlab_as_a_student_sees_it(tmp_path, openewld):
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
     env.pop("OPENAI_API_KEY", None)
+    settings = tmp_path / "settings"  # every cell laid out (JupyterLab 4 skips drawing cells off screen), no news toast
+    for name, value in (("notebook-extension/tracker", {"windowingMode": "none"}),
+                        ("apputils-extension/notification", {"fetchNews": "false"})):
+        path = settings / "@jupyterlab" / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value))
     work = tmp_path / "notebooks"
     work.mkdir()
     (work / "00_quickstart.ipynb").write_bytes((ROOT / "notebooks" / "00_quickstart.ipynb").read_bytes())
@@ -87,11 +93,18 @@ def test_notebook_00_in_jupyterlab_as_a_student_sees_it(tmp_path, openewld):
             page.goto(f"http://127.0.0.1:{port}/lab/tree/00_quickstart.ipynb", timeout=120_000)
             page.locator(".jp-Notebook").wait_for(timeout=120_000)
             page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
-            page.get_by_text("Run", exact=True).first.click()
-            page.locator("[data-command='runmenu:run-all']").click()
+            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120_000)  # the kernel is connected
+            for _ in range(3):  # Run → Run All Cells, as a student does; again if the kernel was not ready for it
+                page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+                page.locator("[data-command='runmenu:run-all']").click()
+                try:
+                    page.locator(".jp-InputPrompt", has_text="[1]:").first.wait_for(state="attached", timeout=60_000)
+                    break
+                except playwright.TimeoutError:
+                    page.keyboard.press("Escape")
             generate = page.get_by_role("button", name="Generate")
-            generate.wait_for(timeout=900_000)  # prep, 4 training steps, generate, audio: every cell above the studio
-            page.get_by_text("ready: name a song and click Generate").wait_for(timeout=300_000)
+            generate.wait_for(state="attached", timeout=900_000)  # prep, 4 training steps, generate, audio: every cell above
+            page.get_by_text("ready: name a song and click Generate").wait_for(state="attached", timeout=300_000)
             generate.scroll_into_view_if_needed()
             generate.click()
             page.get_by_text("candidates, best first").wait_for(timeout=300_000)
@@ -101,9 +114,11 @@ def test_notebook_00_in_jupyterlab_as_a_student_sees_it(tmp_path, openewld):
             svg = page.locator(".widget-html svg").first.inner_html()
             count, overlapping = page.evaluate(OVERLAPS)
             links = page.evaluate(LINKS)
+            generate.scroll_into_view_if_needed()
+            page.screenshot(path=str(shots / "jupyterlab-notebook.png"))  # what the window shows
+            page.set_viewport_size({"width": 1400, "height": 3400})  # room for the whole studio: table, roll, sheet
             studio = page.locator(".widget-vbox", has=page.get_by_role("button", name="Generate")).last
             studio.screenshot(path=str(shots / "jupyterlab-studio.png"))
-            page.screenshot(path=str(shots / "jupyterlab-notebook.png"))
             browser.close()
     finally:
         server.terminate()
