@@ -202,3 +202,17 @@ def test_loading_a_model_shows_no_third_party_bar(folder):
     said = subprocess.run([sys.executable, "-c", f"from aitunes_lib.backends import local; local.load_model({str(folder)!r})"],
                           capture_output=True, text=True, check=True)
     assert "Loading weights" not in said.stdout + said.stderr and "%|" not in said.stderr, said.stderr
+
+
+def test_a_checkpoint_saved_before_lora_existed_still_resumes(folder, texts, tmp_path):
+    """The LoRA rank joined the run's fingerprint; a checkpoint without it meant rank 0 and resumes."""
+    import torch
+
+    out = copy_of(folder, tmp_path)
+    state = local.read_checkpoint(out / local.CHECKPOINT)
+    del state["fingerprint"]["lora_rank"]
+    torch.save(state, out / local.CHECKPOINT)
+    assert local.resume_state(out, local.run_fingerprint(local.TrainConfig(**QUICK), texts)) is not None
+    with pytest.raises(local.LocalBackendError, match=r"the LoRA rank \(0 then, 4 now\)"):
+        local.resume_state(out, local.run_fingerprint(local.TrainConfig(base="gpt2", lora_rank=4, **QUICK), texts)
+                           | {"base": state["fingerprint"]["base"]})

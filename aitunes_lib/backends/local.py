@@ -364,7 +364,9 @@ CHECKPOINT = "checkpoint.pt"  # optimizer state, step and history: tensors and p
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", CHECKPOINT)
 FINGERPRINT_NAMES = {"preset": "the preset", "base": "the base model", "block": "the window", "seed": "the seed",
                      "val_fraction": "the validation share", "vocab_size": "the vocabulary ceiling",
-                     "data": "the training data", "vocabulary": "the vocabulary texts", "tokenizer": "tokenizer.json"}
+                     "data": "the training data", "vocabulary": "the vocabulary texts", "tokenizer": "tokenizer.json",
+                     "lora_rank": "the LoRA rank"}
+FINGERPRINT_DEFAULTS = {"lora_rank": "0"}  # what a checkpoint saved before a field existed meant by it
 
 
 def text_digest(texts: Sequence[str]) -> str:
@@ -418,11 +420,12 @@ def resume_state(out: Path, fingerprint: dict[str, str]) -> dict[str, Any] | Non
     if not saved:
         raise LocalBackendError(f"{out} holds a checkpoint from an older version of this project (no run fingerprint), "
                                 "so it cannot be checked as the same run: start afresh there (--restart) or choose a new folder")
+    saved = {**FINGERPRINT_DEFAULTS, **saved}
     now = {**fingerprint, "tokenizer": file_digest(out / "tokenizer.json")}
     differs = [name for name in now if saved.get(name) != now[name]]
     if differs:
         what = ", ".join(f"{FINGERPRINT_NAMES[name]} ({saved[name]} then, {now[name]} now)"
-                         if name in ("preset", "base", "block", "seed", "val_fraction", "vocab_size") and name in saved
+                         if name in ("preset", "base", "block", "seed", "val_fraction", "vocab_size", "lora_rank") and name in saved
                          else f"{FINGERPRINT_NAMES[name]}" for name in differs)
         raise LocalBackendError(f"{out} holds a different training run: {what} differ; start afresh there (--restart) "
                                 "or choose a new folder")
