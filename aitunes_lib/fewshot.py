@@ -23,7 +23,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from aitunes_lib import abc, tasks
+from aitunes_lib import abc, metrics, tasks
 
 BAR = Fraction(4)  # every training song is in 4/4 or 2/2 with L:1/4
 SECTION_BARS = tasks.SECTION_BARS
@@ -58,19 +58,7 @@ def text_form(completion: str, section_bars: int = SECTION_BARS) -> str:
     'ABA'
     """
     lengths = abc.bar_lengths(completion)
-    bars = _bars(completion)
-    start = 1 if len(lengths) > 1 and lengths[0] < lengths[1] else 0
-    sections = [bars[i:i + section_bars] for i in range(start, len(bars) - section_bars + 1, section_bars)]
-    letters: list[str] = []
-    for i, section in enumerate(sections):
-        same = next((letters[j] for j in range(i) if sum(a == b for a, b in zip(section, sections[j])) * 2 >= section_bars), None)
-        letters.append(same or "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[len(set(letters)) % 26])
-    form = "".join(letters)
-    for passes in (4, 3, 2):
-        if form and len(form) % passes == 0 and form == form[: len(form) // passes] * passes:
-            core, names = form[: len(form) // passes], {}
-            return "".join(names.setdefault(c, "ABCDEFGH"[len(names) % 8]) for c in core) + f"*{passes}"
-    return form
+    return metrics.form_of_bars(_bars(completion), len(lengths) > 1 and lengths[0] < lengths[1], section_bars)
 
 
 def choose(records: Sequence[Mapping[str, str]], k: int = 4, seed: int | None = 0, form: str | None = None) -> list[dict[str, str]]:

@@ -15,6 +15,15 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it: set and restore, once, when this module loads
+    os.umask(mask)
+    return mask
+
+
+UMASK = _read_umask()  # read once: flipping the process-wide umask at every write could race another thread's
+
+
 @contextlib.contextmanager
 def replacing(path: str | Path) -> Iterator[Path]:
     """A temporary path to write; on success it replaces `path` in one step, on failure it is removed.
@@ -33,16 +42,10 @@ def replacing(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         if tmp.exists():  # mkstemp makes it private (0600); the file gets the mode a plain open() would give it
-            os.chmod(tmp, 0o666 & ~_umask())
+            os.chmod(tmp, 0o666 & ~UMASK)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_text(path: str | Path, text: str) -> Path:

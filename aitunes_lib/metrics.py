@@ -29,7 +29,7 @@ import dataclasses
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -913,8 +913,18 @@ def song_form(song: "Song | str | music21.stream.Stream", section_bars: int = 8)
 
     score = _score(song)
     bars = measures(score)
-    keys = _bar_keys(bars)
-    start = 1 if len(bars) > 1 and bars[0].duration.quarterLength < bars[1].duration.quarterLength else 0
+    pickup = len(bars) > 1 and bars[0].duration.quarterLength < bars[1].duration.quarterLength
+    return form_of_bars(_bar_keys(bars), pickup, section_bars)
+
+
+def form_of_bars(keys: Sequence[Hashable], pickup: bool = False, section_bars: int = 8) -> str:
+    """The form of bars given as comparable keys (a pickup first, if `pickup`), by `song_form`'s
+    rule; the one place it is written, for music21 bars and for bars read from text alike.
+
+    >>> form_of_bars(["c", "d"] * 4 + ["e"] * 8 + ["c", "d"] * 4)
+    'ABA'
+    """
+    start = 1 if pickup else 0
     sections = [keys[i:i + section_bars] for i in range(start, len(keys) - section_bars + 1, section_bars)]
     letters: list[str] = []
     for i, section in enumerate(sections):

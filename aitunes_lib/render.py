@@ -200,8 +200,8 @@ def piano_roll(song: "Song | str | music21.stream.Score", title: str | None = No
                bars_per_row: int = ROLL_BARS_PER_ROW) -> "matplotlib.figure.Figure":
     """Melody notes as bars on a pitch–time grid, the sounding chord's tones shaded behind them,
     bar lines, bar numbers and chord names, in rows of `bars_per_row` bars (a notebook's width:
-    a long song gets more rows, not smaller type). Chord names that would touch are set on two
-    levels. Works headless (no pyplot state)."""
+    a long song gets more rows, not smaller type). Chord names that would touch are set on up to
+    three levels. Works headless (no pyplot state)."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
@@ -214,6 +214,7 @@ def piano_roll(song: "Song | str | music21.stream.Score", title: str | None = No
     rows = [starts[i:i + bars_per_row] for i in range(0, len(starts), bars_per_row)]
     row_quarters = 4.0 * bars_per_row if len(rows) > 1 else max(float(plan.length) - rows[0][0], 4.0)
     height = 0.35 + 1.9 * len(rows) + (0.4 if title else 0)
+    char = 9 * 0.62 / 72 * row_quarters / (ROLL_WIDTH_INCHES * 0.88)  # one character's width at 9 pt, in quarters
     figure = Figure(figsize=(ROLL_WIDTH_INCHES, height), layout="constrained")
     axes = figure.subplots(len(rows), 1, squeeze=False)[:, 0]
     octave_cs = [p for p in range(low, high + 1) if p % 12 == 0]
@@ -221,7 +222,6 @@ def piano_roll(song: "Song | str | music21.stream.Score", title: str | None = No
         left = row[0]
         right = rows[number + 1][0] if number + 1 < len(rows) else float(plan.length)
         ends = [-1e9, -1e9, -1e9]  # where each level's last chord name ends, in quarters
-        char = 9 * 0.62 / 72 * row_quarters / (ROLL_WIDTH_INCHES * 0.88)  # one character's width at 9 pt, in quarters
         for chord in plan.chords:
             start, end = max(float(chord.start), left), min(float(chord.end), right)
             if end <= start:
@@ -232,7 +232,7 @@ def piano_roll(song: "Song | str | music21.stream.Score", title: str | None = No
                                            linewidth=0, gid="chord"))
             if left <= float(chord.start) < right:  # its name where it begins, on the lowest level it fits
                 at = float(chord.start)
-                level = next((i for i, end in enumerate(ends) if end < at), min(range(len(ends)), key=ends.__getitem__))
+                level = next((i for i, taken in enumerate(ends) if taken < at), min(range(len(ends)), key=ends.__getitem__))
                 ax.text(at, high + 0.8 + 2.4 * level, chord.figure, fontsize=9, va="bottom", clip_on=False, gid="chord-name")
                 ends[level] = at + char * (len(chord.figure) + 1)
         for at, quarters, pitch in plan.notes:

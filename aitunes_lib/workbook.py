@@ -105,15 +105,18 @@ def retarget(repository: str, root: str | Path | None = None) -> list[Path]:
             files.write_text(path, new)
             changed.append(path)
     for path in sorted((root / "notebooks").glob("*.ipynb")):
-        notebook = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        notebook = json.loads(text)
         for cell in notebook["cells"]:
             source = "".join(cell["source"])
             if cell["cell_type"] == "code" and source.startswith(SETUP_TITLE):
                 source = setup_cell(repository)
             source = source.replace(f"github/{old}/", f"github/{repository}/")
             cell["source"] = source.splitlines(keepends=True)
-        files.write_text(path, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
-        changed.append(path)
+        new = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+        if new != text:
+            files.write_text(path, new)
+            changed.append(path)
     return changed
 
 

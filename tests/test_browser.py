@@ -27,6 +27,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_port(port: int, seconds: float = 90) -> None:
+    """Until a server listens on 127.0.0.1:port; a TimeoutError after `seconds`."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"nothing listens on port {port} after {seconds:g} s")
+
+
 @pytest.mark.slow
 def test_the_quickstart_runs_in_a_browser_and_the_studio_generates(tmp_path, openewld):
     if not Path(CHROMIUM).is_file():
@@ -44,13 +56,7 @@ def test_the_quickstart_runs_in_a_browser_and_the_studio_generates(tmp_path, ope
     )
     shot = Path(os.environ.get("AITUNES_ARTIFACTS", tmp_path)) / "studio.png"
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.5)
+        wait_for_port(port, 60)
         with playwright.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             page = browser.new_page(viewport={"width": 1280, "height": 1600})

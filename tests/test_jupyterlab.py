@@ -10,13 +10,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
-from test_browser import CHROMIUM, FLAGS, free_port
+from test_browser import CHROMIUM, FLAGS, free_port, wait_for_port
 
 NOISE = ("Traceback", "FluidSynth runtime version", "Copyright (C) 2000", "Loading weights", "ties left open")
 TREBLE, BASS = "E050", "E062"  # SMuFL code points of the G and F clefs, as verovio names its glyphs
@@ -40,19 +39,6 @@ LINKS = """async () => {
   }
   return out;
 }"""
-
-
-def wait_for_port(port: int, seconds: float = 90) -> None:
-    import socket
-
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"JupyterLab did not listen on {port}")
 
 
 @pytest.mark.slow

@@ -455,17 +455,18 @@ class OpenAIBackend:
             return [fewshot.clean_reply(text) for text in replies]
 
         results: list[str | None] = [None] * n
-        for form in dict.fromkeys(wanted):  # one request per distinct form, in order
-            slots = [i for i, f in enumerate(wanted) if f == form]
-            for slot, text in zip(slots, ask(form, len(slots))):
-                results[slot] = text
+
+        def fill(indices: list[int]) -> None:  # one request per distinct form among them, in order
+            for form in dict.fromkeys(wanted[i] for i in indices):
+                slots = [i for i in indices if wanted[i] == form]
+                for slot, text in zip(slots, ask(form, len(slots))):
+                    results[slot] = text
+
+        fill(list(range(n)))
         retry = [i for i, text in enumerate(results) if not fewshot.usable(text or "")]
         if retry:
             repairs.resampled = len(retry)
-            for form in dict.fromkeys(wanted[i] for i in retry):
-                slots = [i for i in retry if wanted[i] == form]
-                for slot, text in zip(slots, ask(form, len(slots))):
-                    results[slot] = text  # the second answer stands, usable or not: it is checked like any
+            fill(retry)  # the second answer stands, usable or not: it is checked like any
         completions = []
         for text in results:
             fixed, changed = fewshot.repair_bars(text or STOP)
