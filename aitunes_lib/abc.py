@@ -17,6 +17,8 @@ from typing import Iterable, Iterator, Sequence
 import music21 as m21
 import numpy as np
 
+from aitunes_lib import chords
+
 DEFAULT_UNIT = Fraction(1)  # L:1/4, counted in quarter lengths
 BARS_PER_LINE = 4
 LINE_BREAK = " $ "  # the article's newline in the training text
@@ -128,15 +130,8 @@ def pitch_text(step: str, octave: int, accidental: int | None) -> str:
 
 
 def chord_symbol_text(symbol: m21.harmony.Harmony) -> str:
-    """A chord symbol's figure with ABC flats (`Bb7`), which music21's ABC reader maps back to `B-7`."""
-    if isinstance(symbol, m21.harmony.NoChord):
-        return "N.C."
-    figure = symbol.figure
-    root, bass = symbol.root(), symbol.bass()
-    if figure.startswith(root.name):
-        figure = _abc_name(root.name) + figure[len(root.name) :]
-    if bass is not None and bass.name != root.name:
-        figure = figure.replace("/" + bass.name, "/" + _abc_name(bass.name))
+    """A chord symbol as a lead sheet writes it (`Bb7b9`, `F#m7b5`; see `aitunes_lib.chords`)."""
+    figure = chords.name(symbol)
     if '"' in figure or "`" in figure or "$" in figure:
         raise AbcError(f"chord symbol {figure!r} holds a character reserved by the encoding")
     return figure
@@ -623,8 +618,9 @@ def parse_abc(text: str) -> m21.stream.Score:
 def _parse_whole(text: str) -> m21.stream.Score:
     handler = m21.abcFormat.ABCHandler()
     handler.process(text)
+    names = _read_chord_names(handler)
     score = m21.abcFormat.translate.abcToStreamScore(handler)
-    _restore_stacked_chords(handler, score)
+    _restore_stacked_chords(names, score)
     _melody_clef(score)
     return score
 
@@ -651,59 +647,37 @@ def _melody_clef(score: m21.stream.Score) -> None:
 LOW_MELODY_MIDI = 57  # A3: a melody whose middle lies below this reads better an octave down
 
 
-NO_CHORD_NAMES = ("NC", "N.C.", "No Chord", "None")
-
-
-def _figure(raw: str) -> str:
-    """A chord name as written in ABC → the figure music21 reads."""
-    return m21.common.cleanedFlatNotation(re.sub(r'["()]', "", raw).strip())
-
-
-@functools.lru_cache(maxsize=4096)
-def _readable(figure: str) -> bool:
-    """Whether music21 reads a chord figure (decided once per figure: building a symbol is slow)."""
-    if figure in NO_CHORD_NAMES:
-        return True
-    try:
-        m21.harmony.ChordSymbol(figure)
-    except (ValueError, m21.harmony.HarmonyException, m21.pitch.PitchException):
-        return False
-    return True
-
-
-def _chord_symbol(figure: str) -> m21.harmony.Harmony:
-    """The music21 symbol of a chord figure; one music21 cannot read becomes a `NoChord` that
-    keeps the name (shown as written; sounding as no known chord, not as the last one)."""
-    if figure in NO_CHORD_NAMES:
-        return m21.harmony.NoChord()
-    if _readable(figure):
-        return m21.harmony.ChordSymbol(figure)
-    unknown = m21.harmony.NoChord(kindStr=figure)
-    unknown.editorial.unknown_name = figure
-    return unknown
-
-
 def unknown_chords(score: m21.stream.Stream) -> list[str]:
-    """The chord names of a parsed song that music21 could not read (see `_chord_symbol`)."""
+    """The chord names of a parsed song that music21 could not read (see `chords.symbol`)."""
     return [h.editorial.unknown_name for h in score.recurse().getElementsByClass(m21.harmony.NoChord)
             if "unknown_name" in h.editorial]
 
 
-def _restore_stacked_chords(handler: "m21.abcFormat.ABCHandler", score: m21.stream.Score) -> None:
+def _read_chord_names(handler: "m21.abcFormat.ABCHandler") -> list[list[str]]:
+    """Each note token's chord names as written, its own list replaced by the figures music21
+    reads right (`C9sus4` → `C7sus4 add 9`), so that music21's translator places those."""
+    names = []
+    for token in handler.tokens:
+        if isinstance(token, m21.abcFormat.ABCNote):
+            written = [re.sub(r'["()]', "", raw).strip() for raw in token.chordSymbols]
+            token.chordSymbols = [chords.music21_figure(name) for name in written]
+            names.append(written)
+    return names
+
+
+def _restore_stacked_chords(names: list[list[str]], score: m21.stream.Score) -> None:
     """Put back what music21's ABC translator drops: the 2nd, 3rd … chord name on one note, and a
     chord name it cannot read (as a `NoChord` keeping the name, so the previous chord stops there)."""
-    tokens = [t for t in handler.tokens if isinstance(t, m21.abcFormat.ABCNote)]
-    if not score.parts or not any(t.chordSymbols for t in tokens):
+    if not score.parts or not any(names):
         return
     sounding = [e for e in score.parts[0].recurse().notesAndRests if not isinstance(e, m21.harmony.Harmony)]
-    if len(sounding) != len(tokens):  # cannot line tokens up with notes: leave music21's result
+    if len(sounding) != len(names):  # cannot line tokens up with notes: leave music21's result
         return
-    for token, element in zip(tokens, sounding):
-        for position, raw in enumerate(token.chordSymbols):
-            figure = _figure(raw)
-            if position == 0 and _readable(figure):
+    for written, element in zip(names, sounding):
+        for position, name in enumerate(written):
+            if position == 0 and chords.readable(chords.music21_figure(name)):
                 continue  # music21 placed the first one itself
-            element.activeSite.insert(element.offset, _chord_symbol(figure))
+            element.activeSite.insert(element.offset, chords.symbol(name))
 
 
 # --------------------------------------------------------------------------- comparing

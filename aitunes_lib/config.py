@@ -23,6 +23,13 @@ def is_checkout() -> bool:
     return (project_root() / "pyproject.toml").is_file() and (project_root() / "notebooks").is_dir()
 
 
+def in_colab() -> bool:
+    """True inside a Google Colab kernel, which imports `google.colab` as it starts."""
+    import sys
+
+    return "google.colab" in sys.modules
+
+
 def env_data_path() -> Path | None:
     """`$AITUNES_OPENEWLD`, if set."""
     value = os.environ.get(ENV_DATA)

@@ -52,7 +52,7 @@ class PrepConfig:
 
 @functools.lru_cache(maxsize=1)
 def code_digest() -> str:
-    """A digest of the modules whose code shapes a cached record: prep, abc, repeats, data, metrics."""
+    """A digest of the modules whose code shapes a cached record (`CACHED_BY`)."""
     import hashlib
 
     digest = hashlib.sha256()
@@ -61,7 +61,7 @@ def code_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-CACHED_BY = ("prep.py", "abc.py", "repeats.py", "data.py", "metrics.py")
+CACHED_BY = ("prep.py", "abc.py", "chords.py", "repeats.py", "data.py", "metrics.py")
 
 
 @dataclasses.dataclass
@@ -77,7 +77,7 @@ def process_file(path: str | Path, prep: PrepConfig = PrepConfig()) -> dict[str,
     """Parse, filter, transpose, expand and write one lead sheet; returns a JSON-able record."""
     import music21 as m21
 
-    from aitunes_lib import abc, data, metrics, repeats
+    from aitunes_lib import abc, chords, data, metrics, repeats
 
     record: dict[str, Any] = {"path": str(path), "status": "skipped", "reason": None}
     try:
@@ -110,6 +110,7 @@ def process_file(path: str | Path, prep: PrepConfig = PrepConfig()) -> dict[str,
             record["transposed_by"] = interval.directedName
             score.transpose(interval, inPlace=True)
             part = score.parts[0]
+        record["respelled_chords"] = chords.respell(score)  # as written, sounded and scored alike
         expanded = repeats.playing_order(part)
         record["expanded_bars"] = len(expanded)
         record["irregular_bars"] = irregular_bars(part)

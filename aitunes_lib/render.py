@@ -8,7 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from aitunes_lib import abc, files
+from aitunes_lib import abc, config, files
 from aitunes_lib.song import Song
 
 if TYPE_CHECKING:
@@ -190,6 +190,20 @@ def download_links(paths: "Mapping[str, Path] | Sequence[Path]") -> str:
         links.append(f'<a href="data:{mime};base64,{data}" download="{html.escape(path.name)}" '
                      f'title="{html.escape(path.name)}">{html.escape(str(label))}</a>')
     return " · ".join(links)
+
+
+def offer_downloads(paths: "Mapping[str, Path] | Sequence[Path]", colab: bool | None = None) -> str:
+    """Downloads that work where the notebook runs; returns HTML to show. In Colab (`colab`
+    None: detected) `google.colab.files.download` sends each file to the browser, since Colab's
+    sandboxed output frames do not follow download links; elsewhere, `download_links`."""
+    if not (config.in_colab() if colab is None else colab):
+        return download_links(paths)
+    from google.colab import files as colab_files  # type: ignore[import-not-found]
+
+    found = [Path(p) for p in (paths.values() if isinstance(paths, Mapping) else paths) if Path(p).is_file()]
+    for path in found:
+        colab_files.download(str(path))
+    return "sent to your browser's downloads: " + (", ".join(html.escape(p.name) for p in found) or "nothing")
 
 
 ROLL_WIDTH_INCHES = 11.0  # about a notebook's width at 100 dpi: the figure is shown at its own size, never squeezed

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
-from aitunes_lib import metrics, naming, render, tasks
+from aitunes_lib import config, metrics, naming, render, tasks
 from aitunes_lib.backends.base import Backend
 from aitunes_lib.generate import GenerateConfig, Request, generate
 from aitunes_lib.song import Song
@@ -93,6 +93,11 @@ class Studio:
         self.roll, self.sheet, self.player = w.Output(), w.HTML(), w.Output()
         self.abc_text = w.Textarea(layout=w.Layout(width="100%", height="10em"))
         self.links = w.HTML()
+        # Colab's output frames do not follow download links: there a button sends the files instead
+        self.colab = config.in_colab()
+        self.download_button = w.Button(description="Download", icon="download",
+                                        layout=w.Layout(display=None if self.colab else "none"))
+        self.download_button.on_click(lambda _: self.download())
         self.invent_button.on_click(lambda _: self.invent())
         self.generate_button.on_click(lambda _: self.generate())
         self._filling = False
@@ -254,12 +259,23 @@ class Studio:
         return path
 
     def downloads(self) -> dict[str, Path]:
-        """`.mid`, `.musicxml` and `.abc` of the selected candidate, with links."""
+        """`.mid`, `.musicxml` and `.abc` of the selected candidate, with links (in Colab: named,
+        for the Download button)."""
         if self.selected is None:
             return {}
         stem = f"candidate_{self.selected}"
         paths = render.export(self.candidates[self.selected], self.folder, stem, self.tempo.value)
-        self.links.value = "download: " + render.download_links(paths)  # the files travel in the links
+        if self.colab:
+            self.links.value = "files: " + ", ".join(html.escape(p.name) for p in paths.values())
+        else:
+            self.links.value = "download: " + render.download_links(paths)  # the files travel in the links
+        return paths
+
+    def download(self) -> dict[str, Path]:
+        """The Download button (shown in Colab): the selected candidate's files, sent to the browser."""
+        paths = self.downloads()
+        if paths:
+            self.links.value = render.offer_downloads(paths, colab=self.colab)
         return paths
 
     # ------------------------------------------------------------------ the widget
@@ -276,7 +292,7 @@ class Studio:
             w.HBox([self.temperature, self.n, self.generate_button, self.progress]),
             self.status, self.results,
             w.HBox([self.choice, self.tempo]),
-            self.roll, self.sheet, self.player, self.abc_text, self.links,
+            self.roll, self.sheet, self.player, self.abc_text, w.HBox([self.links, self.download_button]),
         ])
 
     def _ipython_display_(self) -> None:

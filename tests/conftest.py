@@ -57,3 +57,24 @@ def few_texts(song_path):
             texts.append(record["prompt"] + record["completion"])
     assert len(texts) == len(FEW), "every chosen song is 4/4 or 2/2 and major"
     return texts
+
+
+@pytest.fixture
+def colab_downloads(monkeypatch) -> list[str]:
+    """Colab's `google.colab.files` cannot run here: a module with its `download(path)` signature
+    records what would be sent to the browser."""
+    import sys
+    import types
+
+    sent: list[str] = []
+    files = types.ModuleType("google.colab.files")
+    files.download = lambda path: sent.append(path)
+    colab = types.ModuleType("google.colab")
+    colab.files = files
+    google = types.ModuleType("google")
+    google.colab = colab
+    monkeypatch.setitem(sys.modules, "google", google)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab.files", files)
+    return sent
+

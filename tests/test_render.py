@@ -171,3 +171,12 @@ def test_chord_symbols_on_one_onset_are_spread_for_engraving(song_path):
     assert not any(len(group) > 1 for group in render._stacks(spread))
     plain = Song.from_abc("X:1\nM:4/4\nL:1/4\nK:C\n\"C\"C D E F | \"G7\"G4 |")
     assert render.spread_stacked_chords(plain.score) is plain.score  # nothing to spread: no copy
+
+
+def test_offer_downloads_links_here_and_sends_in_colab(tmp_path, request):
+    path = tmp_path / "song.abc"
+    path.write_text("X:1\nT:t\nK:C\nC4|\n")
+    assert 'download="song.abc"' in render.offer_downloads([path])  # not Colab: a link carrying the file
+    sent = request.getfixturevalue("colab_downloads")
+    shown = render.offer_downloads({"abc": path, "missing": tmp_path / "nope.mid"})
+    assert sent == [str(path)] and "song.abc" in shown and "data:" not in shown

@@ -189,3 +189,23 @@ def test_few_shot_in_the_studio(tmp_path, song_path, monkeypatch):
     assert table is not None, studio.status.value
     assert len(table) == 2 and table["valid"].all()
     assert len(json.loads(chat[0]["body"])["messages"]) == 1 + 2 * 2 + 1 and "few-shot asks for it in words" in studio.status.value
+
+
+def test_in_colab_the_download_button_sends_the_files(tmp_path, colab_downloads):
+    sent = colab_downloads
+    with StandIn(chat_replies=[GOOD.removesuffix(" $ <end>")]) as standin:
+        studio = studio_on(standin, tmp_path)
+        studio.n.value = 2
+        studio.generate()
+    assert studio.colab and studio.download_button.layout.display is None
+    assert "data:" not in studio.links.value and "candidate_" in studio.links.value  # named, not dead links
+    assert sent == []  # nothing is sent until the button is clicked
+    studio.download_button.click()
+    assert "sent to your browser" in studio.links.value
+    assert sorted(sent) == sorted(str(p) for p in studio.downloads().values())
+
+
+def test_outside_colab_there_is_no_download_button(tmp_path):
+    with StandIn() as standin:
+        studio = studio_on(standin, tmp_path)
+    assert not studio.colab and studio.download_button.layout.display == "none"
