@@ -6,9 +6,11 @@ The writer replaces the article's external `xml2abc -u -d 4` call: repeats unfol
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import re
+import threading
 import unicodedata
 from pathlib import Path
 from fractions import Fraction
@@ -572,7 +574,7 @@ def parse_abc(text: str) -> m21.stream.Score:
     """Parse ABC with music21 (header defaults filled in), keeping stacked chord symbols.
 
     music21's ABC translator keeps only the first of several chord symbols written on one
-    note (`"A7""D7"A4`); the others are restored here at the same onset, in order.
+    note (`"A7""D7"A4`); here all are placed at the same onset, in order (`_place_chords`).
 
     Its cost grows with the square of a song's length (beaming and re-barring walk the whole
     part for every bar), so a song longer than `WHOLE_PARSE_BARS` is parsed in chunks of
@@ -615,12 +617,40 @@ def parse_abc(text: str) -> m21.stream.Score:
     return score
 
 
+@contextlib.contextmanager
+def _unbeamed() -> Iterator[None]:
+    """music21's ABC translator beams every part it reads: 40% of a long song's parse, for nothing
+    that scoring, the piano roll or MIDI reads. Its MusicXML writer beams a part that has no beams
+    (`streamStatus.beams`), so engraved sheet music still shows them."""
+    beam = m21.stream.Stream.makeBeams
+    with _UNBEAMED:
+        m21.stream.Stream.makeBeams = lambda self, *args, **kwargs: None  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            m21.stream.Stream.makeBeams = beam  # type: ignore[method-assign]
+
+
+_UNBEAMED = threading.Lock()
+
+
+def _translate(handler: "m21.abcFormat.ABCHandler") -> m21.stream.Score:
+    with _unbeamed():
+        return m21.abcFormat.translate.abcToStreamScore(handler)
+
+
 def _parse_whole(text: str) -> m21.stream.Score:
     handler = m21.abcFormat.ABCHandler()
     handler.process(text)
-    names = _read_chord_names(handler)
-    score = m21.abcFormat.translate.abcToStreamScore(handler)
-    _restore_stacked_chords(names, score)
+    names = _take_chord_names(handler)
+    score = _translate(handler)
+    if not _place_chords(names, score):  # music21 places each note's first chord itself, at a second parse's cost
+        handler = m21.abcFormat.ABCHandler()
+        handler.process(text)
+        notes = [t for t in handler.tokens if isinstance(t, m21.abcFormat.ABCNote)]
+        for token, written in zip(notes, names):
+            token.chordSymbols = [chords.music21_figure(name) for name in written[:1]]
+        score = _translate(handler)
     _melody_clef(score)
     return score
 
@@ -653,31 +683,31 @@ def unknown_chords(score: m21.stream.Stream) -> list[str]:
             if "unknown_name" in h.editorial]
 
 
-def _read_chord_names(handler: "m21.abcFormat.ABCHandler") -> list[list[str]]:
-    """Each note token's chord names as written, its own list replaced by the figures music21
-    reads right (`C9sus4` → `C7sus4 add 9`), so that music21's translator places those."""
+def _take_chord_names(handler: "m21.abcFormat.ABCHandler") -> list[list[str]]:
+    """Each note token's chord names as written, taken off the token: `_place_chords` places
+    them, because music21's translator keeps only the first name on a note, builds every symbol
+    anew (about 5 ms each: half of a long song's parse) and cannot read many lead-sheet names."""
     names = []
     for token in handler.tokens:
         if isinstance(token, m21.abcFormat.ABCNote):
-            written = [re.sub(r'["()]', "", raw).strip() for raw in token.chordSymbols]
-            token.chordSymbols = [chords.music21_figure(name) for name in written]
-            names.append(written)
+            names.append([re.sub(r'["()]', "", raw).strip() for raw in token.chordSymbols])
+            token.chordSymbols = []
     return names
 
 
-def _restore_stacked_chords(names: list[list[str]], score: m21.stream.Score) -> None:
-    """Put back what music21's ABC translator drops: the 2nd, 3rd … chord name on one note, and a
-    chord name it cannot read (as a `NoChord` keeping the name, so the previous chord stops there)."""
+def _place_chords(names: list[list[str]], score: m21.stream.Score) -> bool:
+    """Every chord name on its note's onset, in order; one music21 cannot read becomes a
+    `NoChord` keeping the name, so that the previous chord stops there. False when the notes
+    read do not line up with the notes written (music21 split an over-full bar): nothing placed."""
     if not score.parts or not any(names):
-        return
+        return True
     sounding = [e for e in score.parts[0].recurse().notesAndRests if not isinstance(e, m21.harmony.Harmony)]
-    if len(sounding) != len(names):  # cannot line tokens up with notes: leave music21's result
-        return
+    if len(sounding) != len(names):
+        return False
     for written, element in zip(names, sounding):
-        for position, name in enumerate(written):
-            if position == 0 and chords.readable(chords.music21_figure(name)):
-                continue  # music21 placed the first one itself
+        for name in written:
             element.activeSite.insert(element.offset, chords.symbol(name))
+    return True
 
 
 # --------------------------------------------------------------------------- comparing

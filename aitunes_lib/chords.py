@@ -10,6 +10,7 @@ with the right pitches. The two are inverse: `name(symbol(x)) == x` for every sp
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 
@@ -148,7 +149,7 @@ def music21_figure(text: str) -> str:
     """The figure music21 reads, with the right pitches, for a lead-sheet name (as written in ABC).
 
     >>> music21_figure("C9sus4"), music21_figure("Bb7b9/F"), music21_figure("Ebm69")
-    ('C7sus4 add 9', 'B-7b9/F', 'E-m6 add 9')
+    ('C7sus4 add 9', 'B-7/F add b9', 'E-m6 add 9')
     """
     text = re.sub(r'["()]', "", text).strip()
     if text in NO_CHORD_NAMES:
@@ -157,8 +158,9 @@ def music21_figure(text: str) -> str:
     if not found:
         return m21.common.cleanedFlatNotation(text)
     root, rest, bass = found.groups()
-    figure = _flat(root) + _suffix_figure(rest)
-    return figure + ("/" + _flat(bass) if bass else "")
+    base, _, degrees = _suffix_figure(rest).partition(" ")
+    figure = _flat(root) + base + ("/" + _flat(bass) if bass else "")  # music21's order: the bass, then the degrees
+    return figure + (" " + degrees if degrees else "")
 
 
 def _suffix_figure(text: str) -> str:
@@ -186,25 +188,30 @@ def _flat(note: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def readable(figure: str) -> bool:
-    """Whether music21 reads a chord figure (decided once per figure: building a symbol is slow)."""
-    if figure in NO_CHORD_NAMES:
-        return True
+def _template(figure: str) -> m21.harmony.ChordSymbol | None:
+    """music21's symbol of a figure, built once: building one costs about 5 ms (music21 derives
+    its pitches through a scale network), copying it a tenth of that."""
     try:
-        m21.harmony.ChordSymbol(figure)
+        return m21.harmony.ChordSymbol(figure)
     except (ValueError, m21.harmony.HarmonyException, m21.pitch.PitchException):
-        return False
-    return True
+        return None
+
+
+def readable(figure: str) -> bool:
+    """Whether music21 reads a chord figure."""
+    return figure in NO_CHORD_NAMES or _template(figure) is not None
 
 
 def symbol(text: str) -> m21.harmony.Harmony:
-    """The music21 symbol of a lead-sheet name. A name music21 cannot read becomes a `NoChord`
-    that keeps the name (shown as written; sounding as no known chord, not as the last one)."""
+    """The music21 symbol of a lead-sheet name (a fresh object each call). A name music21 cannot
+    read becomes a `NoChord` that keeps the name (shown as written; sounding as no known chord,
+    not as the last one)."""
     figure = music21_figure(text)
     if figure in NO_CHORD_NAMES:
         return m21.harmony.NoChord()
-    if readable(figure):
-        return m21.harmony.ChordSymbol(figure)
+    template = _template(figure)
+    if template is not None:
+        return copy.deepcopy(template)
     unknown = m21.harmony.NoChord(kindStr=text)
     unknown.editorial.unknown_name = text
     return unknown

@@ -188,3 +188,18 @@ def test_signature_sees_a_changed_note():
     part.append(measure)
     other = abc.parse_abc("X:1\nT:t\nL:1/4\nM:4/4\nK:C\nC D ^D F |\n")
     assert abc.differences(abc.signature(part), abc.signature(other)) == ["notes: expected (2, E4, 1), found (2, D#4, 1)"]
+
+
+def test_chords_on_an_over_full_bar_are_still_read():
+    # music21 cuts a 5-beat bar in two, so its notes no longer line up with the written ones:
+    # the parse falls back to music21 placing each note's first chord itself
+    score = abc.parse_abc('X:1\nT:t\nL:1/4\nM:4/4\nK:C\n"C"C D E F "G7"G | "F"A4 |\n')
+    figures = [c.figure for c in score.recurse().getElementsByClass("ChordSymbol")]
+    assert figures == ["C", "G7", "F"]
+
+
+def test_parsing_leaves_music21_beaming_as_it_was():
+    beam = m21.stream.Stream.makeBeams
+    score = abc.parse_abc('X:1\nT:t\nL:1/4\nM:4/4\nK:C\nC/D/E/F/ G/A/B/c/ | c4 |\n')
+    assert m21.stream.Stream.makeBeams is beam  # the parse skips it, then puts it back
+    assert not score.parts[0].streamStatus.beams  # so the MusicXML writer beams when engraving
