@@ -8,7 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from aitunes_lib import abc, config, files
+from aitunes_lib import abc, chords, config, files
 from aitunes_lib.song import Song
 
 if TYPE_CHECKING:
@@ -268,6 +268,57 @@ def piano_roll(song: "Song | str | music21.stream.Score", title: str | None = No
     return figure
 
 
+def lead_sheet_harmony(xml: str, score: "music21.stream.Score") -> str:
+    """MusicXML whose chord symbols an engraver prints as the lead sheet spells them: each
+    `<kind>` carries the lead-sheet suffix as its text (`9sus4`, `7b9`), and the `<degree>`,
+    `<inversion>` and zero `-alter` elements that verovio would print again (`D9sus4(9)`) or as
+    naturals (`G♮/B♮`) are left out. The chord symbols are those of `score`, in order."""
+    import xml.etree.ElementTree as ET
+
+    import music21 as m21
+
+    symbols = [h for h in score.recurse().getElementsByClass(m21.harmony.Harmony)]
+    tree = ET.fromstring(xml.encode("utf-8"))
+    harmonies = tree.findall(".//harmony")
+    suffixes = ([None if isinstance(h, m21.harmony.NoChord) else chords.suffix(h) for h in symbols]
+                if len(symbols) == len(harmonies) else [None] * len(harmonies))
+    for harmony, suffix in zip(harmonies, suffixes):
+        kind = harmony.find("kind")
+        if kind is None or kind.text == "none":
+            continue
+        if suffix is not None:
+            kind.set("text", suffix)
+        for child in list(harmony):
+            if child.tag in ("degree", "inversion"):
+                harmony.remove(child)
+        for parent in (harmony.find("root"), harmony.find("bass")):
+            for alter in [] if parent is None else [a for a in parent if a.tag.endswith("-alter") and float(a.text or 0) == 0]:
+                parent.remove(alter)
+    head = xml[: xml.index("<score-partwise")] if "<score-partwise" in xml else ""
+    return head + ET.tostring(tree, encoding="unicode")
+
+
+def melody_accidentals(score: "music21.stream.Score") -> "music21.stream.Score":
+    """A copy of the score whose accidentals are set from the melody alone, as a lead sheet
+    prints them. music21 counts a chord symbol's pitches as if they sounded in the staff, so
+    after `F#m7b5` the next F got a natural sign."""
+    import copy
+
+    import music21 as m21
+
+    if not any(score.recurse().getElementsByClass(m21.harmony.Harmony)):
+        return score
+    score = copy.deepcopy(score)
+    for part in score.parts:
+        held = [(h.activeSite, h.offset, h) for h in part.recurse().getElementsByClass(m21.harmony.Harmony)]
+        for site, _, symbol in held:
+            site.remove(symbol)
+        part.makeAccidentals(inPlace=True)  # sets streamStatus: the MusicXML writer leaves them be
+        for site, offset, symbol in held:
+            site.insert(offset, symbol)
+    return score
+
+
 def spread_stacked_chords(score: "music21.stream.Score") -> "music21.stream.Score":
     """A copy of the score in which chord symbols that share one onset (170 of the 379 training
     songs have some: OpenEWLD's MusicXML puts both on a whole-bar rest and moves the second only
@@ -315,7 +366,8 @@ def sheet_music(song: "Song | str | music21.stream.Score", scale: int = 40, page
     score = to_score(song)
     if abc.song_length(score) == 0:
         raise RenderError("the song is empty: it has no notes or rests to engrave")
-    xml = GeneralObjectExporter(spread_stacked_chords(score)).parse().decode("utf-8")
+    xml = lead_sheet_harmony(GeneralObjectExporter(melody_accidentals(spread_stacked_chords(score))).parse().decode("utf-8"),
+                             score)
     verovio.enableLog(verovio.LOG_ERROR)  # its import warnings (ties left open in a candidate) are no news to a reader
     toolkit = verovio.toolkit()
     toolkit.setOptions({"pageWidth": page_width, "pageHeight": 60000, "adjustPageHeight": True,

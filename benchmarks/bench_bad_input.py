@@ -6,7 +6,8 @@ the peak memory of training on the largest accepted record.
 - scoring: `metrics.evaluate` on songs of 32 to 1,000 bars (real OpenEWLD bars laid end to
   end), seconds and seconds per bar; the ratio per bar against the 32-bar song says whether
   the cost is linear (about 1) or grows with length (music21's whole-part parse grew with the
-  square: 23 s for 1,000 bars before).
+  square: 23 s for 1,000 bars before; then 8.0 s, linear, when music21 still built every chord
+  symbol anew and beamed every part it read).
 - memory: the peak resident memory of a 5-step training on one record of
   `local.MAX_RECORD_CHARS` characters, against one of a typical song, each in a fresh process.
 """
@@ -61,7 +62,8 @@ def peak_training_mb(completion: str, folder: Path) -> float:
 def main() -> None:
     bars = real_bars(1000)
     base = None
-    print("scoring time against length (metrics.evaluate, one process)")
+    metrics.evaluate(song_of(bars[:32]))  # warm: imports, and each chord name's music21 symbol built once
+    print("scoring time against length (metrics.evaluate, one process, warm)")
     for count in (32, 128, 250, 500, 1000):
         text = song_of(bars[:count])
         started = time.perf_counter()

@@ -180,3 +180,16 @@ def test_offer_downloads_links_here_and_sends_in_colab(tmp_path, request):
     sent = request.getfixturevalue("colab_downloads")
     shown = render.offer_downloads({"abc": path, "missing": tmp_path / "nope.mid"})
     assert sent == [str(path)] and "song.abc" in shown and "data:" not in shown
+
+
+def test_sheet_music_prints_chord_names_as_written_and_only_the_melodys_accidentals():
+    names = ["D9sus4", "G/B", "F#m7b5", "B7b9", "Bbm69", "CmMaj7", "C#dim7/E", "C"]
+    text = ('X:1\nT:t\nM:4/4\nL:1/4\nK:C\n"D9sus4"C "G/B"D "F#m7b5"F "B7b9"F | "Bbm69"D "CmMaj7"E "C#dim7/E"C ^D |'
+            ' "C"=D4 |\n')
+    root = ET.fromstring(render.sheet_music(text))
+    groups = list(root.iter("{http://www.w3.org/2000/svg}g"))
+    smufl = str.maketrans({"\uea64": "b", "\uea66": "#", "\uea65": "(natural)"})  # verovio's chord-symbol glyphs
+    printed = ["".join("".join(g.itertext()).split()).translate(smufl) for g in groups if "harm" in (g.get("class") or "").split()]
+    assert printed == names  # not D9sus4(9), B7b9(b9) or G(natural)/B(natural)
+    # the melody's own accidentals only: the sharp and its cancelling natural, none after F#m7b5 or Bbm69
+    assert len([g for g in groups if "accid" in (g.get("class") or "").split()]) == 2
