@@ -855,6 +855,10 @@ def note_length(text: str) -> Fraction | None:
     return length
 
 
+_STEP_SEMITONES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_ACCIDENTAL_SHIFT = {"^": 1, "^^": 2, "_": -1, "__": -2}
+
+
 def pitch_class(text: str) -> int:
     """The pitch class of one note token in C major (its own accidental only); -1 for a rest.
 
@@ -864,8 +868,21 @@ def pitch_class(text: str) -> int:
     match = re.fullmatch(r"([_^=]*)([A-Ga-g])[,']*\S*", text.strip())
     if not match:
         return -1
-    shift = {"^": 1, "^^": 2, "_": -1, "__": -2}.get(match.group(1), 0)
-    return ({"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[match.group(2).upper()] + shift) % 12
+    return (_STEP_SEMITONES[match.group(2).upper()] + _ACCIDENTAL_SHIFT.get(match.group(1), 0)) % 12
+
+
+def pitch_number(text: str) -> int | None:
+    """Semitones above middle C (`C`) of one note token (its own accidental only); None for a rest.
+
+    >>> [pitch_number(t) for t in (" C", "c", "^F,", "_b'2", "z4")]
+    [0, 12, -6, 34, None]
+    """
+    match = re.fullmatch(r"([_^=]*)([A-Ga-g])([,']*)\S*", text.strip())
+    if not match:
+        return None
+    accidental, step, marks = match.groups()
+    octave = step.islower() + marks.count("'") - marks.count(",")
+    return _STEP_SEMITONES[step.upper()] + _ACCIDENTAL_SHIFT.get(accidental, 0) + 12 * octave
 
 
 def tuplet_ratio(text: str) -> tuple[int, int, int] | None:

@@ -16,6 +16,9 @@ from aitunes_lib import config, data, dataset, files, metrics, prep, tasks
 from aitunes_lib.backends.base import ModelFileError
 from aitunes_lib.backends.local import LocalBackendError
 from aitunes_lib.backends.openai_backend import OpenAIBackendError
+from aitunes_lib.generate import GenerateConfig
+
+DEFAULTS = GenerateConfig()  # the sampling defaults the CLI offers, from the one place that sets them
 
 
 def writable(folder: str | Path, flag: str = "--out") -> Path:
@@ -268,7 +271,7 @@ def _backend(args: argparse.Namespace) -> Any:
 
 def _generate(args: argparse.Namespace) -> int:
     from aitunes_lib import naming
-    from aitunes_lib.generate import CHORD_TONE_BIAS, GenerateConfig, Request, generate, save_candidates
+    from aitunes_lib.generate import CHORD_TONE_BIAS, Request, generate, save_candidates
 
     task = tasks.get(args.task)
     source = args.input
@@ -335,7 +338,7 @@ def _demo(args: argparse.Namespace) -> int:
     title, band = naming.invent(1, seed=args.seed)[0]
     print(f"\n== AI-Tunes demo 3/3: 5 candidates for \"{title}\" by {band}, most real-sounding first ==")
     generate_args = argparse.Namespace(backend="local", model=str(out / "local_model"), title=title, band=band, n=5,
-                                       temperature=0.75, top_p=1.0, seed=args.seed, stats=str(out / "stats.json"),
+                                       temperature=DEFAULTS.temperature, top_p=DEFAULTS.top_p, seed=args.seed, stats=str(out / "stats.json"),
                                        out=str(out / "candidates"), device=None, free_meter=False, task="song",
                                        input=None, chord_tones=None, form="auto", no_cadence=False, no_shape=False)
     return _generate(generate_args)
@@ -402,8 +405,10 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--title", help="song title (default: invented offline)")
     generate.add_argument("--band", help="band name (default: invented offline)")
     generate.add_argument("-n", type=candidates, default=5, help="how many candidates (default 5)")
-    generate.add_argument("--temperature", type=number(0, 2), default=0.75, help="0 (greedy) to 2; default 0.75")
-    generate.add_argument("--top-p", type=number(0, 1, above=True), default=1.0, help="above 0 to 1; default 1")
+    generate.add_argument("--temperature", type=number(0, 2), default=DEFAULTS.temperature,
+                          help=f"0 (greedy) to 2; default {DEFAULTS.temperature}")
+    generate.add_argument("--top-p", type=number(0, 1, above=True), default=DEFAULTS.top_p,
+                          help=f"above 0 to 1; default {DEFAULTS.top_p}")
     generate.add_argument("--seed", type=SEED, default=None)
     generate.add_argument("--stats", default="out/stats.json")
     generate.add_argument("--device", type=device, default=None, help="local: cpu or cuda")
@@ -417,8 +422,8 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--form", default="auto", help="song: 'auto' (drawn from the real songs' forms), a form such as "
                           "AABA or AB*2 (8-bar sections; a returning letter is copied), or 'none'")
     generate.add_argument("--no-cadence", action="store_true", help="song: do not make the last bar land on the tonic")
-    generate.add_argument("--no-shape", action="store_true", help="song: no form, cadence, chord-tone nudge or repeated-note "
-                          "penalty: the model alone with the meter rules")
+    generate.add_argument("--no-shape", action="store_true", help="song: no form, cadence, chord-tone nudge or interval "
+                          "prior: the model alone with the meter rules")
     generate.add_argument("--out", required=True)
     generate.set_defaults(handler=_generate)
 

@@ -28,6 +28,9 @@ __all__ = ["GenerateConfig", "Request", "Sampler", "generate", "save_candidates"
 # put 56% of its melody time on chord tones (real melodies: 75%); 1.0 brings it to about 78%
 # (benchmarks/bench_tasks.py measures both). 0 leaves the model's own choice.
 CHORD_TONE_BIAS = 1.0
+# The weight of the interval prior (`meter.interval_prior`): the tiny model alone leaps about
+# twice as often as real melodies (benchmarks/bench_realism.py measures it, with and without).
+INTERVAL_WEIGHT = 0.75
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,8 +38,8 @@ class GenerateConfig:
     """How to sample: how many candidates, how adventurous, how long, and which rules hold."""
 
     n: int = 5
-    temperature: float = 0.75
-    top_p: float = 1.0
+    temperature: float = 1.0  # the model's own spread: lower plods in on-beat quarters on one scale (bench_realism)
+    top_p: float = 0.95  # the rarest 5% left out: chords a real chart would not use, wild notes
     seed: int | None = None
     max_tokens: int = 1000
     enforce: bool = True  # let the decoder enforce the task's constraint (the local backend can)
@@ -44,7 +47,7 @@ class GenerateConfig:
     shape: bool = True  # song: give it a song's shape (the four knobs below); False: the meter rules alone, as before
     form: str | None = "auto"  # song: a form per candidate drawn from the real songs', one like "AABA", or None
     cadence: bool = True  # song: the last bar on the tonic (the tonic chord, the melody on C)
-    repeat_penalty: float = 1.0  # song: logit penalty on repeating the last note's pitch (the model alone plods on one note)
+    intervals: float = INTERVAL_WEIGHT  # song: weight of the real songs' melodic moves (`meter.INTERVAL_SHARES`; 0: off)
 
     def __post_init__(self):
         problems = []
@@ -61,8 +64,8 @@ class GenerateConfig:
             problems.append(f"top_p={self.top_p!r}: use a share above 0 and at most 1")
         if not isinstance(self.max_tokens, int) or self.max_tokens < 1:
             problems.append(f"max_tokens={self.max_tokens!r}: give at least 1")
-        if self.repeat_penalty < 0:
-            problems.append(f"repeat_penalty={self.repeat_penalty!r}: use 0 (off) or more")
+        if not 0 <= self.intervals <= 4:
+            problems.append(f"intervals={self.intervals!r}: use 0 (off) to 4")
         if self.chord_tones < 0:
             problems.append(f"chord_tones={self.chord_tones!r}: use 0 (off) or more")
         if self.form is not None and self.form != "auto":

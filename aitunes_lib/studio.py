@@ -48,7 +48,7 @@ class Studio:
         folder: str | Path = "studio",
         model: str = "",
         n: int = 5,
-        temperature: float = 0.75,
+        temperature: float = GenerateConfig.temperature,
         tempo: int = 120,
         seed: int | None = None,
         preload: bool = True,

@@ -213,7 +213,7 @@ class SongTask(Task):
 
     By default the decoder also gives it a song's shape: a form drawn from the real songs'
     forms (sections that return are copied), a last bar on the tonic, and a nudge toward the
-    sounding chord's tones, and a penalty on repeating a note. `GenerateConfig(shape=False)`
+    sounding chord's tones, and the weight of real melodies' intervals on each note. `GenerateConfig(shape=False)`
     leaves the model alone with the meter rules, as before.
     """
 
@@ -233,7 +233,7 @@ class SongTask(Task):
         forms = sample_forms(getattr(config, "n", 1), getattr(config, "seed", None),
                              form if form in (None, "auto") else check_form(form))
         constraint = meter.SongForm(tuple(f.split("*")[0] for f in forms), SECTION_BARS, cadence=cadence, tone_bias=tones,
-                                    repeat_penalty=float(getattr(config, "repeat_penalty", 0.0)))
+                                    intervals=float(getattr(config, "intervals", 0.0)))
         return Prompt(self.name, text, request.title, request.composer, constraint, context={"forms": forms})
 
     def song(self, prompt: Prompt, completion: str, candidate: int) -> Song:

@@ -11,10 +11,10 @@ training songs on every song-level feature (`metrics.SONG_FEATURES`):
 - a classifier two-sample test: 5-fold cross-validated ROC AUC of gradient boosting on the
   features, with balanced classes (0.5: indistinguishable; 1.0: always told apart).
 
-Baselines in the same run: real against real (two random halves of the training songs), and
-the pipeline with the new levers off (no form, no cadence, no chord-tone nudge, no
-repeated-note penalty: the meter rules alone, as before), one ablation per lever alone, the
-defaults without the repeated-note penalty, and the defaults at temperature 1.0. Needs `out/songs.jsonl` (`python -m aitunes_lib prep --out out`) and a model
+Baselines in the same run: real against real (two random halves of the training songs), the
+shape levers at the old sampling (temperature 0.75, no nucleus, no interval prior), the
+pipeline with every lever off (the meter rules alone), one ablation per lever alone, and the
+defaults less one knob each (the interval prior, temperature 0.75, the nucleus). Needs `out/songs.jsonl` (`python -m aitunes_lib prep --out out`) and a model
 (`python -m aitunes_lib train --data out/songs.jsonl --out out/local_model`, what `make demo` runs).
 """
 
@@ -39,7 +39,7 @@ from aitunes_lib.backends import local  # noqa: E402
 from aitunes_lib.generate import GenerateConfig, Request, generate  # noqa: E402
 from aitunes_lib.song import Song  # noqa: E402
 
-LEVERS_OFF = dict(form=None, cadence=False, chord_tones=0.0, repeat_penalty=0.0)  # with shape=True: each lever alone
+LEVERS_OFF = dict(form=None, cadence=False, chord_tones=0.0, intervals=0.0)  # with shape=True: each lever alone
 
 
 def features_of(body: str) -> dict:
@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--model", default="out/local_model")
     parser.add_argument("--prompts", type=int, default=20)
     parser.add_argument("-n", type=int, default=5)
-    parser.add_argument("--configs", default="default,off,form,cadence,tones,repeat,no_repeat,t1", help="which settings to run")
+    parser.add_argument("--configs", default="default,before,off,form,cadence,tones,intervals,no_intervals,t075,p1", help="which settings to run")
     parser.add_argument("--out", default="out/bench_realism")
     args = parser.parse_args()
     out = Path(args.out)
@@ -147,16 +147,16 @@ def main() -> None:
     default = GenerateConfig()
     settings = {
         "default": {},
+        "before": {"temperature": 0.75, "top_p": 1.0, "intervals": 0.0},  # the shape levers at the old sampling, no interval prior
         "off": {"shape": False},
         "form": {**LEVERS_OFF, "form": default.form},
         "cadence": {**LEVERS_OFF, "cadence": True},
         "tones": {**LEVERS_OFF, "chord_tones": default.chord_tones},
-        "repeat": {**LEVERS_OFF, "repeat_penalty": default.repeat_penalty},
-        "no_repeat": {"repeat_penalty": 0.0},
-        "t1": {"temperature": 1.0},
-        "repeat1": {"repeat_penalty": 1.0},
-        "repeat2": {"repeat_penalty": 2.0},
-        "repeat1_t1": {"repeat_penalty": 1.0, "temperature": 1.0},
+        "intervals": {**LEVERS_OFF, "intervals": default.intervals},
+        "no_intervals": {"intervals": 0.0},
+        "t075": {"temperature": 0.75},
+        "p1": {"top_p": 1.0},
+        "intervals1": {"intervals": 1.0},
     }
     for name in args.configs.split(","):
         print(f"\n== {name}: {settings[name] or 'the defaults'} ==")

@@ -243,3 +243,61 @@ def test_the_chord_tone_nudge_of_a_form_follows_the_last_chord(vocab):
     bonus = form_rules.bias(state)
     favoured = {tokenizer.decode([i]) for i in np.flatnonzero(bonus)}
     assert favoured and {pitch_class(t) for t in favoured} <= {7, 11, 2, 5}
+
+
+@pytest.mark.slow
+def test_the_interval_table_is_what_the_training_songs_do(prepared):
+    """`INTERVAL_SHARES` re-measured from the prepared OpenEWLD songs, as the decoder reads notes."""
+    from aitunes_lib import dataset
+    from aitunes_lib.meter import INTERVAL_SHARES
+
+    counts = np.zeros(len(INTERVAL_SHARES))
+    for song in prepared[0].songs:
+        body = abc.CHORD.sub(" ", dataset.seed_record(song)["completion"])
+        last, tied = None, False
+        for match in abc.NOTE.finditer(body):
+            number = abc.pitch_number(match.group(0))
+            if number is None:
+                continue
+            if last is not None and not tied:
+                counts[min(abs(number - last), len(counts) - 1)] += 1
+            last, tied = number, body[match.end():match.end() + 1] == "-"
+    assert counts.sum() > 40_000
+    assert np.allclose(counts / counts.sum(), INTERVAL_SHARES, atol=0.002)
+
+
+def test_the_interval_prior_favours_real_moves_and_leaves_a_tie_alone(vocab):
+    from aitunes_lib.meter import SongForm, interval_prior
+
+    assert interval_prior(1.0)[2] == 0.0 and interval_prior(0.0).max() == interval_prior(0.0).min() == 0.0
+    tokenizer, rules = vocab
+    form_rules, starts = SongForm(("A",), section_bars=4, intervals=1.0).build(rules, tokenizer.encode, None)
+    state = starts[0]
+    assert form_rules.bias(state) is None  # no note yet: nothing to move from
+    for token in tokenizer.encode(" E"):
+        form_rules.advance(state, token)
+    bonus = form_rules.bias(state)
+    by_text = {tokenizer.decode([int(i)]).strip(): bonus[i] for i in rules.note_ids}
+    # moves of 2, 0, 1, 3, 5 and 8 semitones, as often as real melodies make them
+    assert by_text["D"] == 0.0 > by_text["E"] > by_text["F"] > by_text["G"] > by_text["A"] > by_text["c"]
+    assert by_text.get("z", 0.0) == 0.0  # rests are not moves
+    for token in tokenizer.encode(" -"):
+        form_rules.advance(state, token)
+    assert form_rules.bias(state) is None  # the note after a tie is the tied note's business
+
+
+@pytest.mark.slow
+def test_the_interval_prior_makes_the_base_models_melodies_move_by_step():
+    """The committed base writes wider leaps alone; the prior brings its moves toward real songs'."""
+    from aitunes_lib import metrics
+    from aitunes_lib.backends import local
+    from aitunes_lib.generate import GenerateConfig, Request, generate
+
+    backend = local.LocalBackend(local.BASE_CHECKPOINT)
+
+    def mean_interval(weight: float) -> float:
+        songs = generate(backend, "song", Request("Interval Test", "Pytest"), GenerateConfig(n=6, seed=3, intervals=weight))
+        values = [metrics.song_features(s)["mean_interval"] for s in songs if s.scores.get("valid", True)]
+        return float(np.nanmedian(values))
+
+    assert mean_interval(1.5) < mean_interval(0.0) - 0.3
