@@ -394,7 +394,8 @@ class FormState(BarState):
     plan: tuple = ()  # per form bar: "free", "cadence" or ("copy", earlier form bar)
     bars: list[list[int]] = dataclasses.field(default_factory=list)  # each finished bar's tokens, bar line included
     current: list[int] = dataclasses.field(default_factory=list)
-    forcing: list[int] = dataclasses.field(default_factory=list)  # the rest of a copied bar or of the tonic chord
+    forcing: list[int] = dataclasses.field(default_factory=list)  # the rest of a copied bar or of the closing chord
+    closing: list[int] = dataclasses.field(default_factory=list)  # the tokens of the last bar's tonic chord (` `C6``)
     offset: int = 0  # 1 when the song opened with a pickup: form bars count from the first whole bar
     chord: frozenset[int] = frozenset()  # the pitch classes of the chord symbol sounding now
     cadence_note: bool = False  # the last bar has its first note
@@ -436,6 +437,12 @@ def form_plan(form: str, section_bars: int = 8, vary: int = 2, cadence: bool = T
 INTERVAL_SHARES = (0.174, 0.173, 0.314, 0.127, 0.072, 0.063, 0.004, 0.027, 0.012, 0.014, 0.006, 0.001, 0.013)
 
 
+# A lead sheet names at most one chord per onset and rarely more than one per beat: 94% of the
+# training songs' bars hold 0 to 2 chord symbols, 0.1% more than 4. Left alone, the tiny model at
+# temperature 1 sometimes runs away, a chord on every note (14 per bar in one candidate).
+MAX_CHORDS_PER_BAR = 4
+
+
 def interval_prior(weight: float) -> np.ndarray:
     """The logit bias for a move of 0, 1, …, 12 (or more) semitones: weight × log(share / largest share)."""
     shares = np.maximum(np.array(INTERVAL_SHARES), 1e-3)
@@ -444,16 +451,15 @@ def interval_prior(weight: float) -> np.ndarray:
 
 class FormRules:
     """The meter rules, in a form: sections that return are copied token for token, and the
-    song ends after the form's last bar on the tonic (the tonic chord, the melody on C).
+    song ends after the form's last bar on the tonic (a tonic chord, the melody on C).
 
     With `tone_bias`, notes on the tones of the chord sounding now get that logit bonus; with
     `intervals`, each note is weighed by how often real melodies make its move (`interval_prior`).
     """
 
-    def __init__(self, rules: MeterRules, tonic_chord: Sequence[int], tone_of: Callable[[int], frozenset[int]],
-                 tone_bias: float = 0.0, intervals: float = 0.0):
+    def __init__(self, rules: MeterRules, tone_of: Callable[[int], frozenset[int]], tone_bias: float = 0.0,
+                 intervals: float = 0.0):
         self.rules, self.kinds = rules, rules.kinds
-        self.tonic_chord = list(tonic_chord)
         self.tone_of, self.tone_bias, self.intervals = tone_of, tone_bias, intervals
         numbers = [pitch_number(text) for text in rules.note_texts]
         self.pitch_of = {token: number for token, number in zip(rules.note_ids.tolist(), numbers) if number is not None}
@@ -482,6 +488,8 @@ class FormRules:
             return mask
         mask = self.rules.allowed(state)
         mask[(kinds == END_KIND) | (kinds == SPACE)] = False  # no ending before the form's last bar
+        if state.last == CHORD_KIND or int((kinds[state.current] == CHORD_KIND).sum()) >= MAX_CHORDS_PER_BAR:
+            mask[kinds == CHORD_KIND] = False  # one chord per onset, and no chord spam
         if 0 <= b < len(state.plan) and state.plan[b] == "cadence":
             notes = np.zeros_like(mask)
             notes[self.tonic_notes] = True
@@ -516,7 +524,7 @@ class FormRules:
             if isinstance(step, tuple) and step[1] + state.offset < len(state.bars):
                 need += len(state.bars[step[1] + state.offset])
             else:
-                need += 2 + (len(self.tonic_chord) if step == "cadence" else 0)
+                need += 2 + (len(state.closing) if step == "cadence" else 0)
         return need + 3  # ` $`, ` ` and `<end>`
 
     def bias(self, state: FormState) -> np.ndarray | None:
@@ -561,20 +569,22 @@ class FormRules:
             if isinstance(step, tuple):
                 state.forcing = list(state.bars[step[1] + state.offset])
             elif step == "cadence":
-                state.forcing = list(self.tonic_chord)
+                state.forcing = list(state.closing)
         return state
 
 
 @dataclasses.dataclass(frozen=True)
 class SongForm:
     """Whole bars in a song form: one form per candidate (`forms`, e.g. "AABA" in sections of
-    `section_bars`), the returns copied, the last bar a cadence on the tonic, `tone_bias` for
-    notes on the sounding chord's tones, and `intervals`, the weight of the real songs' moves."""
+    `section_bars`), the returns copied, the last bar a cadence on the tonic (on one tonic chord
+    per candidate, `endings`, cycled like the forms), `tone_bias` for notes on the sounding
+    chord's tones, and `intervals`, the weight of the real songs' moves."""
 
     forms: tuple[str, ...] = ("AABA",)
     section_bars: int = 8
     vary: int = 2
     cadence: bool = True
+    endings: tuple[str, ...] = ("C",)
     tone_bias: float = 0.0
     intervals: float = 0.0
 
@@ -591,9 +601,10 @@ class SongForm:
                 tones[token] = chord_pitch_classes(vocabulary.texts[token].strip()[1:-1]) or frozenset()
             return tones[token]
 
-        rules = FormRules(vocabulary, encode(" `C`"), tone_of, self.tone_bias, self.intervals)
+        rules = FormRules(vocabulary, tone_of, self.tone_bias, self.intervals)
         rules.budget = budget
-        starts = [FormState(plan=form_plan(form, self.section_bars, self.vary, self.cadence)) for form in self.forms]
+        starts = [FormState(plan=form_plan(form, self.section_bars, self.vary, self.cadence),
+                            closing=encode(f" `{self.endings[i % len(self.endings)]}`")) for i, form in enumerate(self.forms)]
         return rules, starts
 
 

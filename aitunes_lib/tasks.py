@@ -184,6 +184,17 @@ FORMS = {
     "ABB": 1, "AAB*2": 1, "A*3": 1,
 }
 SECTION_BARS = 8
+# The tonic chords that close the training songs' last bars (of the 314 of 379 that end on
+# one): lead sheets often end on a sixth or major-seventh chord, not the bare triad.
+ENDINGS = {"C": 264, "C6": 32, "Cmaj7": 15, "C69": 2, "Cadd9": 1}
+
+
+def sample_endings(n: int, seed: int | None) -> list[str]:
+    """n closing tonic chords for n candidates, drawn from `ENDINGS` by their counts."""
+    rng = np.random.default_rng(None if seed is None else [seed, 1])  # its own stream: the forms' draw stays as it was
+    names = list(ENDINGS)
+    weights = np.array([ENDINGS[e] for e in names], dtype=float)
+    return [names[i] for i in rng.choice(len(names), size=n, p=weights / weights.sum())]
 
 
 def sample_forms(n: int, seed: int | None, form: str | None = "auto") -> list[str]:
@@ -232,7 +243,8 @@ class SongTask(Task):
             return Prompt(self.name, text, request.title, request.composer, meter.WholeBars())
         forms = sample_forms(getattr(config, "n", 1), getattr(config, "seed", None),
                              form if form in (None, "auto") else check_form(form))
-        constraint = meter.SongForm(tuple(f.split("*")[0] for f in forms), SECTION_BARS, cadence=cadence, tone_bias=tones,
+        endings = tuple(sample_endings(len(forms), getattr(config, "seed", None)))
+        constraint = meter.SongForm(tuple(f.split("*")[0] for f in forms), SECTION_BARS, cadence=cadence, endings=endings, tone_bias=tones,
                                     intervals=float(getattr(config, "intervals", 0.0)))
         return Prompt(self.name, text, request.title, request.composer, constraint, context={"forms": forms})
 

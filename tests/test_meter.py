@@ -210,12 +210,13 @@ def test_the_chord_tone_bonus_goes_to_the_sounding_chords_tones(vocab):
 
 
 @settings(max_examples=12, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), form=st.sampled_from(["AABA", "ABAC", "AB", "A"]))
-def test_a_form_copies_its_returns_and_ends_on_the_tonic(vocab, seed, form):
-    from aitunes_lib.meter import SongForm, form_plan
+@given(seed=st.integers(0, 2**32 - 1), form=st.sampled_from(["AABA", "ABAC", "AB", "A"]), ending=st.sampled_from(["C", "C6", "Cmaj7"]))
+def test_a_form_copies_its_returns_and_ends_on_the_tonic(vocab, seed, form, ending):
+    from aitunes_lib import chords
+    from aitunes_lib.meter import MAX_CHORDS_PER_BAR, SongForm, form_plan
 
     tokenizer, rules = vocab
-    form_rules, starts = SongForm((form,), section_bars=4, tone_bias=1.0).build(rules, tokenizer.encode, None)
+    form_rules, starts = SongForm((form,), section_bars=4, endings=(ending,), tone_bias=1.0).build(rules, tokenizer.encode, None)
     state = starts[0]
     melody = as_completion(tokenizer.decode(walk(form_rules, np.random.default_rng(seed), 3000, state=state)))
     assert state.done, melody
@@ -223,11 +224,14 @@ def test_a_form_copies_its_returns_and_ends_on_the_tonic(vocab, seed, form):
     offset = 1 if lengths[0] < 4 else 0  # a pickup comes before the form
     assert set(lengths[offset:]) == {4} and len(lengths) == offset + 4 * len(form), melody
     bars = [b.strip() for b in melody.replace(" $", "").split("|")][:-1]
+    # random logits favour chords (a fifth of the vocabulary); still one per onset and at most 4 a bar
+    assert max(len(abc.CHORD.findall(bar)) for bar in bars) <= MAX_CHORDS_PER_BAR
+    assert not re.search(r"`[^`]*`\s*`", melody), melody
     for b, step in enumerate(form_plan(form, 4)):
         if isinstance(step, tuple):
             assert bars[offset + b].lstrip("$ ") == bars[offset + step[1]].lstrip("$ "), (b, melody)
     last = abc.parse_abc(abc.decode_seed(PROMPT, melody)).parts[0].getElementsByClass("Measure")[-1]
-    assert [c.figure for c in last.recurse().getElementsByClass("ChordSymbol")] == ["C"]
+    assert [c.figure for c in last.recurse().getElementsByClass("ChordSymbol")] == [chords.music21_figure(ending)]
     assert {n.pitch.pitchClass for n in last.recurse().notes if n.isNote} == {0}  # the melody lands on the tonic
 
 
