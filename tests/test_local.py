@@ -285,8 +285,25 @@ def test_task_input_errors_are_clear(tasks_model):
         GenerateConfig(temperature=-1)
 
 
-def test_an_older_base_gains_the_task_markers():
-    model, tokenizer = local.load_pretrained(str(local.BASE_CHECKPOINT), [], 4096)
-    assert tokenizer.token_id("<phrase>") >= 1672 and tokenizer.token_id("<chords>") >= 1672  # appended, nothing renumbered
+def test_an_older_base_gains_the_task_markers(tmp_path):
+    """A base saved before the task markers existed (as the committed one was until its retrain)."""
+    import json
+    import shutil
+
+    older = tmp_path / "older"
+    shutil.copytree(local.BASE_CHECKPOINT, older)
+    table = json.loads((older / "tokenizer.json").read_text())
+    markers = {"<phrase>", "<chords>"}
+    table["added_tokens"] = [t for t in table["added_tokens"] if t["content"] not in markers]
+    vocab = table["model"]["vocab"]
+    for marker in markers:  # their rows stay, under names no text holds, so nothing is renumbered
+        row = vocab.pop(marker)
+        vocab[f"<unused{row}>"] = row
+    (older / "tokenizer.json").write_text(json.dumps(table))
+    rows = local.load_tokenizer(older).vocab_size
+    assert local.load_tokenizer(older).tokens("<phrase>") != ["<phrase>"]  # this base cannot say it
+
+    model, tokenizer = local.load_pretrained(str(older), [], 4096)
+    assert tokenizer.token_id("<phrase>") >= rows and tokenizer.token_id("<chords>") >= rows  # appended, nothing renumbered
     assert model.get_input_embeddings().weight.shape[0] == tokenizer.vocab_size
     assert tokenizer.tokens("X: 1 $ T: a $ C: b $ <phrase> `C`c4 |")[-4:] == ["<phrase>", " `C`", "c4", " |"]
