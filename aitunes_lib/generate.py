@@ -48,6 +48,8 @@ class GenerateConfig:
     form: str | None = "auto"  # song: a form per candidate drawn from the real songs', one like "AABA", or None
     cadence: bool = True  # song: the last bar on the tonic (the tonic chord, the melody on C)
     intervals: float = INTERVAL_WEIGHT  # song: weight of the real songs' melodic moves (`meter.INTERVAL_SHARES`; 0: off)
+    motifs: bool = True  # song: free bars may repeat the bar 1, 2 or 4 before, as often as in real melodies (`meter.MOTIF_SHARES`)
+    ranges: bool = True  # song: each melody keeps to a range drawn from the real songs' (`tasks.RANGES`), a soft limit
 
     def __post_init__(self):
         problems = []

@@ -400,7 +400,34 @@ class FormState(BarState):
     chord: frozenset[int] = frozenset()  # the pitch classes of the chord symbol sounding now
     cadence_note: bool = False  # the last bar has its first note
     last_pitch: int | None = None  # the last note's pitch (semitones above middle C), for the interval prior
+    span: int | None = None  # the widest range this melody may take, in semitones (None: any)
+    low: int | None = None  # its lowest and highest pitch so far
+    high: int | None = None
     emitted: int = 0  # tokens generated so far (against the window's budget)
+
+
+# Besides whole sections, real melodies repeat a bar a short way on: of the training songs'
+# 16,565 bars, 1.5% repeat the bar before (melody alone), 3.5% the bar 2 before, 3.7% the bar 4
+# before ("Jingle bells, jingle bells"). `motif_plan` gives free bars the same chances.
+MOTIF_SHARES = {1: 0.015, 2: 0.035, 4: 0.037}
+
+
+def motif_plan(plan: tuple, rng: np.random.Generator) -> tuple:
+    """A form's plan with some free bars made copies of the bar 1, 2 or 4 before, so that across
+    the whole song about `MOTIF_SHARES` of the bars repeat at each distance."""
+    free = [b for b, step in enumerate(plan) if step == "free"]
+    if not free:
+        return plan
+    plan = list(plan)
+    scale = len(plan) / len(free)  # the shares are of all bars; only free bars can take them
+    distances = list(MOTIF_SHARES)
+    chances = np.array([MOTIF_SHARES[d] * scale for d in distances])
+    for b in free:
+        pick = rng.random()
+        d = next((d for d, edge in zip(distances, np.cumsum(chances)) if pick < edge), None)
+        if d is not None and b - d >= 0:
+            plan[b] = ("copy", b - d)
+    return tuple(plan)
 
 
 def form_plan(form: str, section_bars: int = 8, vary: int = 2, cadence: bool = True) -> tuple:
@@ -441,6 +468,11 @@ INTERVAL_SHARES = (0.174, 0.173, 0.314, 0.127, 0.072, 0.063, 0.004, 0.027, 0.012
 # training songs' bars hold 0 to 2 chord symbols, 0.1% more than 4. Left alone, the tiny model at
 # temperature 1 sometimes runs away, a chord on every note (14 per bar in one candidate).
 MAX_CHORDS_PER_BAR = 4
+
+
+# A note that would stretch the melody past its range gets this logit penalty: a soft limit, as
+# a singer's range is (the cadence's forced tonic may still cross it).
+RANGE_PENALTY = 3.0
 
 
 def interval_prior(weight: float) -> np.ndarray:
@@ -528,10 +560,11 @@ class FormRules:
         return need + 3  # ` $`, ` ` and `<end>`
 
     def bias(self, state: FormState) -> np.ndarray | None:
-        """The chord-tone nudge, and the interval prior from the last note."""
+        """The chord-tone nudge, the interval prior from the last note, and the range's limit."""
         nudge = self.tone_bias and state.chord
         moves = self.intervals and state.last_pitch is not None and state.last != TIE  # a tie's note is the model's
-        if state.forcing or not (nudge or moves):
+        limit = state.span is not None and state.low is not None
+        if state.forcing or not (nudge or moves or limit):
             return None
         bonus = np.zeros(len(self.kinds), dtype=np.float32)
         if nudge:
@@ -540,6 +573,9 @@ class FormRules:
         if moves:
             distance = np.minimum(np.abs(self.note_numbers - state.last_pitch), len(self.prior) - 1)
             bonus[self.rules.note_ids[self.pitched]] += self.prior[distance[self.pitched]]
+        if limit:
+            outside = self.pitched & ((self.note_numbers < state.high - state.span) | (self.note_numbers > state.low + state.span))
+            bonus[self.rules.note_ids[outside]] -= RANGE_PENALTY
         return bonus
 
     def advance(self, state: FormState, token: int) -> FormState:
@@ -556,6 +592,9 @@ class FormRules:
             state.chord = self.tone_of(token)
         elif kind == NOTE_KIND and not self.rules.is_rest[token]:
             state.last_pitch = self.pitch_of.get(token)
+            if state.last_pitch is not None:
+                state.low = state.last_pitch if state.low is None else min(state.low, state.last_pitch)
+                state.high = state.last_pitch if state.high is None else max(state.high, state.last_pitch)
             if state.plan and state.bar_index - state.offset == len(state.plan) - 1:
                 state.cadence_note = True
         pickup = state.bar_index == 0 and kind == BARLINE and 0 < state.elapsed < self.rules.bar
@@ -578,13 +617,17 @@ class SongForm:
     """Whole bars in a song form: one form per candidate (`forms`, e.g. "AABA" in sections of
     `section_bars`), the returns copied, the last bar a cadence on the tonic (on one tonic chord
     per candidate, `endings`, cycled like the forms), `tone_bias` for notes on the sounding
-    chord's tones, and `intervals`, the weight of the real songs' moves."""
+    chord's tones, `intervals`, the weight of the real songs' moves, `motifs`, short repeats,
+    and `ranges`, each melody's widest range."""
 
     forms: tuple[str, ...] = ("AABA",)
     section_bars: int = 8
     vary: int = 2
     cadence: bool = True
     endings: tuple[str, ...] = ("C",)
+    motifs: bool = False  # free bars may repeat the bar 1, 2 or 4 before, as real melodies do (`MOTIF_SHARES`)
+    ranges: tuple[int, ...] = ()  # per candidate (cycled), the widest range its melody may take; () for any
+    seed: int | None = None  # for the motifs' draw
     tone_bias: float = 0.0
     intervals: float = 0.0
 
@@ -603,8 +646,11 @@ class SongForm:
 
         rules = FormRules(vocabulary, tone_of, self.tone_bias, self.intervals)
         rules.budget = budget
-        starts = [FormState(plan=form_plan(form, self.section_bars, self.vary, self.cadence),
-                            closing=encode(f" `{self.endings[i % len(self.endings)]}`")) for i, form in enumerate(self.forms)]
+        rng = np.random.default_rng(None if self.seed is None else [self.seed, 2])
+        plans = [form_plan(form, self.section_bars, self.vary, self.cadence) for form in self.forms]
+        starts = [FormState(plan=motif_plan(plan, rng) if self.motifs else plan,
+                            closing=encode(f" `{self.endings[i % len(self.endings)]}`"),
+                            span=self.ranges[i % len(self.ranges)] if self.ranges else None) for i, plan in enumerate(plans)]
         return rules, starts
 
 

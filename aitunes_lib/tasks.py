@@ -189,23 +189,35 @@ SECTION_BARS = 8
 ENDINGS = {"C": 264, "C6": 32, "Cmaj7": 15, "C69": 2, "Cadd9": 1}
 
 
+# The melodies' ranges in the training songs, in semitones: how many songs span each.
+RANGES = {7: 1, 8: 1, 9: 2, 10: 10, 11: 4, 12: 45, 13: 23, 14: 95, 15: 61, 16: 39, 17: 54, 18: 3, 19: 15, 20: 4,
+          21: 9, 22: 3, 23: 2, 24: 6, 26: 1, 27: 1}
+
+
+def _draw(table: dict, n: int, seed: int | None, stream: int | None = None) -> list:
+    """n keys of a table of counts, drawn by their counts; each `stream` draws apart from the others."""
+    rng = np.random.default_rng(seed if stream is None or seed is None else [seed, stream])
+    names = list(table)
+    weights = np.array([table[k] for k in names], dtype=float)
+    return [names[i] for i in rng.choice(len(names), size=n, p=weights / weights.sum())]
+
+
 def sample_endings(n: int, seed: int | None) -> list[str]:
     """n closing tonic chords for n candidates, drawn from `ENDINGS` by their counts."""
-    rng = np.random.default_rng(None if seed is None else [seed, 1])  # its own stream: the forms' draw stays as it was
-    names = list(ENDINGS)
-    weights = np.array([ENDINGS[e] for e in names], dtype=float)
-    return [names[i] for i in rng.choice(len(names), size=n, p=weights / weights.sum())]
+    return _draw(ENDINGS, n, seed, stream=1)
+
+
+def sample_ranges(n: int, seed: int | None) -> list[int]:
+    """n melodic ranges (semitones) for n candidates, drawn from the real songs' (`RANGES`)."""
+    return _draw(RANGES, n, seed, stream=3)
 
 
 def sample_forms(n: int, seed: int | None, form: str | None = "auto") -> list[str]:
     """n forms for n candidates: drawn from `FORMS` by their counts ("auto"), one form for all
     (`"AABA"`, `"AB*2"`), or with no section returning (None: the same lengths, all letters new)."""
-    rng = np.random.default_rng(seed)
     if form not in (None, "auto"):
         return [form] * n
-    names = list(FORMS)
-    weights = np.array([FORMS[f] for f in names], dtype=float)
-    drawn = [names[i] for i in rng.choice(len(names), size=n, p=weights / weights.sum())]
+    drawn = _draw(FORMS, n, seed)
     if form is None:  # the same lengths, nothing returns
         drawn = [("ABCDEFGH"[: len(f.split("*")[0])] + ("*" + f.split("*")[1] if "*" in f else "")) for f in drawn]
     return drawn
@@ -245,7 +257,9 @@ class SongTask(Task):
                              form if form in (None, "auto") else check_form(form))
         endings = tuple(sample_endings(len(forms), getattr(config, "seed", None)))
         constraint = meter.SongForm(tuple(f.split("*")[0] for f in forms), SECTION_BARS, cadence=cadence, endings=endings, tone_bias=tones,
-                                    intervals=float(getattr(config, "intervals", 0.0)))
+                                    intervals=float(getattr(config, "intervals", 0.0)), motifs=bool(getattr(config, "motifs", False)),
+                                    ranges=tuple(sample_ranges(len(forms), getattr(config, "seed", None)))
+                                    if getattr(config, "ranges", False) else (), seed=getattr(config, "seed", None))
         return Prompt(self.name, text, request.title, request.composer, constraint, context={"forms": forms})
 
     def song(self, prompt: Prompt, completion: str, candidate: int) -> Song:

@@ -12,9 +12,10 @@ training songs on every song-level feature (`metrics.SONG_FEATURES`):
   features, with balanced classes (0.5: indistinguishable; 1.0: always told apart).
 
 Baselines in the same run: real against real (two random halves of the training songs), the
-shape levers at the old temperature (0.75) without the interval prior, the pipeline with
-every lever off (the meter rules alone), one ablation per lever alone, and the defaults with
-one knob changed (no interval prior, temperature 0.75, nucleus sampling at top-p 0.95). Needs `out/songs.jsonl` (`python -m aitunes_lib prep --out out`) and a model
+form, cadence and chord-tone levers at the old temperature (0.75) without the interval prior,
+motifs or ranges, the pipeline with every lever off (the meter rules alone), one ablation per
+lever alone, and the defaults with one knob changed (no interval prior, no motifs, no ranges,
+temperature 0.75, nucleus sampling at top-p 0.95). Needs `out/songs.jsonl` (`python -m aitunes_lib prep --out out`) and a model
 (`python -m aitunes_lib train --data out/songs.jsonl --out out/local_model`, what `make demo` runs).
 """
 
@@ -39,7 +40,7 @@ from aitunes_lib.backends import local  # noqa: E402
 from aitunes_lib.generate import GenerateConfig, Request, generate  # noqa: E402
 from aitunes_lib.song import Song  # noqa: E402
 
-LEVERS_OFF = dict(form=None, cadence=False, chord_tones=0.0, intervals=0.0)  # with shape=True: each lever alone
+LEVERS_OFF = dict(form=None, cadence=False, chord_tones=0.0, intervals=0.0, motifs=False, ranges=False)  # with shape=True: each lever alone
 
 
 def features_of(body: str) -> dict:
@@ -124,7 +125,7 @@ def main() -> None:
     parser.add_argument("--model", default="out/local_model")
     parser.add_argument("--prompts", type=int, default=20)
     parser.add_argument("-n", type=int, default=5)
-    parser.add_argument("--configs", default="default,before,off,form,cadence,tones,intervals,no_intervals,t075,p095", help="which settings to run")
+    parser.add_argument("--configs", default="default,before,off,form,cadence,tones,intervals,no_intervals,no_motifs,no_ranges,t075,p095", help="which settings to run")
     parser.add_argument("--out", default="out/bench_realism")
     args = parser.parse_args()
     out = Path(args.out)
@@ -147,7 +148,7 @@ def main() -> None:
     default = GenerateConfig()
     settings = {
         "default": {},
-        "before": {"temperature": 0.75, "intervals": 0.0},  # the shape levers at the old temperature, no interval prior
+        "before": {"temperature": 0.75, "intervals": 0.0, "motifs": False, "ranges": False},  # as before this issue's last levers
         "off": {"shape": False},
         "form": {**LEVERS_OFF, "form": default.form},
         "cadence": {**LEVERS_OFF, "cadence": True},
@@ -156,6 +157,8 @@ def main() -> None:
         "no_intervals": {"intervals": 0.0},
         "t075": {"temperature": 0.75},
         "p095": {"top_p": 0.95},
+        "no_motifs": {"motifs": False},
+        "no_ranges": {"ranges": False},
         "intervals1": {"intervals": 1.0},
     }
     for name in args.configs.split(","):

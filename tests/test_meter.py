@@ -305,3 +305,36 @@ def test_the_interval_prior_makes_the_base_models_melodies_move_by_step():
         return float(np.nanmedian(values))
 
     assert mean_interval(1.5) < mean_interval(0.0) - 0.3
+
+
+def test_motifs_repeat_a_bar_a_short_way_back_as_often_as_real_melodies():
+    from aitunes_lib.meter import MOTIF_SHARES, form_plan, motif_plan
+
+    plan = form_plan("ABCD", 8)  # nothing returns: every bar but the cadence is free
+    rng = np.random.default_rng(0)
+    drawn = [motif_plan(plan, rng) for _ in range(500)]
+    copies = [(b, step[1]) for p in drawn for b, step in enumerate(p) if isinstance(step, tuple)]
+    assert {b - source for b, source in copies} == set(MOTIF_SHARES) and all(source >= 0 for _, source in copies)
+    share = len(copies) / (500 * len(plan))
+    assert abs(share - sum(MOTIF_SHARES.values())) < 0.015  # the real songs' share, less the first bars' lost chances
+    assert all(p[-1] == "cadence" for p in drawn)
+    aaba = form_plan("AABA", 8)
+    assert all(step == original for p in (motif_plan(aaba, rng) for _ in range(50))
+               for step, original in zip(p, aaba) if original != "free")  # returns and cadence stay as planned
+
+
+def test_a_melody_keeps_to_its_range(vocab):
+    from aitunes_lib.meter import RANGE_PENALTY, SongForm
+
+    tokenizer, rules = vocab
+    form_rules, starts = SongForm(("A",), section_bars=4, ranges=(12,)).build(rules, tokenizer.encode, None)
+    state = starts[0]
+    assert form_rules.bias(state) is None  # no note yet: no range to keep
+    for token in tokenizer.encode(" C c"):
+        form_rules.advance(state, token)
+    bonus = form_rules.bias(state)
+    by_text = {tokenizer.decode([int(i)]).strip(): bonus[i] for i in rules.note_ids}
+    assert by_text["G"] == by_text["c"] == by_text["C"] == 0.0  # inside the octave already spanned
+    assert by_text["d"] == by_text["B,"] == -RANGE_PENALTY  # a step past either end
+    free = SongForm(("A",), section_bars=4).build(rules, tokenizer.encode, None)
+    assert free[1][0].span is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from aitunes_lib import abc, dataset, meter, tasks
@@ -192,9 +193,14 @@ def test_song_forms_are_drawn_from_the_real_songs_and_played_as_written():
     assert tasks.sample_forms(3, 0, "AB*2") == ["AB*2"] * 3
     assert all(len(set(f.split("*")[0])) == len(f.split("*")[0]) for f in tasks.sample_forms(50, 2, None))  # nothing returns
     prompt = tasks.get("song").prompt(tasks.Request("Tea", "Me"), GenerateConfig(n=3, seed=0, form="AB*2"))
-    assert prompt.constraint == meter.SongForm(("AB", "AB", "AB"), 8, cadence=True, endings=prompt.constraint.endings, tone_bias=1.0, intervals=0.5)
+    assert prompt.constraint == meter.SongForm(("AB", "AB", "AB"), 8, cadence=True, endings=prompt.constraint.endings, tone_bias=1.0,
+                                               intervals=0.5, motifs=True, ranges=prompt.constraint.ranges, seed=0)
     assert len(prompt.constraint.endings) == 3 and set(prompt.constraint.endings) <= set(tasks.ENDINGS)
     assert tasks.sample_endings(400, 1).count("C") > tasks.sample_endings(400, 1).count("C6") > 0  # as in the real songs
+    assert len(prompt.constraint.ranges) == 3 and set(prompt.constraint.ranges) <= set(tasks.RANGES)
+    assert 13 <= np.median(tasks.sample_ranges(400, 1)) <= 16  # the real songs' median range is 15 semitones
+    plain = tasks.get("song").prompt(tasks.Request(), GenerateConfig(n=2, seed=0, ranges=False, motifs=False))
+    assert plain.constraint.ranges == () and plain.constraint.motifs is False
     song = tasks.get("song").song(prompt, " `C`c4 | $ <end>", 1)
     assert song.body == '"C"c4 |\n"C"c4 |\n' and song.context["form"] == "AB*2"  # one pass written, played twice
     assert song.violations == ("1 bars; the form AB*2 has 16",)  # a cut-short pass is reported (it ends on C)
