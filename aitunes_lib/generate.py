@@ -44,9 +44,9 @@ class GenerateConfig:
     max_tokens: int = 1000
     enforce: bool = True  # let the decoder enforce the task's constraint (the local backend can)
     chord_tones: float = CHORD_TONE_BIAS  # logit bonus for notes on the sounding chord's tones (0: off)
-    shape: bool = True  # song: give it a song's shape (the four knobs below); False: the meter rules alone, as before
+    shape: bool = True  # song: give it a song's shape (the knobs below); False: the meter rules alone, as before
     form: str | None = "auto"  # song: a form per candidate drawn from the real songs', one like "AABA", or None
-    cadence: bool = True  # song: the last bar on the tonic (the tonic chord, the melody on C)
+    cadence: bool = True  # song: the last bar on the tonic (a tonic chord as real songs end, the melody on C)
     intervals: float = INTERVAL_WEIGHT  # song: weight of the real songs' melodic moves (`meter.INTERVAL_SHARES`; 0: off)
     motifs: bool = True  # song: free bars may repeat the bar 1, 2 or 4 before, as often as in real melodies (`meter.MOTIF_SHARES`)
     ranges: bool = True  # song: each melody keeps to a range drawn from the real songs' (`tasks.RANGES`), a soft limit

@@ -456,12 +456,12 @@ def form_plan(form: str, section_bars: int = 8, vary: int = 2, cadence: bool = T
 
 
 # How far a melody moves from one note to the next in the OpenEWLD training songs (379 songs,
-# 53,000 intervals, in semitones, 12 standing for an octave or more; each token's own
-# accidental, as the decoder reads them; a tied note's continuation is not a move). A tiny model leaps about twice as often as real
-# songs do; `FormRules` adds intervals × log(share / largest share) to each note's logit, so
-# the model's choice is weighed against this table (a product of the two). Measured by
-# `tests/test_meter.py` against the data.
-INTERVAL_SHARES = (0.174, 0.173, 0.314, 0.127, 0.072, 0.063, 0.004, 0.027, 0.012, 0.014, 0.006, 0.001, 0.013)
+# 52,500 intervals, in semitones, 12 standing for an octave or more; each token's own
+# accidental, as the decoder reads them; a tied note's continuation is not a move). A tiny
+# model leaps about twice as often as real songs do; `FormRules` adds
+# intervals × log(share / largest share) to each note's logit, so the model's choice is weighed
+# against this table (a product of the two). `tests/test_meter.py` measures it again from the data.
+INTERVAL_SHARES = (0.176, 0.175, 0.311, 0.129, 0.069, 0.064, 0.004, 0.027, 0.012, 0.014, 0.007, 0.001, 0.010)
 
 
 # A lead sheet names at most one chord per onset and rarely more than one per beat: 94% of the

@@ -257,7 +257,7 @@ def test_the_interval_table_is_what_the_training_songs_do(prepared):
 
     counts = np.zeros(len(INTERVAL_SHARES))
     for song in prepared[0].songs:
-        body = abc.CHORD.sub(" ", dataset.seed_record(song)["completion"])
+        body = abc.CHORD.sub(" ", dataset.seed_record(song)["completion"].split(abc.END)[0])  # `<end>` holds no notes
         last, tied = None, False
         for match in abc.NOTE.finditer(body):
             number = abc.pitch_number(match.group(0))
@@ -266,8 +266,8 @@ def test_the_interval_table_is_what_the_training_songs_do(prepared):
             if last is not None and not tied:
                 counts[min(abs(number - last), len(counts) - 1)] += 1
             last, tied = number, body[match.end():match.end() + 1] == "-"
-    assert counts.sum() > 40_000
-    assert np.allclose(counts / counts.sum(), INTERVAL_SHARES, atol=0.002)
+    assert counts.sum() > 50_000
+    assert np.allclose(counts / counts.sum(), INTERVAL_SHARES, atol=0.001)
 
 
 def test_the_interval_prior_favours_real_moves_and_leaves_a_tie_alone(vocab):

@@ -209,3 +209,26 @@ def test_song_forms_are_drawn_from_the_real_songs_and_played_as_written():
     for bad in ("ABACABAC", "xyz", "AB*9"):
         with pytest.raises(ValueError, match="section letters"):
             GenerateConfig(form=bad)
+
+
+@pytest.mark.slow
+def test_the_drawn_tables_are_what_the_training_songs_do(prepared):
+    """`ENDINGS`, `RANGES` and `meter.MOTIF_SHARES`, counted again from the prepared OpenEWLD songs."""
+    from collections import Counter
+
+    endings, ranges, repeats, bars_seen = Counter(), Counter(), Counter(), 0
+    for song in prepared[0].songs:
+        body = dataset.seed_record(song)["completion"].split(abc.END)[0]
+        chords = [m.group(0)[1:-1] for m in abc.CHORD.finditer(body)]
+        endings[chords[-1] if chords else None] += 1
+        numbers = [n for n in (abc.pitch_number(m.group(0)) for m in abc.NOTE.finditer(abc.CHORD.sub(" ", body))) if n is not None]
+        ranges[max(numbers) - min(numbers)] += 1
+        bars = [abc.CHORD.sub("", b).strip() for b in body.replace(" $", "").split("|")][:-1]  # the melody alone
+        bars_seen += len(bars)
+        for i, bar in enumerate(bars):
+            nearest = next((d for d in (1, 2, 4, 8, 16) if i >= d and bars[i - d] == bar), None)
+            if nearest:
+                repeats[nearest] += 1
+    assert {name: endings[name] for name in tasks.ENDINGS} == tasks.ENDINGS
+    assert dict(ranges) == tasks.RANGES
+    assert {d: round(repeats[d] / bars_seen, 3) for d in meter.MOTIF_SHARES} == meter.MOTIF_SHARES
