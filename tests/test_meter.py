@@ -270,18 +270,25 @@ def test_the_interval_table_is_what_the_training_songs_do(prepared):
     assert np.allclose(counts / counts.sum(), INTERVAL_SHARES, atol=0.001)
 
 
+def note_bias_after(vocab, form, notes: str):
+    """(each note token's bias after `notes`, the rules, the state), for a one-section form; the
+    bias must be None before the first note."""
+    tokenizer, rules = vocab
+    form_rules, starts = form.build(rules, tokenizer.encode, None)
+    state = starts[0]
+    assert form_rules.bias(state) is None  # no note yet: nothing to move from, no range to keep
+    for token in tokenizer.encode(notes):
+        form_rules.advance(state, token)
+    bonus = form_rules.bias(state)
+    return {tokenizer.decode([int(i)]).strip(): bonus[i] for i in rules.note_ids}, form_rules, state
+
+
 def test_the_interval_prior_favours_real_moves_and_leaves_a_tie_alone(vocab):
     from aitunes_lib.meter import SongForm, interval_prior
 
     assert interval_prior(1.0)[2] == 0.0 and interval_prior(0.0).max() == interval_prior(0.0).min() == 0.0
-    tokenizer, rules = vocab
-    form_rules, starts = SongForm(("A",), section_bars=4, intervals=1.0).build(rules, tokenizer.encode, None)
-    state = starts[0]
-    assert form_rules.bias(state) is None  # no note yet: nothing to move from
-    for token in tokenizer.encode(" E"):
-        form_rules.advance(state, token)
-    bonus = form_rules.bias(state)
-    by_text = {tokenizer.decode([int(i)]).strip(): bonus[i] for i in rules.note_ids}
+    tokenizer, _ = vocab
+    by_text, form_rules, state = note_bias_after(vocab, SongForm(("A",), section_bars=4, intervals=1.0), " E")
     # moves of 2, 0, 1, 3, 5 and 8 semitones, as often as real melodies make them
     assert by_text["D"] == 0.0 > by_text["E"] > by_text["F"] > by_text["G"] > by_text["A"] > by_text["c"]
     assert by_text.get("z", 0.0) == 0.0  # rests are not moves
@@ -327,13 +334,7 @@ def test_a_melody_keeps_to_its_range(vocab):
     from aitunes_lib.meter import RANGE_PENALTY, SongForm
 
     tokenizer, rules = vocab
-    form_rules, starts = SongForm(("A",), section_bars=4, ranges=(12,)).build(rules, tokenizer.encode, None)
-    state = starts[0]
-    assert form_rules.bias(state) is None  # no note yet: no range to keep
-    for token in tokenizer.encode(" C c"):
-        form_rules.advance(state, token)
-    bonus = form_rules.bias(state)
-    by_text = {tokenizer.decode([int(i)]).strip(): bonus[i] for i in rules.note_ids}
+    by_text, _, _ = note_bias_after(vocab, SongForm(("A",), section_bars=4, ranges=(12,)), " C c")
     assert by_text["G"] == by_text["c"] == by_text["C"] == 0.0  # inside the octave already spanned
     assert by_text["d"] == by_text["B,"] == -RANGE_PENALTY  # a step past either end
     free = SongForm(("A",), section_bars=4).build(rules, tokenizer.encode, None)
