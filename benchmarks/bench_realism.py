@@ -12,10 +12,10 @@ training songs on every song-level feature (`metrics.SONG_FEATURES`):
   features, with balanced classes (0.5: indistinguishable; 1.0: always told apart).
 
 Baselines in the same run: real against real (two random halves of the training songs), the
-form, cadence and chord-tone levers at the old temperature (0.75) without the interval prior,
+form, cadence and chord-tone (1.0) levers at the old temperature (0.75) without the interval prior,
 motifs or ranges, the pipeline with every lever off (the meter rules alone), one ablation per
-lever alone, and the defaults with one knob changed (no interval prior, no motifs, no ranges,
-temperature 0.75, nucleus sampling at top-p 0.95). Needs `out/songs.jsonl` (`python -m aitunes_lib prep --out out`) and a model
+lever alone, and the defaults with one knob changed (no interval prior, no motifs, the range
+limit on, temperature 0.75, nucleus sampling at top-p 0.95). Needs `out/songs.jsonl` (`python -m aitunes_lib prep --out out`) and a model
 (`python -m aitunes_lib train --data out/songs.jsonl --out out/local_model`, what `make demo` runs).
 """
 
@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--model", default="out/local_model")
     parser.add_argument("--prompts", type=int, default=20)
     parser.add_argument("-n", type=int, default=5)
-    parser.add_argument("--configs", default="default,before,off,form,cadence,tones,intervals,no_intervals,no_motifs,no_ranges,t075,p095", help="which settings to run")
+    parser.add_argument("--configs", default="default,before,off,form,cadence,tones,intervals,no_intervals,no_motifs,ranges,t075,p095", help="which settings to run")
     parser.add_argument("--out", default="out/bench_realism")
     args = parser.parse_args()
     out = Path(args.out)
@@ -148,7 +148,7 @@ def main() -> None:
     default = GenerateConfig()
     settings = {
         "default": {},
-        "before": {"temperature": 0.75, "intervals": 0.0, "motifs": False, "ranges": False},  # as before this issue's last levers
+        "before": {"temperature": 0.75, "intervals": 0.0, "motifs": False, "chord_tones": 1.0},  # the earlier levers, as they were
         "off": {"shape": False},
         "form": {**LEVERS_OFF, "form": default.form},
         "cadence": {**LEVERS_OFF, "cadence": True},
@@ -158,7 +158,7 @@ def main() -> None:
         "t075": {"temperature": 0.75},
         "p095": {"top_p": 0.95},
         "no_motifs": {"motifs": False},
-        "no_ranges": {"ranges": False},
+        "ranges": {"ranges": True},
         "intervals1": {"intervals": 1.0},
     }
     for name in args.configs.split(","):

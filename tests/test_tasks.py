@@ -197,10 +197,12 @@ def test_song_forms_are_drawn_from_the_real_songs_and_played_as_written():
                                                intervals=0.5, motifs=True, ranges=prompt.constraint.ranges, seed=0)
     assert len(prompt.constraint.endings) == 3 and set(prompt.constraint.endings) <= set(tasks.ENDINGS)
     assert tasks.sample_endings(400, 1).count("C") > tasks.sample_endings(400, 1).count("C6") > 0  # as in the real songs
-    assert len(prompt.constraint.ranges) == 3 and set(prompt.constraint.ranges) <= set(tasks.RANGES)
+    assert prompt.constraint.ranges == ()  # the range limit is off by default
+    ranged = tasks.get("song").prompt(tasks.Request(), GenerateConfig(n=3, seed=0, ranges=True))
+    assert len(ranged.constraint.ranges) == 3 and set(ranged.constraint.ranges) <= set(tasks.RANGES)
     assert 13 <= np.median(tasks.sample_ranges(400, 1)) <= 16  # the real songs' median range is 15 semitones
-    plain = tasks.get("song").prompt(tasks.Request(), GenerateConfig(n=2, seed=0, ranges=False, motifs=False))
-    assert plain.constraint.ranges == () and plain.constraint.motifs is False
+    plain = tasks.get("song").prompt(tasks.Request(), GenerateConfig(n=2, seed=0, motifs=False))
+    assert plain.constraint.motifs is False
     song = tasks.get("song").song(prompt, " `C`c4 | $ <end>", 1)
     assert song.body == '"C"c4 |\n"C"c4 |\n' and song.context["form"] == "AB*2"  # one pass written, played twice
     assert song.violations == ("1 bars; the form AB*2 has 16",)  # a cut-short pass is reported (it ends on C)
