@@ -400,6 +400,7 @@ class FormState(BarState):
     chord: frozenset[int] = frozenset()  # the pitch classes of the chord symbol sounding now
     cadence_note: bool = False  # the last bar has its first note
     last_pitch: int | None = None  # the last note's pitch (semitones above middle C), for the interval prior
+    tied: bool = False  # a tie follows the last note: the next note continues it (across a bar line too)
     span: int | None = None  # the widest range this melody may take, in semitones (None: any)
     low: int | None = None  # its lowest and highest pitch so far
     high: int | None = None
@@ -421,12 +422,11 @@ def motif_plan(plan: tuple, rng: np.random.Generator) -> tuple:
     plan = list(plan)
     scale = len(plan) / len(free)  # the shares are of all bars; only free bars can take them
     distances = list(MOTIF_SHARES)
-    chances = np.array([MOTIF_SHARES[d] * scale for d in distances])
+    edges = np.cumsum([MOTIF_SHARES[d] * scale for d in distances])  # a draw below edges[i] picks distances[i]
     for b in free:
-        pick = rng.random()
-        d = next((d for d, edge in zip(distances, np.cumsum(chances)) if pick < edge), None)
-        if d is not None and b - d >= 0:
-            plan[b] = ("copy", b - d)
+        i = int(np.searchsorted(edges, rng.random(), side="right"))
+        if i < len(distances) and b - distances[i] >= 0:
+            plan[b] = ("copy", b - distances[i])
     return tuple(plan)
 
 
@@ -562,7 +562,7 @@ class FormRules:
     def bias(self, state: FormState) -> np.ndarray | None:
         """The chord-tone nudge, the interval prior from the last note, and the range's limit."""
         nudge = self.tone_bias and state.chord
-        moves = self.intervals and state.last_pitch is not None and state.last != TIE  # a tie's note is the model's
+        moves = self.intervals and state.last_pitch is not None and not state.tied  # a tied note's continuation is not a move
         limit = state.span is not None and state.low is not None
         if state.forcing or not (nudge or moves or limit):
             return None
@@ -590,7 +590,10 @@ class FormRules:
         state.emitted += 1
         if kind == CHORD_KIND:
             state.chord = self.tone_of(token)
+        elif kind == TIE:
+            state.tied = True
         elif kind == NOTE_KIND and not self.rules.is_rest[token]:
+            state.tied = False
             state.last_pitch = self.pitch_of.get(token)
             if state.last_pitch is not None:
                 state.low = state.last_pitch if state.low is None else min(state.low, state.last_pitch)

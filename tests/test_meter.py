@@ -292,9 +292,12 @@ def test_the_interval_prior_favours_real_moves_and_leaves_a_tie_alone(vocab):
     # moves of 2, 0, 1, 3, 5 and 8 semitones, as often as real melodies make them
     assert by_text["D"] == 0.0 > by_text["E"] > by_text["F"] > by_text["G"] > by_text["A"] > by_text["c"]
     assert by_text.get("z", 0.0) == 0.0  # rests are not moves
-    for token in tokenizer.encode(" -"):
+    for token in tokenizer.encode(" - |"):
         form_rules.advance(state, token)
-    assert form_rules.bias(state) is None  # the note after a tie is the tied note's business
+    assert form_rules.bias(state) is None  # the note after a tie, across the bar line too, is the tied note's business
+    for token in tokenizer.encode(" E"):
+        form_rules.advance(state, token)
+    assert form_rules.bias(state) is not None  # and after it, moves count again
 
 
 @pytest.mark.slow
