@@ -51,7 +51,7 @@ class GenerateConfig:
     intervals: float = INTERVAL_WEIGHT  # song: weight of the real songs' melodic moves (`meter.INTERVAL_SHARES`; 0: off)
     motifs: bool = True  # song: free bars may repeat the bar 1, 2 or 4 before, as often as in real melodies (`meter.MOTIF_SHARES`)
     ranges: bool = False  # song: each melody keeps to a range drawn from the real songs' (`tasks.RANGES`), a soft limit
-    # (off by default: it matches the ranges, but costs chord tones and the classifier tells the songs apart more often)
+    # (off by default: it matches the ranges, but costs a little in chord tones and did not fool the classifier more)
 
     def __post_init__(self):
         problems = []
