@@ -235,8 +235,9 @@ class SongTask(Task):
     """The article's task: a whole song from a title and a composer.
 
     By default the decoder also gives it a song's shape: a form drawn from the real songs'
-    forms (sections that return are copied), a last bar on the tonic, and a nudge toward the
-    sounding chord's tones, and the weight of real melodies' intervals on each note. `GenerateConfig(shape=False)`
+    forms (sections that return are copied, with short motif repeats), a last bar on the tonic
+    over a tonic chord drawn from the real endings, a nudge toward the sounding chord's tones,
+    and real melodies' intervals weighed into each note. `GenerateConfig(shape=False)`
     leaves the model alone with the meter rules, as before.
     """
 
@@ -253,13 +254,13 @@ class SongTask(Task):
         tones = float(getattr(config, "chord_tones", 0.0))
         if not getattr(config, "shape", False):  # the model alone, with the meter rules
             return Prompt(self.name, text, request.title, request.composer, meter.WholeBars())
-        forms = sample_forms(getattr(config, "n", 1), getattr(config, "seed", None),
-                             form if form in (None, "auto") else check_form(form))
-        endings = tuple(sample_endings(len(forms), getattr(config, "seed", None)))
-        constraint = meter.SongForm(tuple(f.split("*")[0] for f in forms), SECTION_BARS, cadence=cadence, endings=endings, tone_bias=tones,
+        seed = getattr(config, "seed", None)
+        forms = sample_forms(getattr(config, "n", 1), seed, form if form in (None, "auto") else check_form(form))
+        ranges = tuple(sample_ranges(len(forms), seed)) if getattr(config, "ranges", False) else ()
+        constraint = meter.SongForm(tuple(f.split("*")[0] for f in forms), SECTION_BARS, cadence=cadence,
+                                    endings=tuple(sample_endings(len(forms), seed)), tone_bias=tones,
                                     intervals=float(getattr(config, "intervals", 0.0)), motifs=bool(getattr(config, "motifs", False)),
-                                    ranges=tuple(sample_ranges(len(forms), getattr(config, "seed", None)))
-                                    if getattr(config, "ranges", False) else (), seed=getattr(config, "seed", None))
+                                    ranges=ranges, seed=seed)
         return Prompt(self.name, text, request.title, request.composer, constraint, context={"forms": forms})
 
     def song(self, prompt: Prompt, completion: str, candidate: int) -> Song:
