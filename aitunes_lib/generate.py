@@ -27,11 +27,18 @@ __all__ = ["GenerateConfig", "Request", "Sampler", "generate", "save_candidates"
 # Notes on the sounding chord's tones get this logit bonus. Over a chart the tiny model alone
 # put 56% of its melody time on chord tones (real melodies: 75%), and 1.0 brought it to about
 # 78% (benchmarks/bench_tasks.py). Whole songs at temperature 1 with motifs came to 0.71-0.72 at
-# 1.0 (real: 0.78) and 0.77 at 1.25 (benchmarks/bench_realism.py). 0 leaves the model's own choice.
-CHORD_TONE_BIAS = 1.25
+# 1.0 (real: 0.78) and 0.77 at 1.25; with the balance, whose leans also fall on notes, 1.25 gave
+# 0.71-0.72 and 1.75 gives 0.76-0.79 (benchmarks/bench_realism.py). 0 leaves the model's own choice.
+CHORD_TONE_BIAS = 1.75
 # The weight of the interval prior (`meter.interval_prior`): the tiny model alone leaps about
 # twice as often as real melodies (benchmarks/bench_realism.py measures it, with and without).
 INTERVAL_WEIGHT = 0.5
+# How hard the balance steers each melody toward its own aims, drawn from the real songs'
+# spread: its mix of repeats, steps, skips and leaps (`meter.move_aims`), how often it ties,
+# its pace (`meter.paces`) and its share off the scale (`meter.colours`). The prior alone left
+# 0.22 repeated notes and 0.38 steps (real: 0.15, 0.49); a lean of 1 moved them a third of the
+# way, 3 most of it (0.18, 0.44; benchmarks/bench_realism.py).
+MOVE_BALANCE = 3.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,9 +56,10 @@ class GenerateConfig:
     form: str | None = "auto"  # song: a form per candidate drawn from the real songs', one like "AABA", or None
     cadence: bool = True  # song: the last bar on the tonic (a tonic chord as real songs end, the melody on C)
     intervals: float = INTERVAL_WEIGHT  # song: weight of the real songs' melodic moves (`meter.INTERVAL_SHARES`; 0: off)
+    balance: float = MOVE_BALANCE  # song: steer each melody's moves, ties, pace and chromatic share toward aims drawn from the real songs' (0: off)
     motifs: bool = True  # song: free bars may repeat the bar 1, 2 or 4 before, as often as in real melodies (`meter.MOTIF_SHARES`)
-    ranges: bool = False  # song: each melody keeps to a range drawn from the real songs' (`tasks.RANGES`), a soft limit
-    # (off by default: it matches the ranges, but costs a little in chord tones and did not fool the classifier more)
+    ranges: bool = True  # song: each melody keeps to a range drawn from the real songs' (`tasks.RANGES`), a soft limit
+    # (without it the balanced melodies spanned 17 semitones, real ones 15)
 
     def __post_init__(self):
         problems = []
@@ -70,6 +78,8 @@ class GenerateConfig:
             problems.append(f"max_tokens={self.max_tokens!r}: give at least 1")
         if not 0 <= self.intervals <= 4:
             problems.append(f"intervals={self.intervals!r}: use 0 (off) to 4")
+        if not 0 <= self.balance <= 4:
+            problems.append(f"balance={self.balance!r}: use 0 (off) to 4")
         if self.chord_tones < 0:
             problems.append(f"chord_tones={self.chord_tones!r}: use 0 (off) or more")
         if self.form is not None and self.form != "auto":

@@ -405,6 +405,15 @@ class FormState(BarState):
     low: int | None = None  # its lowest and highest pitch so far
     high: int | None = None
     emitted: int = 0  # tokens generated so far (against the window's budget)
+    aim: tuple[float, ...] = ()  # this melody's mix of moves (`MOVE_SHARES`' groups) to steer toward; () for none
+    moves: list[int] = dataclasses.field(default_factory=lambda: [0] * len(MOVE_SHARES))  # its moves so far, per group
+    notes: int = 0  # its pitched notes so far, and how many of them were tied to the next
+    ties: int = 0
+    pace: float | None = None  # the notes per quarter this melody aims at (`DENSITY`); None for the model's own
+    onsets: int = 0  # notes struck so far (a tied continuation is not struck again)
+    colour: float | None = None  # the share of its note time this melody aims to spend off the C major scale (`CHROMATIC`)
+    sung: float = 0.0  # quarters of notes so far, and how many of them off the scale
+    off_scale: float = 0.0
 
 
 # Besides whole sections, real melodies repeat a bar a short way on: of the training songs'
@@ -430,7 +439,7 @@ def motif_plan(plan: tuple, rng: np.random.Generator) -> tuple:
     return tuple(plan)
 
 
-def form_plan(form: str, section_bars: int = 8, vary: int = 2, cadence: bool = True) -> tuple:
+def form_plan(form: str, section_bars: int = 8, vary: int = 1, cadence: bool = True) -> tuple:
     """What each bar of a form does: a section whose letter came before copies that section's
     bars (its last `vary` bars free the first time it returns); the last bar is the cadence.
 
@@ -464,6 +473,59 @@ def form_plan(form: str, section_bars: int = 8, vary: int = 2, cadence: bool = T
 INTERVAL_SHARES = (0.176, 0.175, 0.311, 0.129, 0.069, 0.064, 0.004, 0.027, 0.012, 0.014, 0.007, 0.001, 0.010)
 
 
+# The prior weighs each move on its own, so a model that likes repeated notes still writes too
+# many of them (0.22 of the moves against 0.15 in real songs, and 0.38 steps against 0.49).
+# The balance watches the melody's own mix of moves in five groups (repeats, steps of 1-2
+# semitones, skips of 3-4, leaps of 5-7, and 8 or more) and leans each note toward the group
+# that is behind its aim. Songs differ: the aims are drawn per melody from a Dirichlet with the
+# real songs' mean mix (`MOVE_SHARES`) and spread (`MOVE_SPREAD`, its concentration; the real
+# songs' per-song shares have standard deviations 0.12, 0.13, 0.10, 0.06 and 0.04).
+# `tests/test_meter.py` measures both again from the data.
+MOVE_GROUPS = (0, 1, 1, 2, 2, 3, 3, 3, 4, 4, 4, 4, 4)  # the group of a move of 0, 1, ..., 12 (or more) semitones
+MOVE_SHARES = (0.170, 0.488, 0.200, 0.100, 0.043)
+MOVE_SPREAD = 13.0
+# Real melodies tie 7.5% of their notes to the next (half of them across a bar line); at
+# temperature 1 the tiny model tied 18%, which lengthens notes oddly. The balance leans on the
+# tie the same way.
+TIE_SHARE = 0.075
+BALANCE_MEMORY = 6.0  # the aim counts as this many moves already made: the first notes are left mostly alone
+# How busy a melody is: real songs strike 0.79 notes per quarter (geometric mean; 3.2 a bar),
+# with a spread of 0.31 in log (a quarter of them under 0.63, a quarter over 0.98). The tiny
+# model's melodies were busier, and more of them very busy (a tenth over 5.2 notes a bar, against
+# 4.8). Each melody draws its pace from that spread; the balance leans toward longer notes when
+# it runs ahead of its pace and toward shorter ones when it falls behind.
+DENSITY = 0.79
+DENSITY_SPREAD = 0.31
+PACE_MEMORY = 8.0  # quarters: the pace counts as kept over this many already
+# Off the scale: real melodies spend 5.7% of their note time off the C major scale (the mean;
+# a fifth of the songs never leave it, a tenth spend 13% or more), mostly on the tones of
+# chromatic chords (D7's F#, A7's C#). With the chord-tone nudge the tiny model kept to the
+# scale (2%). Each melody draws its share from a Beta with that mean and concentration.
+CHROMATIC = 0.057
+CHROMATIC_SPREAD = 17.0
+COLOUR_MEMORY = 16.0  # quarters
+UNTIED = 30.0  # after a tie, other notes' logit penalty (the mask forbids them too); the bias keeps notes' total share
+
+
+def colours(n: int, seed: int | None) -> list[float]:
+    """n shares of note time off the C major scale, one per melody, around the real songs' (`CHROMATIC`)."""
+    rng = np.random.default_rng(None if seed is None else [seed, 6])
+    return [float(max(x, 1e-3)) for x in rng.beta(CHROMATIC * CHROMATIC_SPREAD, (1 - CHROMATIC) * CHROMATIC_SPREAD, size=n)]
+
+
+def paces(n: int, seed: int | None) -> list[float]:
+    """n paces (notes per quarter), one per melody, drawn around the real songs' (`DENSITY`, `DENSITY_SPREAD`)."""
+    rng = np.random.default_rng(None if seed is None else [seed, 5])
+    return [float(x) for x in DENSITY * np.exp(DENSITY_SPREAD * rng.standard_normal(n))]
+
+
+def move_aims(n: int, seed: int | None) -> list[tuple[float, ...]]:
+    """n mixes of moves, one per melody, drawn around the real songs' (`MOVE_SHARES`, `MOVE_SPREAD`)."""
+    rng = np.random.default_rng(None if seed is None else [seed, 4])
+    shares = np.array(MOVE_SHARES) / sum(MOVE_SHARES)
+    return [tuple(float(x) for x in np.maximum(row, 1e-3)) for row in rng.dirichlet(shares * MOVE_SPREAD, size=n)]
+
+
 # A lead sheet names at most one chord per onset and rarely more than one per beat: 94% of the
 # training songs' bars hold 0 to 2 chord symbols, 0.1% more than 4. Left alone, the tiny model at
 # temperature 1 sometimes runs away, a chord on every note (14 per bar in one candidate).
@@ -473,6 +535,12 @@ MAX_CHORDS_PER_BAR = 4
 # A note that would stretch the melody past its range gets this logit penalty: a soft limit, as
 # a singer's range is (the cadence's forced tonic may still cross it).
 RANGE_PENALTY = 3.0
+
+
+# The note that ends a bar before a copied bar (or before the cadence) is weighed by its move
+# into that bar's first note, at this multiple of the interval prior: without it, the moves
+# into copied bars were a third leaps (real songs: a fifth of the moves across a bar line).
+LEAD_IN = 2.0
 
 
 def interval_prior(weight: float) -> np.ndarray:
@@ -490,15 +558,19 @@ class FormRules:
     """
 
     def __init__(self, rules: MeterRules, tone_of: Callable[[int], frozenset[int]], tone_bias: float = 0.0,
-                 intervals: float = 0.0):
+                 intervals: float = 0.0, balance: float = 0.0):
         self.rules, self.kinds = rules, rules.kinds
-        self.tone_of, self.tone_bias, self.intervals = tone_of, tone_bias, intervals
+        self.tone_of, self.tone_bias, self.intervals, self.balance = tone_of, tone_bias, intervals, balance
+        self.groups = np.array(MOVE_GROUPS)
+        self.quarters = (rules.note_ticks[Fraction(1)] / rules.ticks_per_quarter).astype(np.float64)
+        self.doublings = np.log2(rules.note_ticks[Fraction(1)] / rules.ticks_per_quarter).astype(np.float32)  # 0 for a quarter
         numbers = [pitch_number(text) for text in rules.note_texts]
         self.pitch_of = {token: number for token, number in zip(rules.note_ids.tolist(), numbers) if number is not None}
         self.pitched = np.array([number is not None for number in numbers])
         self.note_numbers = np.array([number if number is not None else 0 for number in numbers], dtype=np.int64)
         self.prior = interval_prior(intervals)
         self.note_pcs = np.array([pitch_class(text) for text in rules.note_texts], dtype=np.int64)
+        self.off_scale = self.pitched & ~np.isin(self.note_pcs % 12, (0, 2, 4, 5, 7, 9, 11))  # note tokens off C major
         self.tonic_notes = rules.note_ids[(self.note_pcs == 0) & ~rules.is_rest[rules.note_ids]]
         self.rests = rules.note_ids[rules.is_rest[rules.note_ids]]
         self.bias_group = rules.note_ids  # the nudge moves probability among notes and rests only
@@ -522,6 +594,7 @@ class FormRules:
         mask[(kinds == END_KIND) | (kinds == SPACE)] = False  # no ending before the form's last bar
         if state.last == CHORD_KIND or int((kinds[state.current] == CHORD_KIND).sum()) >= MAX_CHORDS_PER_BAR:
             mask[kinds == CHORD_KIND] = False  # one chord per onset, and no chord spam
+        self._tie_rules(state, mask)
         if 0 <= b < len(state.plan) and state.plan[b] == "cadence":
             notes = np.zeros_like(mask)
             notes[self.tonic_notes] = True
@@ -546,6 +619,34 @@ class FormRules:
             mask = self.rules.allowed(state)
         return mask
 
+    def _untied(self, state: FormState) -> np.ndarray | None:
+        """After a tie, the note tokens of any other pitch (or a rest); None when no tie is open
+        (or in the cadence's bar, where the tonic wins over a copied bar's tie)."""
+        b = state.bar_index - state.offset
+        if not state.tied or state.last_pitch is None or (0 <= b < len(state.plan) and state.plan[b] == "cadence"):
+            return None
+        return self.rules.note_ids[~(self.pitched & (self.note_numbers == state.last_pitch))]
+
+    def _tie_rules(self, state: FormState, mask: np.ndarray) -> None:
+        """A tie joins two notes of one pitch: after it, only that pitch (any length) may follow,
+        and a note that ends the bar may be tied only into a next bar that opens on its pitch.
+        Left free, the model tied notes into rests and into leaps, which no prior weighed."""
+        other = self._untied(state)
+        if other is not None and mask[self.rules.note_ids].sum() > mask[other].sum():  # a note of that pitch fits: keep only those
+            mask[other] = False
+            mask[self.kinds == TUPLET_KIND] = False  # and a plain one: a tuplet mark between would break the tie
+        if not mask[self.kinds == TIE].any() or state.last_pitch is None:
+            return
+        room = self.rules.bar - state.elapsed
+        if room > 0 and not state.tuplet_left:  # some note of this pitch must fit what is left of the bar
+            same = self.pitched & (self.note_numbers == state.last_pitch)
+            if not (same & self.rules._fits(room - self.rules.note_ticks[Fraction(1)], state.bar_index == 0)).any():
+                mask[self.kinds == TIE] = False
+        elif room == 0:
+            ahead = self._next_pitch(state)
+            if ahead is not None and (ahead[1] or ahead[0] != state.last_pitch):
+                mask[self.kinds == TIE] = False
+
     def _need(self, state: FormState, b: int) -> int:
         """The fewest tokens that finish the form from form bar b: a copied bar costs its source's
         tokens, any other bar one note and a bar line (two more for the cadence's chord), then the ending."""
@@ -562,21 +663,67 @@ class FormRules:
     def bias(self, state: FormState) -> np.ndarray | None:
         """The chord-tone nudge, the interval prior from the last note, and the range's limit."""
         nudge = self.tone_bias and state.chord
-        moves = self.intervals and state.last_pitch is not None and not state.tied  # a tied note's continuation is not a move
+        untied = self._untied(state)
+        moves = (self.intervals or (self.balance and state.aim)) and state.last_pitch is not None and not state.tied  # a tied note's continuation is not a move
         limit = state.span is not None and state.low is not None
-        if state.forcing or not (nudge or moves or limit):
+        ahead = self._next_pitch(state) if self.intervals and not state.tuplet_left else None
+        ties = self.balance and state.aim and state.last == NOTE_KIND and not state.last_rest
+        pace = self.balance and state.pace is not None and untied is None and not state.tuplet_left
+        colour = self.balance and state.colour is not None and untied is None
+        if state.forcing or not (nudge or moves or limit or ties or pace or colour or ahead is not None or untied is not None):
             return None
         bonus = np.zeros(len(self.kinds), dtype=np.float32)
+        if untied is not None:  # the tied pitch takes the notes' whole share (masked alone, chord symbols would gain it)
+            bonus[untied] -= UNTIED
         if nudge:
             on = np.isin(self.note_pcs, list(state.chord)) & ~self.rules.is_rest[self.rules.note_ids]
             bonus[self.rules.note_ids[on]] += self.tone_bias
         if moves:
-            distance = np.minimum(np.abs(self.note_numbers - state.last_pitch), len(self.prior) - 1)
-            bonus[self.rules.note_ids[self.pitched]] += self.prior[distance[self.pitched]]
+            distance = np.minimum(np.abs(self.note_numbers - state.last_pitch), len(self.prior) - 1)[self.pitched]
+            shift = self.prior[distance]
+            if self.balance and state.aim:  # lean toward the groups of moves this melody is behind on
+                aim = np.array(state.aim)
+                made = (np.array(state.moves) + BALANCE_MEMORY * aim) / (sum(state.moves) + BALANCE_MEMORY)
+                shift = shift + (self.balance * np.log(aim / made)).astype(np.float32)[self.groups[distance]]
+            bonus[self.rules.note_ids[self.pitched]] += shift
+        if pace:  # ahead of its pace: longer notes; behind: shorter (by each note's length in doublings)
+            quarters = (state.bar_index * self.rules.bar + state.elapsed) / self.rules.ticks_per_quarter
+            made = (state.onsets + PACE_MEMORY * state.pace) / (quarters + PACE_MEMORY)
+            bonus[self.rules.note_ids] += self.balance * math.log(made / state.pace) * self.doublings
+        if colour:  # off the scale as much as this melody aims to be
+            made = (state.off_scale + COLOUR_MEMORY * state.colour) / (state.sung + COLOUR_MEMORY)
+            bonus[self.rules.note_ids[self.off_scale]] += self.balance * math.log(state.colour / made)
+        if ties:  # as often as real melodies tie a note
+            made = (state.ties + BALANCE_MEMORY * TIE_SHARE) / (state.notes + BALANCE_MEMORY)
+            bonus[self.kinds == TIE] += self.balance * math.log(TIE_SHARE / made)
+        if ahead is not None:  # the note that ends the bar leads into the next bar's first note, as a move does
+            target, tonic = ahead
+            distance = np.abs(self.note_numbers - target)
+            if tonic:  # the cadence's tonic may fall in any octave: the nearest C
+                distance = np.minimum(self.note_numbers % 12, 12 - self.note_numbers % 12)
+            last = self.pitched & (state.elapsed + self.rules.note_ticks[Fraction(1)] == self.rules.bar)
+            bonus[self.rules.note_ids[last]] += LEAD_IN * self.prior[np.minimum(distance, len(self.prior) - 1)[last]]
         if limit:
             outside = self.pitched & ((self.note_numbers < state.high - state.span) | (self.note_numbers > state.low + state.span))
             bonus[self.rules.note_ids[outside]] -= RANGE_PENALTY
         return bonus
+
+    def _next_pitch(self, state: FormState) -> tuple[int, bool] | None:
+        """The first pitch of the next bar when it is already known (a copied bar's, or the
+        cadence's tonic: `(0, True)`); None when the model will choose it or a rest opens it."""
+        b = state.bar_index - state.offset + 1
+        if state.bar_index == 0 and state.elapsed < self.rules.bar or not 0 < b < len(state.plan):
+            return None
+        step = state.plan[b]
+        if step == "cadence":
+            return (0, True)
+        if not isinstance(step, tuple) or step[1] + state.offset >= len(state.bars):
+            return None
+        for token in state.bars[step[1] + state.offset]:
+            if self.kinds[token] == NOTE_KIND:
+                pitch = self.pitch_of.get(token)
+                return None if pitch is None else (pitch, False)
+        return None
 
     def advance(self, state: FormState, token: int) -> FormState:
         if state.done:
@@ -592,9 +739,18 @@ class FormRules:
             state.chord = self.tone_of(token)
         elif kind == TIE:
             state.tied = True
+            state.ties += 1
         elif kind == NOTE_KIND and not self.rules.is_rest[token]:
+            pitch, tied = self.pitch_of.get(token), state.tied
+            if pitch is not None and state.last_pitch is not None and not state.tied:
+                state.moves[MOVE_GROUPS[min(abs(pitch - state.last_pitch), len(MOVE_GROUPS) - 1)]] += 1
             state.tied = False
-            state.last_pitch = self.pitch_of.get(token)
+            state.last_pitch = pitch
+            state.notes += pitch is not None
+            state.onsets += not tied
+            index = int(np.searchsorted(self.rules.note_ids, token))
+            state.sung += self.quarters[index]
+            state.off_scale += self.quarters[index] * self.off_scale[index]
             if state.last_pitch is not None:
                 state.low = state.last_pitch if state.low is None else min(state.low, state.last_pitch)
                 state.high = state.last_pitch if state.high is None else max(state.high, state.last_pitch)
@@ -625,7 +781,7 @@ class SongForm:
 
     forms: tuple[str, ...] = ("AABA",)
     section_bars: int = 8
-    vary: int = 2
+    vary: int | tuple[int, ...] = 1  # bars free at a section's first return: one number, or one per candidate (cycled)
     cadence: bool = True
     endings: tuple[str, ...] = ("C",)
     motifs: bool = False  # free bars may repeat the bar 1, 2 or 4 before, as real melodies do (`MOTIF_SHARES`)
@@ -633,6 +789,7 @@ class SongForm:
     seed: int | None = None  # for the motifs' draw
     tone_bias: float = 0.0
     intervals: float = 0.0
+    balance: float = 0.0  # how hard each melody is steered toward its own mix of moves (`move_aims`); 0: off
 
     def describe(self) -> str:
         return f"the form {'/'.join(sorted(set(self.forms)))} with a cadence" if self.cadence else f"the form {'/'.join(self.forms)}"
@@ -647,13 +804,19 @@ class SongForm:
                 tones[token] = chord_pitch_classes(vocabulary.texts[token].strip()[1:-1]) or frozenset()
             return tones[token]
 
-        rules = FormRules(vocabulary, tone_of, self.tone_bias, self.intervals)
+        rules = FormRules(vocabulary, tone_of, self.tone_bias, self.intervals, self.balance)
         rules.budget = budget
         rng = np.random.default_rng(None if self.seed is None else [self.seed, 2])
-        plans = [form_plan(form, self.section_bars, self.vary, self.cadence) for form in self.forms]
+        varies = self.vary if isinstance(self.vary, tuple) else (self.vary,)
+        plans = [form_plan(form, self.section_bars, varies[i % len(varies)], self.cadence) for i, form in enumerate(self.forms)]
+        aims = move_aims(len(plans), self.seed) if self.balance else [()] * len(plans)
+        strides = paces(len(plans), self.seed) if self.balance else [None] * len(plans)
+        shades = colours(len(plans), self.seed) if self.balance else [None] * len(plans)
         starts = [FormState(plan=motif_plan(plan, rng) if self.motifs else plan,
                             closing=encode(f" `{self.endings[i % len(self.endings)]}`"),
-                            span=self.ranges[i % len(self.ranges)] if self.ranges else None) for i, plan in enumerate(plans)]
+                            span=self.ranges[i % len(self.ranges)] if self.ranges else None, aim=aims[i], pace=strides[i],
+                            colour=shades[i])
+                  for i, plan in enumerate(plans)]
         return rules, starts
 
 

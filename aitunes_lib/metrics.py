@@ -806,7 +806,7 @@ def continuation(song: "str | music21.stream.Stream", prefix_quarters: float) ->
 SONG_FEATURES = (
     "bars", "notes_per_bar", "pitch_range", "pc_entropy", "in_scale", "steps", "leaps", "repeated_notes",
     "mean_interval", "duration_entropy", "offbeat", "rests", "chords_per_bar", "distinct_chords", "chord_tones",
-    "repeated_bars", "repeated_phrases", "ends_on_tonic", "ends_on_tonic_chord",
+    "repeated_bars", "repeated_phrases", "melody_repeated_bars", "melody_repeated_phrases", "ends_on_tonic", "ends_on_tonic_chord",
 )
 BINARY_FEATURES = ("ends_on_tonic", "ends_on_tonic_chord")
 MAJOR_SCALE = frozenset({0, 2, 4, 5, 7, 9, 11})
@@ -842,6 +842,14 @@ def _bar_keys(score: "music21.stream.Stream") -> list[tuple]:
     return keys
 
 
+def _repeats(keys: Sequence[Hashable], start: int) -> tuple[float, float]:
+    """The share of bars equal to an earlier bar, and of 4-bar phrases (from bar `start`) equal
+    to an earlier phrase (NaN under 4 bars)."""
+    bars = sum(key in keys[:i] for i, key in enumerate(keys)) / len(keys)
+    phrases = [tuple(keys[i:i + 4]) for i in range(start, len(keys) - 3, 4)]
+    return bars, sum(p in phrases[:i] for i, p in enumerate(phrases)) / len(phrases) if phrases else math.nan
+
+
 def song_features(song: "Song | str | music21.stream.Stream") -> dict[str, float]:
     """What a listener hears of a whole song, one number each (see `SONG_FEATURES`); NaN where
     undefined (no notes, no chords). The key is C (major), as prep writes every song.
@@ -850,7 +858,8 @@ def song_features(song: "Song | str | music21.stream.Stream") -> dict[str, float
     - intervals: shares of steps (1–2 semitones), leaps (5 or more) and repeated notes; the mean size;
     - rhythm: entropy of note lengths (bits), share of onsets off the beat, share of time resting;
     - harmony: chord symbols per bar, distinct chord symbols, share of melody time on chord tones;
-    - form: share of bars that repeat an earlier bar, share of 4-bar phrases that repeat an earlier one;
+    - form: share of bars that repeat an earlier bar, share of 4-bar phrases that repeat an earlier one,
+      each with the chord symbols and for the melody alone (as the song is sung; the issue's figures);
     - ending: the last note is the tonic; the last chord symbol is the tonic triad (C).
     """
     import music21 as m21
@@ -872,10 +881,10 @@ def song_features(song: "Song | str | music21.stream.Stream") -> dict[str, float
     row["distinct_chords"] = float(len({c.figure for c in chords}))
     row["rests"] = rest_time / total if total else math.nan
     keys = _bar_keys(bars)
-    row["repeated_bars"] = sum(key in keys[:i] for i, key in enumerate(keys)) / len(keys)
     start = 1 if len(bars) > 1 and bars[0].duration.quarterLength < bars[1].duration.quarterLength else 0  # after a pickup
-    phrases = [tuple(keys[i:i + 4]) for i in range(start, len(keys) - 3, 4)]
-    row["repeated_phrases"] = sum(p in phrases[:i] for i, p in enumerate(phrases)) / len(phrases) if phrases else math.nan
+    row["repeated_bars"], row["repeated_phrases"] = _repeats(keys, start)
+    tunes = [tuple(item for item in key if item[1] != "chord") for key in keys]  # the melody alone, as it is sung
+    row["melody_repeated_bars"], row["melody_repeated_phrases"] = _repeats(tunes, start)
     last_chord = next((c for c in reversed(chords)), None)
     row["ends_on_tonic_chord"] = float(last_chord is not None and not isinstance(last_chord, m21.harmony.NoChord)
                                        and chord_pitch_classes(last_chord) == frozenset({0, 4, 7}))

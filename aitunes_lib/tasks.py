@@ -184,6 +184,11 @@ FORMS = {
     "ABB": 1, "AAB*2": 1, "A*3": 1,
 }
 SECTION_BARS = 8
+# How many last bars of a section are free the first time it returns (for a new cadence): the
+# candidates take these in turn. With 0 alone, 0.33 of the 4-bar phrases repeated an earlier
+# one (melody alone); with 1 alone, 0.17; in turn, 0.25, the real songs' median
+# (benchmarks/bench_realism.py).
+VARY = (0, 1)
 # The tonic chords that close the training songs' last bars (of the 314 of 379 that end on
 # one): lead sheets often end on a sixth or major-seventh chord, not the bare triad.
 ENDINGS = {"C": 264, "C6": 32, "Cmaj7": 15, "C69": 2, "Cadd9": 1}
@@ -257,9 +262,10 @@ class SongTask(Task):
         seed = getattr(config, "seed", None)
         forms = sample_forms(getattr(config, "n", 1), seed, form if form in (None, "auto") else check_form(form))
         ranges = tuple(sample_ranges(len(forms), seed)) if getattr(config, "ranges", False) else ()
-        constraint = meter.SongForm(tuple(f.split("*")[0] for f in forms), SECTION_BARS, cadence=cadence,
+        constraint = meter.SongForm(tuple(f.split("*")[0] for f in forms), SECTION_BARS, vary=VARY, cadence=cadence,
                                     endings=tuple(sample_endings(len(forms), seed)), tone_bias=tones,
-                                    intervals=float(getattr(config, "intervals", 0.0)), motifs=bool(getattr(config, "motifs", False)),
+                                    intervals=float(getattr(config, "intervals", 0.0)),
+                                    balance=float(getattr(config, "balance", 0.0)), motifs=bool(getattr(config, "motifs", False)),
                                     ranges=ranges, seed=seed)
         return Prompt(self.name, text, request.title, request.composer, constraint, context={"forms": forms})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from fractions import Fraction
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from aitunes_lib import abc, tasks
 from aitunes_lib.backends.base import as_completion
+from aitunes_lib.abc import BARLINE, TIE
 from aitunes_lib.meter import BarState, MeterRules, bar_lengths, classify, make_processor, pitch_class
 from aitunes_lib.tokenizer import EVENT, AbcTokenizer
 
@@ -227,7 +229,11 @@ def test_a_form_copies_its_returns_and_ends_on_the_tonic(vocab, seed, form, endi
     # random logits favour chords (a fifth of the vocabulary); still one per onset and at most 4 a bar
     assert max(len(abc.CHORD.findall(bar)) for bar in bars) <= MAX_CHORDS_PER_BAR
     assert not re.search(r"`[^`]*`\s*`", melody), melody
-    for b, step in enumerate(form_plan(form, 4)):
+    body = abc.CHORD.sub(" ", melody.rsplit("|", 2)[0])  # before the cadence's bar, a tie joins two notes of one pitch
+    notes = [(m.group(0), body[m.end():m.end() + 1] == "-") for m in abc.NOTE.finditer(body)]
+    tied = [(abc.pitch_number(a), abc.pitch_number(b)) for (a, tie), (b, _) in zip(notes, notes[1:]) if tie]
+    assert all(a == b for a, b in tied), melody
+    for b, step in enumerate(form_plan(form, 4, vary=1)):
         if isinstance(step, tuple):
             assert bars[offset + b].lstrip("$ ") == bars[offset + step[1]].lstrip("$ "), (b, melody)
     last = abc.parse_abc(abc.decode_seed(PROMPT, melody)).parts[0].getElementsByClass("Measure")[-1]
@@ -251,40 +257,59 @@ def test_the_chord_tone_nudge_of_a_form_follows_the_last_chord(vocab):
 
 @pytest.mark.slow
 def test_the_interval_table_is_what_the_training_songs_do(prepared):
-    """`INTERVAL_SHARES` re-measured from the prepared OpenEWLD songs, as the decoder reads notes."""
+    """`INTERVAL_SHARES`, the balance's `MOVE_SHARES`, `MOVE_SPREAD` and `TIE_SHARE` re-measured from the prepared OpenEWLD songs, as the decoder reads notes."""
     from aitunes_lib import dataset
     from aitunes_lib.meter import INTERVAL_SHARES
 
+    from aitunes_lib.meter import DENSITY, DENSITY_SPREAD, MOVE_GROUPS, MOVE_SHARES, MOVE_SPREAD, TIE_SHARE
+
     counts = np.zeros(len(INTERVAL_SHARES))
+    mixes, notes, ties, paces = [], 0, 0, []
     for song in prepared[0].songs:
-        body = abc.CHORD.sub(" ", dataset.seed_record(song)["completion"].split(abc.END)[0])  # `<end>` holds no notes
+        completion = dataset.seed_record(song)["completion"]
+        body = abc.CHORD.sub(" ", completion.split(abc.END)[0])  # `<end>` holds no notes
+        struck = notes - ties
         last, tied = None, False
+        mix = np.zeros(len(MOVE_SHARES))
         for match in abc.NOTE.finditer(body):
             number = abc.pitch_number(match.group(0))
             if number is None:
                 continue
             if last is not None and not tied:
                 counts[min(abs(number - last), len(counts) - 1)] += 1
+                mix[MOVE_GROUPS[min(abs(number - last), len(MOVE_GROUPS) - 1)]] += 1
             last, tied = number, body[match.end():match.end() + 1] == "-"
+            notes, ties = notes + 1, ties + tied
+        if mix.sum() >= 10:
+            mixes.append(mix / mix.sum())
+        paces.append((notes - ties - struck) / float(sum(abc.bar_lengths(completion))))  # notes struck per quarter
     assert counts.sum() > 50_000
     assert np.allclose(counts / counts.sum(), INTERVAL_SHARES, atol=0.001)
+    # the balance's aims: each song's own mix of moves, their mean and spread (a Dirichlet's concentration)
+    mixes = np.array(mixes)
+    mean, variance = mixes.mean(axis=0), mixes.var(axis=0)
+    assert len(mixes) > 370 and np.allclose(mean, MOVE_SHARES, atol=0.001)
+    assert round(float((mean * (1 - mean)).sum() / variance.sum() - 1)) == MOVE_SPREAD
+    assert round(ties / notes, 3) == TIE_SHARE
+    assert round(float(np.exp(np.log(paces).mean())), 2) == DENSITY and round(float(np.log(paces).std()), 2) == DENSITY_SPREAD
 
 
 def note_bias_after(vocab, form, notes: str):
     """(each note token's bias after `notes`, the rules, the state), for a one-section form; the
-    bias must be None before the first note."""
+    bias must be nothing before the first note."""
     tokenizer, rules = vocab
     form_rules, starts = form.build(rules, tokenizer.encode, None)
     state = starts[0]
-    assert form_rules.bias(state) is None  # no note yet: nothing to move from, no range to keep
-    for token in tokenizer.encode(notes):
+    before = form_rules.bias(state)
+    assert before is None or not before.any()  # no note yet: nothing to move from, no range to keep, on pace
+    for token in tokenizer.encode(notes) if isinstance(notes, str) else notes:
         form_rules.advance(state, token)
     bonus = form_rules.bias(state)
     return {tokenizer.decode([int(i)]).strip(): bonus[i] for i in rules.note_ids}, form_rules, state
 
 
 def test_the_interval_prior_favours_real_moves_and_leaves_a_tie_alone(vocab):
-    from aitunes_lib.meter import SongForm, interval_prior
+    from aitunes_lib.meter import UNTIED, SongForm, interval_prior
 
     assert interval_prior(1.0)[2] == 0.0 and interval_prior(0.0).max() == interval_prior(0.0).min() == 0.0
     tokenizer, _ = vocab
@@ -292,9 +317,12 @@ def test_the_interval_prior_favours_real_moves_and_leaves_a_tie_alone(vocab):
     # moves of 2, 0, 1, 3, 5 and 8 semitones, as often as real melodies make them
     assert by_text["D"] == 0.0 > by_text["E"] > by_text["F"] > by_text["G"] > by_text["A"] > by_text["c"]
     assert by_text.get("z", 0.0) == 0.0  # rests are not moves
-    for token in tokenizer.encode(" - |"):
+    for token in (int(np.flatnonzero(form_rules.kinds == TIE)[0]), *tokenizer.encode(" |")):
         form_rules.advance(state, token)
-    assert form_rules.bias(state) is None  # the note after a tie, across the bar line too, is the tied note's business
+    assert state.tied and state.bar_index == 1
+    after_tie = form_rules.bias(state)  # the note after a tie, across the bar line too, continues the tied note: no move weighed
+    assert {after_tie[i] for i in form_rules.rules.note_ids if abc.pitch_number(tokenizer.decode([int(i)])) == abc.pitch_number("E")} == {0.0}
+    assert after_tie[form_rules.rules.note_ids].min() == -UNTIED  # and every other note gives way to it
     for token in tokenizer.encode(" E"):
         form_rules.advance(state, token)
     assert form_rules.bias(state) is not None  # and after it, moves count again
@@ -342,3 +370,117 @@ def test_a_melody_keeps_to_its_range(vocab):
     assert by_text["d"] == by_text["B,"] == -RANGE_PENALTY  # a step past either end
     free = SongForm(("A",), section_bars=4).build(rules, tokenizer.encode, None)
     assert free[1][0].span is None
+
+
+def test_a_tie_joins_two_notes_of_one_pitch(vocab):
+    from aitunes_lib.meter import SongForm
+
+    tokenizer, rules = vocab
+    form_rules, starts = SongForm(("A",), section_bars=4, intervals=0.5).build(rules, tokenizer.encode, None)
+    state = starts[0]
+    tie = int(np.flatnonzero(rules.kinds == TIE)[0])  # this vocabulary's tie (` -` or `-`)
+    for token in [*tokenizer.encode(" E"), tie]:
+        form_rules.advance(state, token)
+    mask = form_rules.allowed(state)
+    after = {tokenizer.decode([int(i)]).strip() for i in rules.note_ids[mask[rules.note_ids]]}
+    assert after and {abc.pitch_number(t) for t in after} == {abc.pitch_number("E")}  # E of any length; no rest, no leap
+    # before a copied bar that opens on C, only a C may be tied over the bar line
+    form_rules, starts = SongForm(("AA",), section_bars=2, vary=0, intervals=0.5).build(rules, tokenizer.encode, None)
+    for last, tie in (("c", False), ("C", True)):
+        state = copy.deepcopy(starts[0])
+        for token in tokenizer.encode(f" C D E F | G A B {last}"):
+            form_rules.advance(state, token)
+        assert state.elapsed == rules.bar and state.plan[2] == ("copy", 0)
+        assert form_rules.allowed(state)[rules.kinds == TIE].any() == tie
+
+
+def test_the_note_that_ends_a_bar_leads_into_a_copied_bar(vocab):
+    from aitunes_lib.meter import LEAD_IN, SongForm, interval_prior
+
+    tokenizer, rules = vocab
+    form = SongForm(("AA",), section_bars=2, vary=0, intervals=1.0)
+    by_text, _, state = note_bias_after(vocab, form, " C D E F | G A")  # two beats left; bar 2 copies bar 0 (opens on C)
+    half = next(t for t in by_text if abc.pitch_number(t) == abc.pitch_number("E") and abc.note_length(t) == 2)
+    quarter = next(t for t in by_text if abc.pitch_number(t) == abc.pitch_number("E") and abc.note_length(t) == 1)
+    # both move 5 down from A; only the half note ends the bar, 4 semitones above the copied bar's C
+    assert by_text[half] - by_text[quarter] == pytest.approx(LEAD_IN * interval_prior(1.0)[4])
+    assert by_text[half] < by_text[quarter] < 0
+
+
+def test_the_balance_leans_toward_the_moves_a_melody_is_behind_on(vocab):
+    from aitunes_lib.meter import MOVE_SHARES, SongForm, move_aims
+
+    steady = " E E E E | E E E E | E"  # nothing but repeated notes so far
+    plain, _, _ = note_bias_after(vocab, SongForm(("A",), section_bars=8, intervals=0.5), steady)
+    leaning, rules, state = note_bias_after(vocab, SongForm(("A",), section_bars=8, intervals=0.5, balance=1.0, seed=0), steady)
+    assert state.moves[0] == 8 and sum(state.moves) == 8 and len(state.aim) == len(MOVE_SHARES)
+    assert leaning["E"] - plain["E"] < 0 < leaning["F"] - plain["F"]  # away from another repeat, toward a step
+    tokenizer, vocabulary = vocab
+    tie, e = int(np.flatnonzero(vocabulary.kinds == TIE)[0]), tokenizer.encode(" E")[0]
+    for token in (tie, e, tie, e, tie, e):
+        rules.advance(state, token)
+    assert rules.bias(state)[rules.kinds == TIE].max() < 0  # three ties in 12 notes: the next tie is leaned against
+    # the aims: one per melody, around the real songs' mix and as spread as theirs
+    aims = np.array(move_aims(4000, seed=1))
+    assert move_aims(3, 5) == move_aims(3, 5) != move_aims(3, 6)
+    assert np.allclose(aims.mean(axis=0), MOVE_SHARES, atol=0.01) and np.allclose(aims.sum(axis=1), 1, atol=0.01)
+    assert 0.11 < aims[:, 1].std() < 0.16  # the real songs' step shares: standard deviation 0.13
+
+
+def test_the_balance_keeps_a_melody_near_its_pace(vocab):
+    from aitunes_lib.meter import DENSITY, DENSITY_SPREAD, SongForm, paces
+
+    tokenizer, _ = vocab
+    busy, _, state = note_bias_after(vocab, SongForm(("A",), section_bars=8, balance=1.0, seed=0), " E/ E/ E/ E/ E/ E/ E/ E/ |")
+    assert state.onsets == 8 and state.pace is not None and 2 > state.pace
+    long, short = [next(t for t in busy if abc.pitch_number(t) == abc.pitch_number("E") and abc.note_length(t) == n)
+                   for n in (2, Fraction(1, 2))]
+    assert busy[long] > busy[short]  # two notes a quarter is ahead of its pace: longer notes now (the same move)
+    calm, _, _ = note_bias_after(vocab, SongForm(("A",), section_bars=8, balance=1.0, seed=0), " E4 | E4 | E4 |")
+    assert calm[long] < calm[short]  # one note a bar is behind: shorter ones
+    plain, _, _ = note_bias_after(vocab, SongForm(("A",), section_bars=8, intervals=0.5, seed=0), " E4 | E4 | E4 |")
+    assert plain[long] == plain[short]  # without the balance, no lean
+    drawn = np.log(paces(4000, seed=1))
+    assert paces(3, 5) == paces(3, 5) != paces(3, 6)
+    assert abs(np.exp(drawn.mean()) - DENSITY) < 0.02 and abs(drawn.std() - DENSITY_SPREAD) < 0.02
+
+
+def test_the_balance_leaves_the_scale_as_often_as_real_melodies(vocab):
+    from aitunes_lib.meter import CHROMATIC, CHROMATIC_SPREAD, SongForm, colours
+
+    form = SongForm(("A",), section_bars=8, balance=1.0, seed=0)
+    diatonic, _, state = note_bias_after(vocab, form, " c e g e | d e c e |")
+    assert state.sung == 8 and state.off_scale == 0 and state.colour is not None
+
+    def gap(bias):  # D# against F: one semitone below and above the last note (e), so the same move
+        return bias["^d"] - bias["f"]
+
+    assert gap(diatonic) > 0.2  # 8 quarters on the scale: a D# is welcome
+    _, rules = vocab
+    token = {t.strip(): int(i) for i, t in zip(rules.note_ids, rules.note_texts)} | {"|": int(np.flatnonzero(rules.kinds == BARLINE)[0])}
+    chromatic, _, state = note_bias_after(vocab, form, [token[t] for t in "^c ^d ^f _A | _B ^c ^d e |".split()])
+    assert state.sung == 8 and state.off_scale == 7
+    assert gap(chromatic) < -0.5  # nearly all of it off the scale: back to it
+    assert gap(note_bias_after(vocab, SongForm(("A",), section_bars=8, intervals=0.5, seed=0), " c e g e | d e c e |")[0]) == 0  # off: no lean
+    drawn = np.array(colours(4000, seed=1))
+    assert colours(3, 5) == colours(3, 5) != colours(3, 6)
+    assert abs(drawn.mean() - CHROMATIC) < 0.005 and abs(drawn.std() - 0.054) < 0.01  # the real songs' spread: 0.054
+    assert CHROMATIC_SPREAD == round(CHROMATIC * (1 - CHROMATIC) / 0.054**2 - 1)
+
+
+@pytest.mark.parametrize("knob", [{"balance": -1.0}, {"balance": 5.0}, {"intervals": 9.0}])
+def test_a_shaping_weight_out_of_range_is_refused(knob):
+    from aitunes_lib.generate import GenerateConfig
+
+    with pytest.raises(ValueError, match=f"{next(iter(knob))}=.*use 0 \\(off\\) to 4"):
+        GenerateConfig(**knob)
+
+
+def test_candidates_take_turns_repeating_a_section_exactly_or_with_a_new_last_bar():
+    from aitunes_lib.meter import MeterRules, SongForm, form_plan
+
+    rules = MeterRules([" C", " |", " `C`", "<end>", " $", " "])
+    _, starts = SongForm(("AAB", "AAB", "AAB"), section_bars=4, vary=(0, 1)).build(rules, lambda text: [2], None)
+    assert [s.plan for s in starts] == [form_plan("AAB", 4, vary=v) for v in (0, 1, 0)]
+    assert starts[0].plan[7] == ("copy", 3) and starts[1].plan[7] == "free"  # the returning A's last bar: kept, or new
+    assert starts[0].plan[6] == starts[1].plan[6] == ("copy", 2) and starts[0].plan[11] == "cadence"

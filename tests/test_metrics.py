@@ -296,6 +296,10 @@ def test_song_features_by_hand():
     assert f["bars"] == 8 and f["notes_per_bar"] == 19 / 8 and f["pitch_range"] == 9  # G to e
     assert f["repeated_bars"] == 3 / 8  # bars 3, 4 and 7 came before
     assert f["repeated_phrases"] == 0  # the two 4-bar phrases differ
+    assert f["melody_repeated_bars"] == 3 / 8 and f["melody_repeated_phrases"] == 0  # the same without the chord names
+    sung = M.song_features(HEADER + '"C"c2 e2 | "G7"d4 | "C"c2 e2 | "G7"d4 |\n"Am"c2 e2 | "D7"d4 | "F"c2 e2 | "G7"d4 |')
+    assert (sung["repeated_bars"], sung["repeated_phrases"]) == (3 / 8, 0)  # "Am"c2 e2 is a new bar with its chord...
+    assert (sung["melody_repeated_bars"], sung["melody_repeated_phrases"]) == (6 / 8, 1 / 2)  # ...and a sung repeat
     assert f["ends_on_tonic"] == 1 and f["ends_on_tonic_chord"] == 1
     assert f["offbeat"] == pytest.approx(2 / 19)  # the second and fourth eighth notes of bar 5
     assert f["rests"] == pytest.approx(2 / 32) and f["chords_per_bar"] == 1 and f["distinct_chords"] == 3
