@@ -35,7 +35,8 @@ CHORD_TONE_BIAS = 1.75
 INTERVAL_WEIGHT = 0.5
 # How hard the balance steers each melody toward its own aims, drawn from the real songs'
 # spread: its mix of repeats, steps, skips and leaps (`meter.move_aims`), how often it ties,
-# its pace (`meter.paces`) and its share off the scale (`meter.colours`). The prior alone left
+# its pace (`meter.paces`), its share off the scale (`meter.colours`) and its rests
+# (`meter.pauses`). The prior alone left
 # 0.22 repeated notes and 0.38 steps (real: 0.15, 0.49); a lean of 1 moved them a third of the
 # way, 3 most of it (0.18, 0.44; benchmarks/bench_realism.py).
 MOVE_BALANCE = 3.0
@@ -56,7 +57,7 @@ class GenerateConfig:
     form: str | None = "auto"  # song: a form per candidate drawn from the real songs', one like "AABA", or None
     cadence: bool = True  # song: the last bar on the tonic (a tonic chord as real songs end, the melody on C)
     intervals: float = INTERVAL_WEIGHT  # song: weight of the real songs' melodic moves (`meter.INTERVAL_SHARES`; 0: off)
-    balance: float = MOVE_BALANCE  # song: steer each melody's moves, ties, pace and chromatic share toward aims drawn from the real songs' (0: off)
+    balance: float = MOVE_BALANCE  # song: steer each melody's moves, ties, pace, chromatic share and rests toward aims drawn from the real songs' (0: off)
     motifs: bool = True  # song: free bars may repeat the bar 1, 2 or 4 before, as often as in real melodies (`meter.MOTIF_SHARES`)
     ranges: bool = True  # song: each melody keeps to a range drawn from the real songs' (`tasks.RANGES`), a soft limit
     # (without it the balanced melodies spanned 17 semitones, real ones 15)

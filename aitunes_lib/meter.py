@@ -412,6 +412,8 @@ class FormState(BarState):
     pace: float | None = None  # the notes per quarter this melody aims at (`DENSITY`); None for the model's own
     onsets: int = 0  # notes struck so far (a tied continuation is not struck again)
     colour: float | None = None  # the share of its note time this melody aims to spend off the C major scale (`CHROMATIC`)
+    pause: float | None = None  # the share of its time it aims to rest (`RESTING`)
+    rested: float = 0.0  # quarters of rests so far
     sung: float = 0.0  # quarters of notes so far, and how many of them off the scale
     off_scale: float = 0.0
 
@@ -504,13 +506,27 @@ PACE_MEMORY = 8.0  # quarters: the pace counts as kept over this many already
 CHROMATIC = 0.057
 CHROMATIC_SPREAD = 17.0
 COLOUR_MEMORY = 16.0  # quarters
+# Rests: 5.9% of real songs' time (the mean; a Beta with concentration 16); the model rested 3.8%.
+# `tests/test_meter.py` measures every one of these tables again from the data.
+RESTING = 0.059
+RESTING_SPREAD = 16.0
 UNTIED = 30.0  # after a tie, other notes' logit penalty (the mask forbids them too); the bias keeps notes' total share
+
+
+def _shares(mean: float, spread: float, n: int, seed: int | None, stream: int) -> list[float]:
+    """n shares from a Beta with this mean and concentration (at least 0.001 each), from their own seeded stream."""
+    rng = np.random.default_rng(None if seed is None else [seed, stream])
+    return [float(max(x, 1e-3)) for x in rng.beta(mean * spread, (1 - mean) * spread, size=n)]
 
 
 def colours(n: int, seed: int | None) -> list[float]:
     """n shares of note time off the C major scale, one per melody, around the real songs' (`CHROMATIC`)."""
-    rng = np.random.default_rng(None if seed is None else [seed, 6])
-    return [float(max(x, 1e-3)) for x in rng.beta(CHROMATIC * CHROMATIC_SPREAD, (1 - CHROMATIC) * CHROMATIC_SPREAD, size=n)]
+    return _shares(CHROMATIC, CHROMATIC_SPREAD, n, seed, 6)
+
+
+def pauses(n: int, seed: int | None) -> list[float]:
+    """n shares of time resting, one per melody, around the real songs' (`RESTING`)."""
+    return _shares(RESTING, RESTING_SPREAD, n, seed, 8)
 
 
 def paces(n: int, seed: int | None) -> list[float]:
@@ -597,8 +613,11 @@ class FormRules:
         self._tie_rules(state, mask)
         if 0 <= b < len(state.plan) and state.plan[b] == "cadence":
             notes = np.zeros_like(mask)
-            notes[self.tonic_notes] = True
-            if state.cadence_note:
+            if not state.cadence_note:
+                notes[self.tonic_notes] = True
+            elif state.tied and state.last_pitch is not None:  # the landing note held on
+                notes[self.rules.note_ids[self.pitched & (self.note_numbers == state.last_pitch)]] = True
+            else:  # once landed, the melody holds its tonic (a tie) or rests: no more notes after the cadence's
                 notes[self.rests] = True
             keep = mask & (notes | (kinds == TIE) | (kinds == BARLINE))
             if keep.any():
@@ -643,8 +662,10 @@ class FormRules:
             if not (same & self.rules._fits(room - self.rules.note_ticks[Fraction(1)], state.bar_index == 0)).any():
                 mask[self.kinds == TIE] = False
         elif room == 0:
+            b = state.bar_index - state.offset + 1
+            forced = 0 < b < len(state.plan) and state.plan[b] != "free"  # a copied bar or the cadence comes next
             ahead = self._next_pitch(state)
-            if ahead is not None and (ahead[1] or ahead[0] != state.last_pitch):
+            if forced and (ahead is None or ahead[1] or ahead[0] != state.last_pitch):  # a rest, or another pitch, opens it
                 mask[self.kinds == TIE] = False
 
     def _need(self, state: FormState, b: int) -> int:
@@ -670,7 +691,8 @@ class FormRules:
         ties = self.balance and state.aim and state.last == NOTE_KIND and not state.last_rest
         pace = self.balance and state.pace is not None and untied is None and not state.tuplet_left
         colour = self.balance and state.colour is not None and untied is None
-        if state.forcing or not (nudge or moves or limit or ties or pace or colour or ahead is not None or untied is not None):
+        resting = self.balance and state.pause is not None and untied is None
+        if state.forcing or not (nudge or moves or limit or ties or pace or colour or resting or ahead is not None or untied is not None):
             return None
         bonus = np.zeros(len(self.kinds), dtype=np.float32)
         if untied is not None:  # the tied pitch takes the notes' whole share (masked alone, chord symbols would gain it)
@@ -690,6 +712,9 @@ class FormRules:
             quarters = (state.bar_index * self.rules.bar + state.elapsed) / self.rules.ticks_per_quarter
             made = (state.onsets + PACE_MEMORY * state.pace) / (quarters + PACE_MEMORY)
             bonus[self.rules.note_ids] += self.balance * math.log(made / state.pace) * self.doublings
+        if resting:  # its share of time resting
+            rested = (state.rested + COLOUR_MEMORY * state.pause) / (state.sung + state.rested + COLOUR_MEMORY)
+            bonus[self.rests] += self.balance * math.log(state.pause / rested)
         if colour:  # off the scale as much as this melody aims to be
             made = (state.off_scale + COLOUR_MEMORY * state.colour) / (state.sung + COLOUR_MEMORY)
             bonus[self.rules.note_ids[self.off_scale]] += self.balance * math.log(state.colour / made)
@@ -740,7 +765,9 @@ class FormRules:
         elif kind == TIE:
             state.tied = True
             state.ties += 1
-        elif kind == NOTE_KIND and not self.rules.is_rest[token]:
+        elif kind == NOTE_KIND and self.rules.is_rest[token]:
+            state.rested += self.quarters[int(np.searchsorted(self.rules.note_ids, token))]
+        elif kind == NOTE_KIND:
             pitch, tied = self.pitch_of.get(token), state.tied
             if pitch is not None and state.last_pitch is not None and not state.tied:
                 state.moves[MOVE_GROUPS[min(abs(pitch - state.last_pitch), len(MOVE_GROUPS) - 1)]] += 1
@@ -812,10 +839,11 @@ class SongForm:
         aims = move_aims(len(plans), self.seed) if self.balance else [()] * len(plans)
         strides = paces(len(plans), self.seed) if self.balance else [None] * len(plans)
         shades = colours(len(plans), self.seed) if self.balance else [None] * len(plans)
+        rests = pauses(len(plans), self.seed) if self.balance else [None] * len(plans)
         starts = [FormState(plan=motif_plan(plan, rng) if self.motifs else plan,
                             closing=encode(f" `{self.endings[i % len(self.endings)]}`"),
                             span=self.ranges[i % len(self.ranges)] if self.ranges else None, aim=aims[i], pace=strides[i],
-                            colour=shades[i])
+                            colour=shades[i], pause=rests[i])
                   for i, plan in enumerate(plans)]
         return rules, starts
 

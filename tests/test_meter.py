@@ -239,6 +239,8 @@ def test_a_form_copies_its_returns_and_ends_on_the_tonic(vocab, seed, form, endi
     last = abc.parse_abc(abc.decode_seed(PROMPT, melody)).parts[0].getElementsByClass("Measure")[-1]
     assert [c.figure for c in last.recurse().getElementsByClass("ChordSymbol")] == [chords.music21_figure(ending)]
     assert {n.pitch.pitchClass for n in last.recurse().notes if n.isNote} == {0}  # the melody lands on the tonic
+    struck = [n for n in last.recurse().notes if n.isNote and (n.tie is None or n.tie.type == "start")]
+    assert len(struck) <= 1, melody  # once: held on or followed by rests
 
 
 def test_the_chord_tone_nudge_of_a_form_follows_the_last_chord(vocab):
@@ -261,20 +263,24 @@ def test_the_interval_table_is_what_the_training_songs_do(prepared):
     from aitunes_lib import dataset
     from aitunes_lib.meter import INTERVAL_SHARES
 
-    from aitunes_lib.meter import DENSITY, DENSITY_SPREAD, MOVE_GROUPS, MOVE_SHARES, MOVE_SPREAD, TIE_SHARE
+    from aitunes_lib.meter import (CHROMATIC, CHROMATIC_SPREAD, DENSITY, DENSITY_SPREAD, MOVE_GROUPS, MOVE_SHARES, MOVE_SPREAD,
+                                   RESTING, RESTING_SPREAD, TIE_SHARE)
 
     counts = np.zeros(len(INTERVAL_SHARES))
-    mixes, notes, ties, paces = [], 0, 0, []
+    mixes, notes, ties, paces, off_scale, resting = [], 0, 0, [], [], []
     for song in prepared[0].songs:
         completion = dataset.seed_record(song)["completion"]
         body = abc.CHORD.sub(" ", completion.split(abc.END)[0])  # `<end>` holds no notes
         struck = notes - ties
         last, tied = None, False
         mix = np.zeros(len(MOVE_SHARES))
+        sung = off = rests = 0.0  # quarters
         for match in abc.NOTE.finditer(body):
-            number = abc.pitch_number(match.group(0))
+            number, quarters = abc.pitch_number(match.group(0)), float(abc.note_length(match.group(0)) or 0)
             if number is None:
+                rests += quarters
                 continue
+            sung, off = sung + quarters, off + quarters * (number % 12 not in (0, 2, 4, 5, 7, 9, 11))
             if last is not None and not tied:
                 counts[min(abs(number - last), len(counts) - 1)] += 1
                 mix[MOVE_GROUPS[min(abs(number - last), len(MOVE_GROUPS) - 1)]] += 1
@@ -283,6 +289,8 @@ def test_the_interval_table_is_what_the_training_songs_do(prepared):
         if mix.sum() >= 10:
             mixes.append(mix / mix.sum())
         paces.append((notes - ties - struck) / float(sum(abc.bar_lengths(completion))))  # notes struck per quarter
+        off_scale.append(off / sung)
+        resting.append(rests / (rests + sung))
     assert counts.sum() > 50_000
     assert np.allclose(counts / counts.sum(), INTERVAL_SHARES, atol=0.001)
     # the balance's aims: each song's own mix of moves, their mean and spread (a Dirichlet's concentration)
@@ -292,6 +300,8 @@ def test_the_interval_table_is_what_the_training_songs_do(prepared):
     assert round(float((mean * (1 - mean)).sum() / variance.sum() - 1)) == MOVE_SPREAD
     assert round(ties / notes, 3) == TIE_SHARE
     assert round(float(np.exp(np.log(paces).mean())), 2) == DENSITY and round(float(np.log(paces).std()), 2) == DENSITY_SPREAD
+    for shares, mean, spread in ((off_scale, CHROMATIC, CHROMATIC_SPREAD), (resting, RESTING, RESTING_SPREAD)):  # Betas by their moments
+        assert round(float(np.mean(shares)), 3) == mean and round(float(np.mean(shares) * (1 - np.mean(shares)) / np.var(shares) - 1)) == spread
 
 
 def note_bias_after(vocab, form, notes: str):
@@ -301,7 +311,7 @@ def note_bias_after(vocab, form, notes: str):
     form_rules, starts = form.build(rules, tokenizer.encode, None)
     state = starts[0]
     before = form_rules.bias(state)
-    assert before is None or not before.any()  # no note yet: nothing to move from, no range to keep, on pace
+    assert before is None or np.abs(before).max() < 1e-5  # no note yet: nothing to move from, no range to keep, on every aim
     for token in tokenizer.encode(notes) if isinstance(notes, str) else notes:
         form_rules.advance(state, token)
     bonus = form_rules.bias(state)
@@ -466,6 +476,23 @@ def test_the_balance_leaves_the_scale_as_often_as_real_melodies(vocab):
     assert colours(3, 5) == colours(3, 5) != colours(3, 6)
     assert abs(drawn.mean() - CHROMATIC) < 0.005 and abs(drawn.std() - 0.054) < 0.01  # the real songs' spread: 0.054
     assert CHROMATIC_SPREAD == round(CHROMATIC * (1 - CHROMATIC) / 0.054**2 - 1)
+
+
+def test_the_balance_rests_as_often_as_real_melodies(vocab):
+    from aitunes_lib.meter import RESTING, SongForm, pauses
+
+    form = SongForm(("A",), section_bars=8, balance=1.0, seed=0)
+    busy, rules, state = note_bias_after(vocab, form, " C E G E | D E C E |")
+    assert state.rested == 0 and state.pause is not None
+    rest = rules.rests[0]
+    assert busy[vocab[0].decode([int(rest)]).strip()] > 0.2  # 8 quarters without a breath: a rest is welcome
+    token = {t.strip(): int(i) for i, t in zip(rules.rules.note_ids, rules.rules.note_texts)} | {"|": int(np.flatnonzero(rules.kinds == BARLINE)[0])}
+    resting, _, state = note_bias_after(vocab, form, [token[t] for t in "z z z z | z z C C |".split()])
+    assert state.rested == 6 and state.sung == 2
+    assert resting[vocab[0].decode([int(rest)]).strip()] < -1  # mostly rests so far: sing
+    drawn = np.array(pauses(4000, seed=1))
+    assert pauses(3, 5) == pauses(3, 5) != pauses(3, 6)
+    assert abs(drawn.mean() - RESTING) < 0.005 and abs(drawn.std() - 0.057) < 0.01  # the real songs' spread: 0.057
 
 
 @pytest.mark.parametrize("knob", [{"balance": -1.0}, {"balance": 5.0}, {"intervals": 9.0}])
