@@ -194,7 +194,7 @@ def test_song_forms_are_drawn_from_the_real_songs_and_played_as_written():
     assert all(len(set(f.split("*")[0])) == len(f.split("*")[0]) for f in tasks.sample_forms(50, 2, None))  # nothing returns
     prompt = tasks.get("song").prompt(tasks.Request("Tea", "Me"), GenerateConfig(n=3, seed=0, form="AB*2"))
     assert prompt.constraint == meter.SongForm(("AB", "AB", "AB"), 8, vary=(0, 1), cadence=True, endings=prompt.constraint.endings, tone_bias=1.75,
-                                               intervals=0.5, balance=3.0, motifs=True, ranges=prompt.constraint.ranges, seed=0)
+                                               intervals=0.5, balance=4.0, motifs=True, ranges=prompt.constraint.ranges, seed=0)
     assert len(prompt.constraint.endings) == 3 and set(prompt.constraint.endings) <= set(tasks.ENDINGS)
     assert tasks.sample_endings(400, 1).count("C") > tasks.sample_endings(400, 1).count("C6") > 0  # as in the real songs
     assert len(prompt.constraint.ranges) == 3 and set(prompt.constraint.ranges) <= set(tasks.RANGES)  # on by default
