@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import re
 from fractions import Fraction
 from typing import Callable, Sequence
 
@@ -400,6 +401,7 @@ class FormState(BarState):
     chord: frozenset[int] = frozenset()  # the pitch classes of the chord symbol sounding now
     cadence_note: bool = False  # the last bar has its first note
     last_pitch: int | None = None  # the last note's pitch (semitones above middle C), for the interval prior
+    last_spelling: int = -1  # how the last note was written (`FormRules.spellings`): a tie continues that spelling
     tied: bool = False  # a tie follows the last note: the next note continues it (across a bar line too)
     span: int | None = None  # the widest range this melody may take, in semitones (None: any)
     low: int | None = None  # its lowest and highest pitch so far
@@ -587,6 +589,9 @@ class FormRules:
         self.prior = interval_prior(intervals)
         self.note_pcs = np.array([pitch_class(text) for text in rules.note_texts], dtype=np.int64)
         self.off_scale = self.pitched & ~np.isin(self.note_pcs % 12, (0, 2, 4, 5, 7, 9, 11))  # note tokens off C major
+        written = [re.match(r"\s*([_^=]*[A-Ga-gz][,']*)", text) for text in rules.note_texts]  # accidental, letter, octave
+        codes: dict[str, int] = {}
+        self.spellings = np.array([codes.setdefault(m.group(1), len(codes)) if m else -1 for m in written], dtype=np.int64)
         self.tonic_notes = rules.note_ids[(self.note_pcs == 0) & ~rules.is_rest[rules.note_ids]]
         self.rests = rules.note_ids[rules.is_rest[rules.note_ids]]
         self.bias_group = rules.note_ids  # the nudge moves probability among notes and rests only
@@ -616,7 +621,7 @@ class FormRules:
             if not state.cadence_note:
                 notes[self.tonic_notes] = True
             elif state.tied and state.last_pitch is not None:  # the landing note held on
-                notes[self.rules.note_ids[self.pitched & (self.note_numbers == state.last_pitch)]] = True
+                notes[self.rules.note_ids[self.pitched & (self.spellings == state.last_spelling)]] = True
             else:  # once landed, the melody holds its tonic (a tie) or rests: no more notes after the cadence's
                 notes[self.rests] = True
             keep = mask & (notes | (kinds == TIE) | (kinds == BARLINE))
@@ -644,7 +649,7 @@ class FormRules:
         b = state.bar_index - state.offset
         if not state.tied or state.last_pitch is None or (0 <= b < len(state.plan) and state.plan[b] == "cadence"):
             return None
-        return self.rules.note_ids[~(self.pitched & (self.note_numbers == state.last_pitch))]
+        return self.rules.note_ids[~(self.pitched & (self.spellings == state.last_spelling))]
 
     def _tie_rules(self, state: FormState, mask: np.ndarray) -> None:
         """A tie joins two notes of one pitch: after it, only that pitch (any length) may follow,
@@ -658,14 +663,17 @@ class FormRules:
             return
         room = self.rules.bar - state.elapsed
         if room > 0 and not state.tuplet_left:  # some note of this pitch must fit what is left of the bar
-            same = self.pitched & (self.note_numbers == state.last_pitch)
+            same = self.pitched & (self.spellings == state.last_spelling)
             if not (same & self.rules._fits(room - self.rules.note_ticks[Fraction(1)], state.bar_index == 0)).any():
                 mask[self.kinds == TIE] = False
         elif room == 0:
             b = state.bar_index - state.offset + 1
+            if b >= len(state.plan) > 0:  # the song ends here: nothing to tie into
+                mask[self.kinds == TIE] = False
+                return
             forced = 0 < b < len(state.plan) and state.plan[b] != "free"  # a copied bar or the cadence comes next
             ahead = self._next_pitch(state)
-            if forced and (ahead is None or ahead[1] or ahead[0] != state.last_pitch):  # a rest, or another pitch, opens it
+            if forced and (ahead is None or ahead[1] or ahead[2] != state.last_spelling):  # a rest, or another note, opens it
                 mask[self.kinds == TIE] = False
 
     def _need(self, state: FormState, b: int) -> int:
@@ -722,7 +730,7 @@ class FormRules:
             made = (state.ties + BALANCE_MEMORY * TIE_SHARE) / (state.notes + BALANCE_MEMORY)
             bonus[self.kinds == TIE] += self.balance * math.log(TIE_SHARE / made)
         if ahead is not None:  # the note that ends the bar leads into the next bar's first note, as a move does
-            target, tonic = ahead
+            target, tonic, _ = ahead
             distance = np.abs(self.note_numbers - target)
             if tonic:  # the cadence's tonic may fall in any octave: the nearest C
                 distance = np.minimum(self.note_numbers % 12, 12 - self.note_numbers % 12)
@@ -733,21 +741,22 @@ class FormRules:
             bonus[self.rules.note_ids[outside]] -= RANGE_PENALTY
         return bonus
 
-    def _next_pitch(self, state: FormState) -> tuple[int, bool] | None:
-        """The first pitch of the next bar when it is already known (a copied bar's, or the
-        cadence's tonic: `(0, True)`); None when the model will choose it or a rest opens it."""
+    def _next_pitch(self, state: FormState) -> tuple[int, bool, int] | None:
+        """The first note of the next bar when it is already known, as (pitch, tonic, spelling):
+        a copied bar's, or the cadence's tonic `(0, True, -1)`; None when the model will choose it
+        or a rest opens it."""
         b = state.bar_index - state.offset + 1
         if state.bar_index == 0 and state.elapsed < self.rules.bar or not 0 < b < len(state.plan):
             return None
         step = state.plan[b]
         if step == "cadence":
-            return (0, True)
+            return (0, True, -1)
         if not isinstance(step, tuple) or step[1] + state.offset >= len(state.bars):
             return None
         for token in state.bars[step[1] + state.offset]:
             if self.kinds[token] == NOTE_KIND:
                 pitch = self.pitch_of.get(token)
-                return None if pitch is None else (pitch, False)
+                return None if pitch is None else (pitch, False, int(self.spellings[int(np.searchsorted(self.rules.note_ids, token))]))
         return None
 
     def advance(self, state: FormState, token: int) -> FormState:
@@ -773,6 +782,7 @@ class FormRules:
                 state.moves[MOVE_GROUPS[min(abs(pitch - state.last_pitch), len(MOVE_GROUPS) - 1)]] += 1
             state.tied = False
             state.last_pitch = pitch
+            state.last_spelling = int(self.spellings[int(np.searchsorted(self.rules.note_ids, token))])
             state.notes += pitch is not None
             state.onsets += not tied
             index = int(np.searchsorted(self.rules.note_ids, token))
