@@ -350,11 +350,30 @@ def test_the_interval_prior_makes_the_base_models_melodies_move_by_step():
     backend = local.LocalBackend(local.BASE_CHECKPOINT)
 
     def mean_interval(weight: float) -> float:
-        songs = generate(backend, "song", Request("Interval Test", "Pytest"), GenerateConfig(n=6, seed=3, intervals=weight))
+        songs = generate(backend, "song", Request("Interval Test", "Pytest"), GenerateConfig(n=6, seed=3, intervals=weight, balance=0.0))  # the prior alone
         values = [metrics.song_features(s)["mean_interval"] for s in songs if s.scores.get("valid", True)]
         return float(np.nanmedian(values))
 
     assert mean_interval(1.5) < mean_interval(0.0) - 0.3
+
+
+@pytest.mark.slow
+def test_the_balance_brings_the_base_models_melodies_to_a_real_pace_and_colour():
+    """The committed base alone strikes about 7 notes a bar and never leaves the scale; the balance
+    brings both to real songs' levels (3.2 notes a bar, 4% of the time off the scale)."""
+    from aitunes_lib import metrics
+    from aitunes_lib.backends import local
+    from aitunes_lib.generate import GenerateConfig, Request, generate
+
+    backend = local.LocalBackend(local.BASE_CHECKPOINT)
+
+    def medians(balance: float) -> tuple[float, float]:
+        songs = generate(backend, "song", Request("Balance Test", "Pytest"), GenerateConfig(n=6, seed=3, balance=balance))
+        rows = [metrics.song_features(s) for s in songs if s.scores.get("valid", True)]
+        return tuple(float(np.nanmedian([r[k] for r in rows])) for k in ("notes_per_bar", "in_scale"))
+
+    (busy, scale), (paced, coloured) = medians(0.0), medians(4.0)
+    assert abs(paced - 3.2) < abs(busy - 3.2) - 1 and coloured < scale
 
 
 def test_motifs_repeat_a_bar_a_short_way_back_as_often_as_real_melodies():
