@@ -652,8 +652,9 @@ class FormRules:
         return self.rules.note_ids[~(self.pitched & (self.spellings == state.last_spelling))]
 
     def _tie_rules(self, state: FormState, mask: np.ndarray) -> None:
-        """A tie joins two notes of one pitch: after it, only that pitch (any length) may follow,
-        and a note that ends the bar may be tied only into a next bar that opens on its pitch.
+        """A tie joins two notes of one pitch: after it, only that note as it was written (any
+        length) may follow; a tie is offered only where such a note fits, and a note that ends
+        the bar may be tied only into a next bar that opens on it (nothing past the last bar).
         Left free, the model tied notes into rests and into leaps, which no prior weighed."""
         other = self._untied(state)
         if other is not None and mask[self.rules.note_ids].sum() > mask[other].sum():  # a note of that pitch fits: keep only those
@@ -781,11 +782,10 @@ class FormRules:
             if pitch is not None and state.last_pitch is not None and not state.tied:
                 state.moves[MOVE_GROUPS[min(abs(pitch - state.last_pitch), len(MOVE_GROUPS) - 1)]] += 1
             state.tied = False
-            state.last_pitch = pitch
-            state.last_spelling = int(self.spellings[int(np.searchsorted(self.rules.note_ids, token))])
+            index = int(np.searchsorted(self.rules.note_ids, token))
+            state.last_pitch, state.last_spelling = pitch, int(self.spellings[index])
             state.notes += pitch is not None
             state.onsets += not tied
-            index = int(np.searchsorted(self.rules.note_ids, token))
             state.sung += self.quarters[index]
             state.off_scale += self.quarters[index] * self.off_scale[index]
             if state.last_pitch is not None:
@@ -814,7 +814,9 @@ class SongForm:
     `section_bars`), the returns copied, the last bar a cadence on the tonic (on one tonic chord
     per candidate, `endings`, cycled like the forms), `tone_bias` for notes on the sounding
     chord's tones, `intervals`, the weight of the real songs' moves, `motifs`, short repeats,
-    and `ranges`, each melody's widest range."""
+    `ranges`, each melody's widest range, `balance`, how hard each melody leans toward aims
+    drawn for it from the real songs' spread, and `vary`, the bars left free when a section
+    first returns (per candidate, cycled, when a tuple)."""
 
     forms: tuple[str, ...] = ("AABA",)
     section_bars: int = 8
@@ -826,7 +828,7 @@ class SongForm:
     seed: int | None = None  # for the motifs' draw
     tone_bias: float = 0.0
     intervals: float = 0.0
-    balance: float = 0.0  # how hard each melody is steered toward its own mix of moves (`move_aims`); 0: off
+    balance: float = 0.0  # how hard each melody leans toward its own aims (moves, ties, pace, colour, rests); 0: off
 
     def describe(self) -> str:
         return f"the form {'/'.join(sorted(set(self.forms)))} with a cadence" if self.cadence else f"the form {'/'.join(self.forms)}"

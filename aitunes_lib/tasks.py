@@ -242,8 +242,10 @@ class SongTask(Task):
     By default the decoder also gives it a song's shape: a form drawn from the real songs'
     forms (sections that return are copied, with short motif repeats), a last bar on the tonic
     over a tonic chord drawn from the real endings, a nudge toward the sounding chord's tones,
-    and real melodies' intervals weighed into each note. `GenerateConfig(shape=False)`
-    leaves the model alone with the meter rules, as before.
+    real melodies' intervals weighed into each note, a range per melody, and the balance: each
+    melody leans toward its own moves, ties, pace, chromatic share and rests, drawn from the
+    real songs' spread. `GenerateConfig(shape=False)` leaves the model alone with the meter
+    rules, as before.
     """
 
     name, marker, label = "song", abc.SONG, "song"
