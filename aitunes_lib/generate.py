@@ -36,9 +36,9 @@ INTERVAL_WEIGHT = 0.5
 # How hard the balance steers each melody toward its own aims, drawn from the real songs'
 # spread: its mix of repeats, steps, skips and leaps (`meter.move_aims`), how often it ties,
 # its pace (`meter.paces`), its share off the scale (`meter.colours`) and its rests
-# (`meter.pauses`). The prior alone left
-# 0.22 repeated notes and 0.38 steps (real: 0.15, 0.49); a lean of 1 moved them a third of the
-# way, 3 most of it (0.18, 0.44), and 4 gave the best mean overlap on two sets of seeds
+# (`meter.pauses`). The prior alone left 0.22 repeated notes and 0.38 steps (real: 0.15,
+# 0.49); a lean of 1 moved them a third of the way, 3 most of it (0.18, 0.44), and 4 gave the
+# best mean overlap on two sets of seeds
 # (0.854 against 0.845 at 3; benchmarks/bench_realism.py).
 MOVE_BALANCE = 4.0
 
