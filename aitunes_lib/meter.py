@@ -507,7 +507,7 @@ PACE_MEMORY = 8.0  # quarters: the pace counts as kept over this many already
 # scale (2%). Each melody draws its share from a Beta with that mean and concentration.
 CHROMATIC = 0.057
 CHROMATIC_SPREAD = 17.0
-COLOUR_MEMORY = 16.0  # quarters
+TIME_MEMORY = 16.0  # quarters: the shares of note time and of rest count as kept over this many already
 # Rests: 5.9% of real songs' time (the mean; a Beta with concentration 16); the model rested 3.8%.
 # `tests/test_meter.py` measures every one of these tables again from the data.
 RESTING = 0.059
@@ -515,9 +515,21 @@ RESTING_SPREAD = 16.0
 UNTIED = 30.0  # after a tie, other notes' logit penalty (the mask forbids them too); the bias keeps notes' total share
 
 
+def _stream(seed: int | None, stream: int) -> np.random.Generator:
+    """A generator for one kind of draw: each `stream` of a seed draws apart from the others."""
+    return np.random.default_rng(None if seed is None else [seed, stream])
+
+
+def _behind(done: "float | np.ndarray", total: float, aim: "float | np.ndarray", memory: float) -> "float | np.ndarray":
+    """log(aim / share so far): how far a melody is behind its aim (negative: ahead), where
+    the share so far counts the aim as already kept over `memory` more of the total."""
+    made = (done + memory * aim) / (total + memory)
+    return np.log(aim / made)
+
+
 def _shares(mean: float, spread: float, n: int, seed: int | None, stream: int) -> list[float]:
     """n shares from a Beta with this mean and concentration (at least 0.001 each), from their own seeded stream."""
-    rng = np.random.default_rng(None if seed is None else [seed, stream])
+    rng = _stream(seed, stream)
     return [float(max(x, 1e-3)) for x in rng.beta(mean * spread, (1 - mean) * spread, size=n)]
 
 
@@ -533,13 +545,13 @@ def pauses(n: int, seed: int | None) -> list[float]:
 
 def paces(n: int, seed: int | None) -> list[float]:
     """n paces (notes per quarter), one per melody, drawn around the real songs' (`DENSITY`, `DENSITY_SPREAD`)."""
-    rng = np.random.default_rng(None if seed is None else [seed, 5])
+    rng = _stream(seed, 5)
     return [float(x) for x in DENSITY * np.exp(DENSITY_SPREAD * rng.standard_normal(n))]
 
 
 def move_aims(n: int, seed: int | None) -> list[tuple[float, ...]]:
     """n mixes of moves, one per melody, drawn around the real songs' (`MOVE_SHARES`, `MOVE_SPREAD`)."""
-    rng = np.random.default_rng(None if seed is None else [seed, 4])
+    rng = _stream(seed, 4)
     shares = np.array(MOVE_SHARES) / sum(MOVE_SHARES)
     return [tuple(float(x) for x in np.maximum(row, 1e-3)) for row in rng.dirichlet(shares * MOVE_SPREAD, size=n)]
 
@@ -584,6 +596,7 @@ class FormRules:
         self.doublings = np.log2(rules.note_ticks[Fraction(1)] / rules.ticks_per_quarter).astype(np.float32)  # 0 for a quarter
         numbers = [pitch_number(text) for text in rules.note_texts]
         self.pitch_of = {token: number for token, number in zip(rules.note_ids.tolist(), numbers) if number is not None}
+        self.index_of = {token: i for i, token in enumerate(rules.note_ids.tolist())}  # a note token's place in the arrays below
         self.pitched = np.array([number is not None for number in numbers])
         self.note_numbers = np.array([number if number is not None else 0 for number in numbers], dtype=np.int64)
         self.prior = interval_prior(intervals)
@@ -621,7 +634,7 @@ class FormRules:
             if not state.cadence_note:
                 notes[self.tonic_notes] = True
             elif state.tied and state.last_pitch is not None:  # the landing note held on
-                notes[self.rules.note_ids[self.pitched & (self.spellings == state.last_spelling)]] = True
+                notes[self.rules.note_ids[self._held(state)]] = True
             else:  # once landed, the melody holds its tonic (a tie) or rests: no more notes after the cadence's
                 notes[self.rests] = True
             keep = mask & (notes | (kinds == TIE) | (kinds == BARLINE))
@@ -649,7 +662,11 @@ class FormRules:
         b = state.bar_index - state.offset
         if not state.tied or state.last_pitch is None or (0 <= b < len(state.plan) and state.plan[b] == "cadence"):
             return None
-        return self.rules.note_ids[~(self.pitched & (self.spellings == state.last_spelling))]
+        return self.rules.note_ids[~self._held(state)]
+
+    def _held(self, state: FormState) -> np.ndarray:
+        """Over the note tokens: the last note as it was written, at any length (what a tie continues)."""
+        return self.pitched & (self.spellings == state.last_spelling)
 
     def _tie_rules(self, state: FormState, mask: np.ndarray) -> None:
         """A tie joins two notes of one pitch: after it, only that note as it was written (any
@@ -664,8 +681,7 @@ class FormRules:
             return
         room = self.rules.bar - state.elapsed
         if room > 0 and not state.tuplet_left:  # some note of this pitch must fit what is left of the bar
-            same = self.pitched & (self.spellings == state.last_spelling)
-            if not (same & self.rules._fits(room - self.rules.note_ticks[Fraction(1)], state.bar_index == 0)).any():
+            if not (self._held(state) & self.rules._fits(room - self.rules.note_ticks[Fraction(1)], state.bar_index == 0)).any():
                 mask[self.kinds == TIE] = False
         elif room == 0:
             b = state.bar_index - state.offset + 1
@@ -713,23 +729,18 @@ class FormRules:
             distance = np.minimum(np.abs(self.note_numbers - state.last_pitch), len(self.prior) - 1)[self.pitched]
             shift = self.prior[distance]
             if self.balance and state.aim:  # lean toward the groups of moves this melody is behind on
-                aim = np.array(state.aim)
-                made = (np.array(state.moves) + BALANCE_MEMORY * aim) / (sum(state.moves) + BALANCE_MEMORY)
-                shift = shift + (self.balance * np.log(aim / made)).astype(np.float32)[self.groups[distance]]
+                lean = self.balance * _behind(np.array(state.moves), sum(state.moves), np.array(state.aim), BALANCE_MEMORY)
+                shift = shift + lean.astype(np.float32)[self.groups[distance]]
             bonus[self.rules.note_ids[self.pitched]] += shift
         if pace:  # ahead of its pace: longer notes; behind: shorter (by each note's length in doublings)
             quarters = (state.bar_index * self.rules.bar + state.elapsed) / self.rules.ticks_per_quarter
-            made = (state.onsets + PACE_MEMORY * state.pace) / (quarters + PACE_MEMORY)
-            bonus[self.rules.note_ids] += self.balance * math.log(made / state.pace) * self.doublings
+            bonus[self.rules.note_ids] -= self.balance * _behind(state.onsets, quarters, state.pace, PACE_MEMORY) * self.doublings
         if resting:  # its share of time resting
-            rested = (state.rested + COLOUR_MEMORY * state.pause) / (state.sung + state.rested + COLOUR_MEMORY)
-            bonus[self.rests] += self.balance * math.log(state.pause / rested)
+            bonus[self.rests] += self.balance * _behind(state.rested, state.sung + state.rested, state.pause, TIME_MEMORY)
         if colour:  # off the scale as much as this melody aims to be
-            made = (state.off_scale + COLOUR_MEMORY * state.colour) / (state.sung + COLOUR_MEMORY)
-            bonus[self.rules.note_ids[self.off_scale]] += self.balance * math.log(state.colour / made)
+            bonus[self.rules.note_ids[self.off_scale]] += self.balance * _behind(state.off_scale, state.sung, state.colour, TIME_MEMORY)
         if ties:  # as often as real melodies tie a note
-            made = (state.ties + BALANCE_MEMORY * TIE_SHARE) / (state.notes + BALANCE_MEMORY)
-            bonus[self.kinds == TIE] += self.balance * math.log(TIE_SHARE / made)
+            bonus[self.kinds == TIE] += self.balance * _behind(state.ties, state.notes, TIE_SHARE, BALANCE_MEMORY)
         if ahead is not None:  # the note that ends the bar leads into the next bar's first note, as a move does
             target, tonic, _ = ahead
             distance = np.abs(self.note_numbers - target)
@@ -757,7 +768,7 @@ class FormRules:
         for token in state.bars[step[1] + state.offset]:
             if self.kinds[token] == NOTE_KIND:
                 pitch = self.pitch_of.get(token)
-                return None if pitch is None else (pitch, False, int(self.spellings[int(np.searchsorted(self.rules.note_ids, token))]))
+                return None if pitch is None else (pitch, False, int(self.spellings[self.index_of[token]]))
         return None
 
     def advance(self, state: FormState, token: int) -> FormState:
@@ -776,13 +787,13 @@ class FormRules:
             state.tied = True
             state.ties += 1
         elif kind == NOTE_KIND and self.rules.is_rest[token]:
-            state.rested += self.quarters[int(np.searchsorted(self.rules.note_ids, token))]
+            state.rested += self.quarters[self.index_of[token]]
         elif kind == NOTE_KIND:
             pitch, tied = self.pitch_of.get(token), state.tied
             if pitch is not None and state.last_pitch is not None and not state.tied:
                 state.moves[MOVE_GROUPS[min(abs(pitch - state.last_pitch), len(MOVE_GROUPS) - 1)]] += 1
             state.tied = False
-            index = int(np.searchsorted(self.rules.note_ids, token))
+            index = self.index_of[token]
             state.last_pitch, state.last_spelling = pitch, int(self.spellings[index])
             state.notes += pitch is not None
             state.onsets += not tied
@@ -845,7 +856,7 @@ class SongForm:
 
         rules = FormRules(vocabulary, tone_of, self.tone_bias, self.intervals, self.balance)
         rules.budget = budget
-        rng = np.random.default_rng(None if self.seed is None else [self.seed, 2])
+        rng = _stream(self.seed, 2)
         varies = self.vary if isinstance(self.vary, tuple) else (self.vary,)
         plans = [form_plan(form, self.section_bars, varies[i % len(varies)], self.cadence) for i, form in enumerate(self.forms)]
         aims = move_aims(len(plans), self.seed) if self.balance else [()] * len(plans)
