@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
-from aitunes_lib import files, tasks
+from aitunes_lib import files, meter, tasks
 from aitunes_lib.song import Song
 from aitunes_lib.tasks import Request
 
@@ -62,6 +62,9 @@ class GenerateConfig:
     motifs: bool = True  # song: free bars may repeat the bar 1, 2 or 4 before, as often as in real melodies (`meter.MOTIF_SHARES`)
     ranges: bool = True  # song: each melody keeps to a range drawn from the real songs' (`tasks.RANGES`), a soft limit
     # (without it the balanced melodies spanned 17 semitones, real ones 15)
+    retune: float = meter.RETUNE  # song: the share of copied bars that copy the melody alone, the chord symbols written anew
+    closing: bool = True  # song: closing bars after a drawn form, and a pickup, as often as real songs have them (`tasks.TAILS`, `tasks.PICKUPS`)
+    rhythms: bool = True  # song: each melody keeps to a set of note lengths drawn from the real songs' (`tasks.RHYTHMS`)
 
     def __post_init__(self):
         problems = []
@@ -82,6 +85,8 @@ class GenerateConfig:
             problems.append(f"intervals={self.intervals!r}: use 0 (off) to 4")
         if not 0 <= self.balance <= 8:
             problems.append(f"balance={self.balance!r}: use 0 (off) to 8")
+        if not 0 <= self.retune <= 1:
+            problems.append(f"retune={self.retune!r}: use a share from 0 (copies keep their chords) to 1")
         if self.chord_tones < 0:
             problems.append(f"chord_tones={self.chord_tones!r}: use 0 (off) or more")
         if self.form is not None and self.form != "auto":

@@ -189,6 +189,29 @@ SECTION_BARS = 8
 # one (melody alone); with 1 alone, 0.17; in turn, 0.25, the real songs' median
 # (benchmarks/bench_realism.py).
 VARY = (0, 1)
+# What follows the sections in those 317 songs: how many songs have each number of bars left
+# over after their whole 8-bar sections (-1: the last section is a bar short, 7 left over),
+# for songs played once and for unfolded repeats (`*2`, where the leftover bars close the last
+# pass); and how many open with a pickup. Real songs often run a closing bar past the form
+# (33 bars), sometimes a tag of a few more; every candidate ran exactly 32 before.
+TAILS = {0: 90, 1: 60, 2: 16, 3: 9, 4: 15, 5: 11, 6: 4, -1: 14}
+TAILS_REPEATED = {0: 34, 1: 42, 2: 17, 3: 3, 4: 1, 6: 1}
+PICKUPS = {True: 34, False: 283}
+# The note lengths a melody keeps to (quarters, as written; "(3": it has tuplets): how many
+# training songs keep to each set, of the 351 of 379 whose set another song shares too. A real
+# song keeps to a few lengths (5 or 6, mostly); the model, left to itself, wrote a little of
+# everything (a higher entropy of note lengths, and off-beat notes in every song, where one real
+# song in eight has none).
+RHYTHMS = {
+    "1/2 1 3/2 2 3 4": 61, "1/2 1 2 3 4": 44, "1 2 3 4": 32, "1/2 1 3/2 2 3 4 (3": 24, "1/4 1/2 3/4 1 3/2 2 3 4": 19,
+    "1/2 1 3/2 2 3": 16, "1/2 1 2 4": 15, "1/2 1 3/2 2 4": 14, "1/4 1/2 3/4 1 3/2 2 3 4 (3": 13, "1 2 4": 11,
+    "1/2 1 3/2 2": 10, "1/4 1/2 3/4 1 3/2 2 3": 10, "1/2 1 2 3": 7, "1/2 1 2": 7, "1/2 1 2 3 4 (3": 7,
+    "1/4 1/2 3/4 1 2 4": 6, "1/2 1 2 4 (3": 6, "1/2 1 3 4": 5, "1/4 3/4 1 2 3 4": 4, "1 2 4 (3": 4,
+    "1/2 1 3/2 3 4": 4, "1/2 1 3/2 2 4 (3": 3, "1/4 1/2 3/4 1 3/2 2 4": 3, "1/4 1/2 3/4 1 2 3 4": 3,
+    "1/4 1/2 3/4 1 3/2 2 (3": 3, "1/4 1/2 3/4 1 3/2 2": 3, "1 2 3 4 (3": 3, "1/4 1/2 3/4 1 2 3 4 (3": 2, "1/2 1": 2,
+    "1/4 1/2 1 3/2 2 3 4": 2, "1/4 1/2 3/4 1 3/2 2 3 (3": 2, "1/4 1/2 3/4 1 3/2 2 4 (3": 2, "1/2 1 3/2 3": 2,
+    "1/2 1 3": 2,
+}
 # The tonic chords that close the training songs' last bars (of the 314 of 379 that end on
 # one): lead sheets often end on a sixth or major-seventh chord, not the bare triad.
 ENDINGS = {"C": 264, "C6": 32, "Cmaj7": 15, "C69": 2, "Cadd9": 1}
@@ -217,6 +240,22 @@ def sample_ranges(n: int, seed: int | None) -> list[int]:
     return _draw(RANGES, n, seed, stream=3)
 
 
+def sample_tails(forms: Sequence[str], seed: int | None) -> list[int]:
+    """For each form, the bars after its sections, drawn from `TAILS` (`TAILS_REPEATED` for `*k`)."""
+    once, again = _draw(TAILS, len(forms), seed, stream=11), _draw(TAILS_REPEATED, len(forms), seed, stream=12)
+    return [int(b if "*" in form else a) for form, a, b in zip(forms, once, again)]
+
+
+def sample_rhythms(n: int, seed: int | None) -> list[str]:
+    """n sets of note lengths for n melodies, drawn from `RHYTHMS` by their counts."""
+    return _draw(RHYTHMS, n, seed, stream=14)
+
+
+def sample_pickups(n: int, seed: int | None) -> list[bool]:
+    """Whether each of n candidates opens with a pickup, drawn from `PICKUPS`."""
+    return [bool(x) for x in _draw(PICKUPS, n, seed, stream=13)]
+
+
 def sample_forms(n: int, seed: int | None, form: str | None = "auto") -> list[str]:
     """n forms for n candidates: drawn from `FORMS` by their counts ("auto"), one form for all
     (`"AABA"`, `"AB*2"`), or with no section returning (None: the same lengths, all letters new)."""
@@ -240,12 +279,13 @@ class SongTask(Task):
     """The article's task: a whole song from a title and a composer.
 
     By default the decoder also gives it a song's shape: a form drawn from the real songs'
-    forms (sections that return are copied, with short motif repeats), a last bar on the tonic
-    over a tonic chord drawn from the real endings, a nudge toward the sounding chord's tones,
-    real melodies' intervals weighed into each note, a range per melody, and the balance: each
-    melody leans toward its own moves, ties, pace, chromatic share and rests, drawn from the
-    real songs' spread. `GenerateConfig(shape=False)` leaves the model alone with the meter
-    rules, as before.
+    forms (sections that return are copied, some with new chords, with short motif repeats),
+    closing bars and pickups as often as real songs have them, a last bar on the tonic over a
+    tonic chord drawn from the real endings, a nudge toward the sounding chord's tones, real
+    melodies' intervals weighed into each note, a range and a set of note lengths per melody,
+    and the balance: each melody leans toward its own moves, ties, pace, chromatic share and
+    rests, drawn from the real songs' spread. `GenerateConfig(shape=False)` leaves the model
+    alone with the meter rules, as before.
     """
 
     name, marker, label = "song", abc.SONG, "song"
@@ -264,11 +304,15 @@ class SongTask(Task):
         seed = getattr(config, "seed", None)
         forms = sample_forms(getattr(config, "n", 1), seed, form if form in (None, "auto") else check_form(form))
         ranges = tuple(sample_ranges(len(forms), seed)) if getattr(config, "ranges", False) else ()
+        closing = bool(getattr(config, "closing", False))
+        tails = tuple(sample_tails(forms, seed)) if closing and form in (None, "auto") else ()  # a form asked for is played as written
         constraint = meter.SongForm(tuple(f.split("*")[0] for f in forms), SECTION_BARS, vary=VARY, cadence=cadence,
                                     endings=tuple(sample_endings(len(forms), seed)), tone_bias=tones,
                                     intervals=float(getattr(config, "intervals", 0.0)),
                                     balance=float(getattr(config, "balance", 0.0)), motifs=bool(getattr(config, "motifs", False)),
-                                    ranges=ranges, seed=seed)
+                                    ranges=ranges, seed=seed, tails=tails, pickups=tuple(sample_pickups(len(forms), seed)) if closing else (),
+                                    rhythms=tuple(sample_rhythms(len(forms), seed)) if getattr(config, "rhythms", False) else (),
+                                    retune=float(getattr(config, "retune", 0.0)))
         return Prompt(self.name, text, request.title, request.composer, constraint, context={"forms": forms})
 
     def song(self, prompt: Prompt, completion: str, candidate: int) -> Song:
@@ -277,24 +321,36 @@ class SongTask(Task):
         if not forms:
             return song
         form = forms[candidate % len(forms)]
+        tails = getattr(prompt.constraint, "tails", ())
+        tail = tails[candidate % len(tails)] if tails else 0
         passes = int(form.split("*")[1]) if "*" in form else 1
-        context = {k: v for k, v in prompt.context.items() if k != "forms"} | {"form": form}
-        # a form played k times, as a lead sheet's repeat unfolds: the model writes one pass (a pickup opens it once)
-        bars = abc.bar_lengths(completion)
-        again = song.body
-        if passes > 1 and len(bars) > 1 and bars[0] < bars[1]:
-            again = abc.decode_body(completion[completion.index("|") + 1:])
-        return dataclasses.replace(song, body=song.body + again * (passes - 1), context=context,
-                                   violations=tuple(self.form_violations(prompt.constraint, form, completion)))
+        context = {k: v for k, v in prompt.context.items() if k != "forms"} | {"form": form} | ({"tail": tail} if tail else {})
+        if passes > 1:
+            song = dataclasses.replace(song, body=self.unfold(completion, passes, len(form.split("*")[0]) * SECTION_BARS))
+        return dataclasses.replace(song, context=context,
+                                   violations=tuple(self.form_violations(prompt.constraint, form, completion, tail)))
 
     @staticmethod
-    def form_violations(constraint: Any, form: str, completion: str) -> list[str]:
-        """What a candidate broke of its form and cadence (a decoder that enforces them breaks nothing
-        unless the model's window ran out; the OpenAI API cannot enforce them)."""
+    def unfold(completion: str, passes: int, form_bars: int) -> str:
+        """A form played `passes` times, as a lead sheet's repeat unfolds, from the one pass the
+        model wrote: a pickup opens only the first pass, and the bars after the form's sections
+        (the closing bars) close only the last."""
+        ends = bar_ends(completion)
+        pickup = int(len(ends) > 1 and (lengths := abc.bar_lengths(completion))[0] < lengths[1])
+        cut = ends[min(pickup + form_bars, len(ends)) - 1] if ends else len(completion)
+        start = ends[0] if pickup else 0
+        first, again, last = completion[:cut], completion[start:cut], completion[start:]
+        return "".join(abc.decode_body(part) for part in [first, *[again] * (passes - 2), last])
+
+    @staticmethod
+    def form_violations(constraint: Any, form: str, completion: str, tail: int = 0) -> list[str]:
+        """What a candidate broke of its form (with `tail` bars after its sections) and cadence (a
+        decoder that enforces them breaks nothing unless the model's window ran out; the OpenAI
+        API cannot enforce them)."""
         lengths = abc.bar_lengths(completion)
         whole = lengths[1:] if lengths and len(lengths) > 1 and lengths[0] < lengths[1] else lengths
-        want = len(form.split("*")[0]) * getattr(constraint, "section_bars", SECTION_BARS)
-        problems = [] if len(whole) == want else [f"{len(whole)} bars; the form {form} has {want}"]
+        want = len(form.split("*")[0]) * getattr(constraint, "section_bars", SECTION_BARS) + tail
+        problems = [] if len(whole) == want else [f"{len(whole)} bars; the form {form}{f' and {tail:+d} bars' if tail else ''} has {want}"]
         if getattr(constraint, "cadence", False):
             body = completion.split(abc.END, 1)[0]
             notes = [e for e in re.findall(abc.EVENT, body) if abc.classify(e)[0] == abc.NOTE_KIND and "z" not in e]

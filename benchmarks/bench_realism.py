@@ -16,9 +16,10 @@ highest (one draw alone moves by about ±0.04). Repeated bars and phrases are gi
 melody alone (the issue's definition: real medians 0.46 and 0.25) and with the chord symbols.
 
 Baselines in the same run: real against real (two random halves of the training songs), the
-previous default (no balance, chord tones 1.25, no range limit), the pipeline with every lever
-off (the meter rules alone), and the defaults with one knob changed (no balance, no range
-limit, no interval prior, no motifs, temperature 0.75). `--configs` also runs each lever alone. Needs `out/songs.jsonl` (`python -m aitunes_lib prep --out out`) and a model
+previous default (no closing bars or drawn pickups, no rhythms, no retuned returns), the
+pipeline with every lever off (the meter rules alone), and the defaults with one knob changed
+(no balance, no closing bars, no rhythms, no retuned returns, no motifs). `--configs` also runs
+each lever alone, and no_ranges, no_intervals, t075. Needs `out/songs.jsonl` (`python -m aitunes_lib prep --out out`) and a model
 (`python -m aitunes_lib train --data out/songs.jsonl --out out/local_model`, what `make demo` runs).
 """
 
@@ -43,7 +44,8 @@ from aitunes_lib.backends import local  # noqa: E402
 from aitunes_lib.generate import GenerateConfig, Request, generate  # noqa: E402
 from aitunes_lib.song import Song  # noqa: E402
 
-LEVERS_OFF = dict(form=None, cadence=False, chord_tones=0.0, intervals=0.0, balance=0.0, motifs=False, ranges=False)  # with shape=True: each lever alone
+LEVERS_OFF = dict(form=None, cadence=False, chord_tones=0.0, intervals=0.0, balance=0.0, motifs=False, ranges=False, retune=0.0,
+                  closing=False, rhythms=False)  # with shape=True: each lever alone
 
 
 def features_of(body: str) -> dict:
@@ -136,7 +138,7 @@ def main() -> None:
     parser.add_argument("--model", default="out/local_model")
     parser.add_argument("--prompts", type=int, default=20)
     parser.add_argument("-n", type=int, default=5)
-    parser.add_argument("--configs", default="default,before,off,no_balance,no_ranges,no_intervals,no_motifs,t075",
+    parser.add_argument("--configs", default="default,before,off,no_balance,no_closing,no_rhythms,no_retune,no_motifs",
                         help="which settings to run (also: form, cadence, tones, intervals, balance: each lever alone; p095)")
     parser.add_argument("--out", default="out/bench_realism")
     args = parser.parse_args()
@@ -160,7 +162,7 @@ def main() -> None:
     default = GenerateConfig()
     settings = {
         "default": {},
-        "before": {"balance": 0.0, "chord_tones": 1.25, "ranges": False},  # the last session's default (with today's tie rules)
+        "before": {"closing": False, "rhythms": False, "retune": 0.0},  # the last stop's default, less what the balance changed
         "off": {"shape": False},
         "form": {**LEVERS_OFF, "form": default.form},
         "cadence": {**LEVERS_OFF, "cadence": True},
@@ -173,6 +175,9 @@ def main() -> None:
         "t075": {"temperature": 0.75},
         "p095": {"top_p": 0.95},
         "no_motifs": {"motifs": False},
+        "no_closing": {"closing": False},
+        "no_rhythms": {"rhythms": False},
+        "no_retune": {"retune": 0.0},
         "ranges": {"ranges": True},
         "intervals1": {"intervals": 1.0},
     }

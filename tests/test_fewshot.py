@@ -124,3 +124,12 @@ def test_the_cli_few_shot(records, tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as stopped:
         cli.main(["generate", "--backend", "openai", "--few-shot", "0", "--out", str(tmp_path / "x")])
     assert stopped.value.code == 2 and "--few-shot: 0 is out of range: use 1 to 20" in capsys.readouterr().err
+
+
+def test_the_form_request_asks_for_the_closing_bars_in_words():
+    assert fewshot.form_request("AABA", cadence=False) == (
+        "Form: AABA in sections of 8 bars (32 bars); a returning letter repeats its section's bars.")
+    assert "AABA in sections of 8 bars (32 bars), then 1 closing bar;" in fewshot.form_request("AABA", tail=1)
+    assert "AB in sections of 8 bars (16 bars), played 2 times, then 2 closing bars;" in fewshot.form_request("AB*2", tail=2)
+    assert "(32 bars), the last section a bar short;" in fewshot.form_request("ABAC", tail=-1)
+    assert fewshot.form_request(None, cadence=False) == ""

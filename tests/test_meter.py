@@ -211,20 +211,24 @@ def test_the_chord_tone_bonus_goes_to_the_sounding_chords_tones(vocab):
 # --------------------------------------------------------------------------- song forms
 
 
-@settings(max_examples=12, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), form=st.sampled_from(["AABA", "ABAC", "AB", "A"]), ending=st.sampled_from(["C", "C6", "Cmaj7"]))
-def test_a_form_copies_its_returns_and_ends_on_the_tonic(vocab, seed, form, ending):
+@settings(max_examples=16, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), form=st.sampled_from(["AABA", "ABAC", "AB", "A"]), ending=st.sampled_from(["C", "C6", "Cmaj7"]),
+       tail=st.sampled_from([-1, 0, 0, 2]), pickup=st.sampled_from([None, True, False]), retune=st.sampled_from([0.0, 1.0]))
+def test_a_form_copies_its_returns_and_ends_on_the_tonic(vocab, seed, form, ending, tail, pickup, retune):
     from aitunes_lib import chords
     from aitunes_lib.meter import MAX_CHORDS_PER_BAR, SongForm, form_plan
 
     tokenizer, rules = vocab
-    form_rules, starts = SongForm((form,), section_bars=4, endings=(ending,), tone_bias=1.0).build(rules, tokenizer.encode, None)
+    shape = SongForm((form,), section_bars=4, endings=(ending,), tone_bias=1.0, tails=(tail,), pickups=() if pickup is None else (pickup,),
+                     retune=retune, seed=seed)
+    form_rules, starts = shape.build(rules, tokenizer.encode, None)
     state = starts[0]
     melody = as_completion(tokenizer.decode(walk(form_rules, np.random.default_rng(seed), 3000, state=state)))
     assert state.done, melody
     lengths = bar_lengths(melody)
     offset = 1 if lengths[0] < 4 else 0  # a pickup comes before the form
-    assert set(lengths[offset:]) == {4} and len(lengths) == offset + 4 * len(form), melody
+    assert pickup is None or offset == pickup, melody  # as drawn, when drawn
+    assert set(lengths[offset:]) == {4} and len(lengths) == offset + 4 * len(form) + tail, melody  # the closing bars after it
     bars = [b.strip() for b in melody.replace(" $", "").split("|")][:-1]
     # random logits favour chords (a fifth of the vocabulary); still one per onset and at most 4 a bar
     assert max(len(abc.CHORD.findall(bar)) for bar in bars) <= MAX_CHORDS_PER_BAR
@@ -235,9 +239,14 @@ def test_a_form_copies_its_returns_and_ends_on_the_tonic(vocab, seed, form, endi
     tied = [(spelling.match(a.strip()).group(0), spelling.match(b.strip()).group(0)) for (a, tie), (b, _) in zip(notes, notes[1:]) if tie]
     assert all(a == b for a, b in tied), melody  # one pitch, written alike (not Eb tied to D#)
     assert not re.search(r"-[\s|$]*<end>", melody), melody  # nothing tied past the last note
-    for b, step in enumerate(form_plan(form, 4, vary=1)):
-        if isinstance(step, tuple):
+    plan = state.plan
+    assert [s if s in ("free", "cadence") else ("copy", s[1]) for s in plan] == list(form_plan(form, 4, vary=1, tail=tail))
+    assert all(s[0] == ("tune" if retune else "copy") for s in plan if isinstance(s, tuple))  # every copy, or none, its melody alone
+    for b, step in enumerate(plan):
+        if isinstance(step, tuple) and step[0] == "copy":
             assert bars[offset + b].lstrip("$ ") == bars[offset + step[1]].lstrip("$ "), (b, melody)
+        elif isinstance(step, tuple):  # the same melody; the chord symbols the model's
+            assert re.sub(r"[\s$]|`[^`]*`", "", bars[offset + b]) == re.sub(r"[\s$]|`[^`]*`", "", bars[offset + step[1]]), (b, melody)
     last = abc.parse_abc(abc.decode_seed(PROMPT, melody)).parts[0].getElementsByClass("Measure")[-1]
     assert [c.figure for c in last.recurse().getElementsByClass("ChordSymbol")] == [chords.music21_figure(ending)]
     assert {n.pitch.pitchClass for n in last.recurse().notes if n.isNote} == {0}  # the melody lands on the tonic
@@ -265,8 +274,8 @@ def test_the_interval_table_is_what_the_training_songs_do(prepared):
     from aitunes_lib import dataset
     from aitunes_lib.meter import INTERVAL_SHARES
 
-    from aitunes_lib.meter import (CHROMATIC, CHROMATIC_SPREAD, DENSITY, DENSITY_SPREAD, MOVE_GROUPS, MOVE_SHARES, MOVE_SPREAD,
-                                   RESTING, RESTING_SPREAD, TIE_SHARE)
+    from aitunes_lib.meter import (CHROMATIC, CHROMATIC_SPREAD, DENSITY, DENSITY_SPREAD, DIATONIC, MOVE_GROUPS, MOVE_SHARES,
+                                   MOVE_SPREAD, RESTING, RESTING_SPREAD, RESTLESS, TIE_SHARE)
 
     counts = np.zeros(len(INTERVAL_SHARES))
     mixes, notes, ties, paces, off_scale, resting = [], 0, 0, [], [], []
@@ -302,8 +311,11 @@ def test_the_interval_table_is_what_the_training_songs_do(prepared):
     assert round(float((mean * (1 - mean)).sum() / variance.sum() - 1)) == MOVE_SPREAD
     assert round(ties / notes, 3) == TIE_SHARE
     assert round(float(np.exp(np.log(paces).mean())), 2) == DENSITY and round(float(np.log(paces).std()), 2) == DENSITY_SPREAD
-    for shares, mean, spread in ((off_scale, CHROMATIC, CHROMATIC_SPREAD), (resting, RESTING, RESTING_SPREAD)):  # Betas by their moments
-        assert round(float(np.mean(shares)), 3) == mean and round(float(np.mean(shares) * (1 - np.mean(shares)) / np.var(shares) - 1)) == spread
+    for shares, none, mean, spread in ((off_scale, DIATONIC, CHROMATIC, CHROMATIC_SPREAD), (resting, RESTLESS, RESTING, RESTING_SPREAD)):
+        shares = np.array(shares)
+        some = shares[shares > 0]  # the songs that do it at all: a Beta by its moments
+        assert round(float(np.mean(shares == 0)), 3) == none
+        assert round(float(some.mean()), 3) == mean and round(float(some.mean() * (1 - some.mean()) / some.var() - 1)) == spread
 
 
 def events(rules: MeterRules, text: str) -> list[int]:
@@ -321,7 +333,8 @@ def note_bias_after(vocab, form, notes: str):
     form_rules, starts = form.build(rules, tokenizer.encode, None)
     state = starts[0]
     before = form_rules.bias(state)
-    assert before is None or np.abs(before).max() < 1e-5  # no note yet: nothing to move from, no range to keep, on every aim
+    if not form.rhythms:  # (a rhythm holds from the first note)
+        assert before is None or np.abs(before).max() < 1e-5  # no note yet: nothing to move from, no range to keep, on every aim
     for token in tokenizer.encode(notes) if isinstance(notes, str) else notes:
         form_rules.advance(state, token)
     bonus = form_rules.bias(state)
@@ -384,14 +397,26 @@ def test_the_balance_brings_the_base_models_melodies_to_a_real_pace_and_colour()
     assert abs(paced - 3.2) < abs(busy - 3.2) - 1 and coloured < scale
 
 
-def test_motifs_repeat_a_bar_a_short_way_back_as_often_as_real_melodies():
-    from aitunes_lib.meter import MOTIF_SHARES, form_plan, motif_plan
+def test_motifs_repeat_a_bar_a_short_way_back_as_often_as_real_melodies(monkeypatch):
+    from aitunes_lib import meter
+    from aitunes_lib.meter import ECHO, MOTIF_SHARES, form_plan, motif_plan
 
     plan = form_plan("ABCD", 8)  # nothing returns: every bar but the cadence is free
     rng = np.random.default_rng(0)
     drawn = [motif_plan(plan, rng) for _ in range(500)]
     copies = [(b, step[1]) for p in drawn for b, step in enumerate(p) if isinstance(step, tuple)]
-    assert {b - source for b, source in copies} == set(MOTIF_SHARES) and all(source >= 0 for _, source in copies)
+    assert all(source >= 0 for _, source in copies)
+    near = [(b, source) for b, source in copies if b - source in MOTIF_SHARES]
+    echoes = [(b, source) for b, source in copies if b - source not in MOTIF_SHARES]
+    assert {b - source for b, source in near} == set(MOTIF_SHARES)
+    assert all((b - source) % 4 == 0 and b - source >= 8 for b, source in echoes)  # the same place of an earlier phrase
+    assert len({b - source for b, source in echoes}) >= 5  # 8, 12, 16, 20, 24, …
+    later = sum(1 for p in drawn for b, step in enumerate(p) if b >= 8 and (step == "free" or isinstance(step, tuple) and b - step[1] >= 8))
+    assert abs(len(echoes) / later - ECHO * len(plan) / 31) < 0.02  # of the free bars from the ninth on (31 of 32 bars are free)
+    monkeypatch.setattr(meter, "ECHO", 0.0)
+    drawn = [motif_plan(plan, rng) for _ in range(500)]
+    copies = [(b, step[1]) for p in drawn for b, step in enumerate(p) if isinstance(step, tuple)]
+    assert {b - source for b, source in copies} == set(MOTIF_SHARES)
     share = len(copies) / (500 * len(plan))
     assert abs(share - sum(MOTIF_SHARES.values())) < 0.015  # the real songs' share, less the first bars' lost chances
     assert all(p[-1] == "cadence" for p in drawn)
@@ -482,7 +507,7 @@ def test_the_balance_keeps_a_melody_near_its_pace(vocab):
 
 
 def test_the_balance_leaves_the_scale_as_often_as_real_melodies(vocab):
-    from aitunes_lib.meter import CHROMATIC, CHROMATIC_SPREAD, SongForm, colours
+    from aitunes_lib.meter import DIATONIC, SongForm, colours
 
     form = SongForm(("A",), section_bars=8, balance=1.0, seed=0)
     diatonic, _, state = note_bias_after(vocab, form, " c e g e | d e c e |")
@@ -498,12 +523,16 @@ def test_the_balance_leaves_the_scale_as_often_as_real_melodies(vocab):
     assert gap(note_bias_after(vocab, SongForm(("A",), section_bars=8, intervals=0.5, seed=0), " c e g e | d e c e |")[0]) == 0  # off: no lean
     drawn = np.array(colours(4000, seed=1))
     assert colours(3, 5) == colours(3, 5) != colours(3, 6)
-    assert abs(drawn.mean() - CHROMATIC) < 0.005 and abs(drawn.std() - 0.054) < 0.01  # the real songs' spread: 0.054
-    assert CHROMATIC_SPREAD == round(CHROMATIC * (1 - CHROMATIC) / 0.054**2 - 1)
+    assert abs(np.mean(drawn == 0) - DIATONIC) < 0.02  # a fifth never leave the scale
+    assert abs(drawn.mean() - 0.057) < 0.005 and abs(drawn.std() - 0.055) < 0.01  # the real songs' mean and spread
+    _, rules, state = note_bias_after(vocab, form, " c e g e | d e c e |")
+    state.colour = 0.0  # the same melody, had it aimed never to leave the scale
+    bonus = rules.bias(state)
+    assert gap({vocab[0].decode([int(i)]).strip(): bonus[i] for i in rules.rules.note_ids}) < -5
 
 
 def test_the_balance_rests_as_often_as_real_melodies(vocab):
-    from aitunes_lib.meter import RESTING, SongForm, pauses
+    from aitunes_lib.meter import RESTING, RESTLESS, SongForm, pauses
 
     form = SongForm(("A",), section_bars=8, balance=1.0, seed=0)
     busy, rules, state = note_bias_after(vocab, form, " C E G E | D E C E |")
@@ -515,7 +544,10 @@ def test_the_balance_rests_as_often_as_real_melodies(vocab):
     assert resting[vocab[0].decode([int(rest)]).strip()] < -1  # mostly rests so far: sing
     drawn = np.array(pauses(4000, seed=1))
     assert pauses(3, 5) == pauses(3, 5) != pauses(3, 6)
-    assert abs(drawn.mean() - RESTING) < 0.005 and abs(drawn.std() - 0.057) < 0.01  # the real songs' spread: 0.057
+    assert abs(np.mean(drawn == 0) - RESTLESS) < 0.02 and abs(drawn[drawn > 0].mean() - RESTING) < 0.005
+    assert abs(drawn.mean() - 0.059) < 0.005 and abs(drawn.std() - 0.057) < 0.01  # the real songs' mean and spread
+    state.pause = 0.0  # a melody that aims never to rest
+    assert rules.bias(state)[rest] < -5
 
 
 @pytest.mark.parametrize("knob, top", [({"balance": -1.0}, 8), ({"balance": 9.0}, 8), ({"intervals": 5.0}, 4)])
@@ -534,3 +566,46 @@ def test_candidates_take_turns_repeating_a_section_exactly_or_with_a_new_last_ba
     assert [s.plan for s in starts] == [form_plan("AAB", 4, vary=v) for v in (0, 1, 0)]
     assert starts[0].plan[7] == ("copy", 3) and starts[1].plan[7] == "free"  # the returning A's last bar: kept, or new
     assert starts[0].plan[6] == starts[1].plan[6] == ("copy", 2) and starts[0].plan[11] == "cadence"
+
+
+def test_a_melody_keeps_to_its_rhythm(vocab):
+    from aitunes_lib.meter import AVOID, SongForm, read_rhythm
+
+    tokenizer, _ = vocab
+    straight = SongForm(("A",), section_bars=8, rhythms=("1 2 3 4",))
+    bias, rules, state = note_bias_after(vocab, straight, " C D E F |")
+    assert state.lengths == read_rhythm("1 2 3 4")["lengths"] and not state.tuplets
+    length = {t: abc.note_length(t) for t in bias}
+    assert {length[t] for t in bias if bias[t] == -AVOID and abc.pitch_number(t) is not None} >= {Fraction(1, 2), Fraction(3, 2)}
+    assert all(bias[t] == 0 for t in bias if length[t] in (1, 2, 3, 4) or abc.pitch_number(t) is None)  # its lengths, and rests, alone
+    assert (rules.bias(state)[rules.kinds == abc.TUPLET_KIND] == -AVOID).all()  # no triplets either
+    swung, _, state = note_bias_after(vocab, SongForm(("A",), section_bars=8, rhythms=("1/2 1 3/2 2 (3",)), " C D E F |")
+    assert state.tuplets and swung[next(t for t in swung if length[t] == Fraction(1, 2))] == 0
+    free, _, state = note_bias_after(vocab, SongForm(("A",), section_bars=8, intervals=0.5), " C D E F |")
+    assert state.lengths is None and len({free[t] for t in free if abc.pitch_number(t) == abc.pitch_number("E")}) == 1  # none drawn: any
+    drawn = tasks.sample_rhythms(2000, seed=1)
+    assert drawn == tasks.sample_rhythms(2000, seed=1) and set(drawn) <= set(tasks.RHYTHMS)
+    assert abs(drawn.count("1 2 3 4") / len(drawn) - tasks.RHYTHMS["1 2 3 4"] / sum(tasks.RHYTHMS.values())) < 0.02
+
+
+def test_a_retuned_copy_keeps_the_melody_and_lets_the_model_choose_chords_that_hold_it(vocab):
+    from aitunes_lib.meter import SongForm
+
+    tokenizer, rules = vocab
+    form_rules, starts = SongForm(("AA",), section_bars=2, tone_bias=1.0, retune=1.0, seed=0).build(rules, tokenizer.encode, None)
+    state = starts[0]
+    assert state.plan == ("free", "free", ("tune", 0), "cadence")
+    for token in tokenizer.encode(" `C` C D E F | `G` G A B c |"):
+        form_rules.advance(state, token)
+    assert state.retuning and [tokenizer.decode([t]).strip() for t in state.forcing] == ["`C`", "C", "D", "E", "F", "|"]
+    allowed = {tokenizer.decode([int(i)]).strip() for i in np.flatnonzero(form_rules.allowed(state))}
+    assert {"C", "`Am`", "`C`"} <= allowed and "D" not in allowed  # where the bar had a chord: any chord symbol, or none
+    bonus = form_rules.bias(state)
+    by_text = {tokenizer.decode([int(i)]).strip(): bonus[i] for i in np.flatnonzero(rules.kinds == abc.CHORD_KIND)}
+    assert by_text["`Am`"] == by_text["`F`"] == 1.0 and by_text["`G`"] == 0.0  # chords that hold the next note, C
+    retuned, kept = copy.deepcopy(state), copy.deepcopy(state)
+    form_rules.advance(retuned, tokenizer.encode(" `Am`")[0])
+    assert [tokenizer.decode([t]).strip() for t in retuned.forcing][:2] == ["C", "D"]  # a new chord symbol; the copy goes on
+    assert {tokenizer.decode([int(i)]).strip() for i in np.flatnonzero(form_rules.allowed(retuned))} == {"C"}  # no chord where the bar had none
+    form_rules.advance(kept, tokenizer.encode(" C")[0])
+    assert [tokenizer.decode([t]).strip() for t in kept.forcing][:1] == ["D"] and kept.current[-1] == tokenizer.encode(" C")[0]  # none: C carries on

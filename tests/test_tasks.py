@@ -3,6 +3,7 @@ and a task registered by a test, run through the CLI and the studio with no libr
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 
 import numpy as np
@@ -194,7 +195,10 @@ def test_song_forms_are_drawn_from_the_real_songs_and_played_as_written():
     assert all(len(set(f.split("*")[0])) == len(f.split("*")[0]) for f in tasks.sample_forms(50, 2, None))  # nothing returns
     prompt = tasks.get("song").prompt(tasks.Request("Tea", "Me"), GenerateConfig(n=3, seed=0, form="AB*2"))
     assert prompt.constraint == meter.SongForm(("AB", "AB", "AB"), 8, vary=(0, 1), cadence=True, endings=prompt.constraint.endings, tone_bias=1.75,
-                                               intervals=0.5, balance=4.0, motifs=True, ranges=prompt.constraint.ranges, seed=0)
+                                               intervals=0.5, balance=4.0, motifs=True, ranges=prompt.constraint.ranges, seed=0,
+                                               pickups=tuple(tasks.sample_pickups(3, 0)), rhythms=tuple(tasks.sample_rhythms(3, 0)),
+                                               retune=meter.RETUNE)
+    assert prompt.constraint.tails == ()  # a form asked for is played as written; drawn ones get the real songs' closing bars
     assert len(prompt.constraint.endings) == 3 and set(prompt.constraint.endings) <= set(tasks.ENDINGS)
     assert tasks.sample_endings(400, 1).count("C") > tasks.sample_endings(400, 1).count("C6") > 0  # as in the real songs
     assert len(prompt.constraint.ranges) == 3 and set(prompt.constraint.ranges) <= set(tasks.RANGES)  # on by default
@@ -205,6 +209,18 @@ def test_song_forms_are_drawn_from_the_real_songs_and_played_as_written():
     song = tasks.get("song").song(prompt, " `C`c4 | $ <end>", 1)
     assert song.body == '"C"c4 |\n"C"c4 |\n' and song.context["form"] == "AB*2"  # one pass written, played twice
     assert song.violations == ("1 bars; the form AB*2 has 16",)  # a cut-short pass is reported (it ends on C)
+    drawn = tasks.get("song").prompt(tasks.Request(), GenerateConfig(n=5, seed=3))
+    assert drawn.constraint.tails == tuple(tasks.sample_tails(drawn.context["forms"], 3))
+    forms = tasks.sample_forms(2000, 3)
+    tails = tasks.sample_tails(forms, 3)
+    assert set(tails) <= set(tasks.TAILS) | set(tasks.TAILS_REPEATED) and -1 not in [t for f, t in zip(forms, tails) if "*" in f]
+    assert 0.4 < tails.count(1) / tails.count(0) < 1.0 and tails.count(-1) > 0  # often a closing bar, now and then a bar short
+    assert 0.08 < sum(tasks.sample_pickups(2000, 3)) / 2000 < 0.13  # a tenth open with a pickup, as the real songs do
+    bare = tasks.get("song").prompt(tasks.Request(), GenerateConfig(n=5, seed=3, closing=False, rhythms=False, retune=0.0)).constraint
+    assert (bare.tails, bare.pickups, bare.rhythms, bare.retune) == ((), (), (), 0.0)  # each lever switches off
+    assert drawn.constraint.rhythms == tuple(tasks.sample_rhythms(5, 3)) and drawn.constraint.retune == meter.RETUNE
+    with pytest.raises(ValueError, match=r"retune=1.5: use a share from 0"):
+        GenerateConfig(retune=1.5)
     off = tasks.get("song").prompt(tasks.Request(), GenerateConfig(shape=False))
     assert off.constraint == meter.WholeBars()  # the model alone, with the meter rules
     for bad in ("ABACABAC", "xyz", "AB*9"):
@@ -217,9 +233,12 @@ def test_the_drawn_tables_are_what_the_training_songs_do(prepared):
     """`ENDINGS`, `RANGES` and `meter.MOTIF_SHARES`, counted again from the prepared OpenEWLD songs."""
     from collections import Counter
 
-    endings, ranges, repeats, bars_seen = Counter(), Counter(), Counter(), 0
+    endings, ranges, repeats, rhythms, bars_seen = Counter(), Counter(), Counter(), Counter(), 0
     for song in prepared[0].songs:
         body = dataset.seed_record(song)["completion"].split(abc.END)[0]
+        melody = abc.CHORD.sub(" ", body)
+        lengths = sorted({abc.note_length(m.group(0)) for m in abc.NOTE.finditer(melody) if abc.pitch_number(m.group(0)) is not None})
+        rhythms[" ".join(map(str, lengths)) + (" (3" if abc.TUPLET.search(melody) else "")] += 1
         chords = [m.group(0)[1:-1] for m in abc.CHORD.finditer(body)]
         endings[chords[-1] if chords else None] += 1
         numbers = [n for n in (abc.pitch_number(m.group(0)) for m in abc.NOTE.finditer(abc.CHORD.sub(" ", body))) if n is not None]
@@ -232,4 +251,20 @@ def test_the_drawn_tables_are_what_the_training_songs_do(prepared):
                 repeats[nearest] += 1
     assert {name: endings[name] for name in tasks.ENDINGS} == tasks.ENDINGS
     assert dict(ranges) == tasks.RANGES
+    assert {rhythm: n for rhythm, n in rhythms.items() if n >= 2} == tasks.RHYTHMS  # the sets more than one song keeps to
     assert {d: round(repeats[d] / bars_seen, 3) for d in meter.MOTIF_SHARES} == meter.MOTIF_SHARES
+
+
+def test_a_repeated_form_opens_with_its_pickup_once_and_closes_once():
+    """`AB*2` with a pickup and two closing bars: the pickup opens the first pass only, the closing bars end the last only."""
+    pass_ = " C | " + " | ".join(f"`C`c{i % 4 + 1} z{4 - i % 4 - 1}" if i % 4 != 3 else "`G7`G4" for i in range(16)) + " | d4 | `C`c4 | $ <end>"
+    body = tasks.SongTask.unfold(pass_, 2, 16)
+    bars = [b.strip() for b in body.replace("\n", " ").split("|") if b.strip()]
+    assert len(bars) == 1 + 16 + 16 + 2 and bars[0] == "C"  # the pickup, two passes of 16, the closing bars
+    assert bars[1:17] == bars[17:33] and bars[-2:] == ["d4", '"C"c4']
+    assert tasks.SongTask.unfold(pass_, 3, 16).count('"G7"G4') == 12  # a third pass: the form once more, closing once
+    prompt = tasks.Prompt("song", "", "T", "C", meter.SongForm(("AB",), tails=(2,)), context={"forms": ["AB*2"]})
+    song = tasks.get("song").song(prompt, pass_, 0)
+    assert song.violations == () and song.context["tail"] == 2 and song.body == body
+    assert tasks.get("song").song(dataclasses.replace(prompt, constraint=meter.SongForm(("AB",))), pass_, 0).violations == (
+        "18 bars; the form AB*2 has 16",)

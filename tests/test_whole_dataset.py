@@ -109,3 +109,15 @@ def test_the_forms_table_is_the_real_songs_forms(prepared):
     usable = {form: n for form, n in counts.items() if len(form.split("*")[0]) <= 5 and form}
     assert usable == tasks.FORMS
     assert sum(usable.values()) >= 0.8 * len(kept)  # most songs' forms fit the tiny model's window
+    # and what those songs do around their sections: bars left over after them, a pickup before
+    once, repeated, pickups = Counter(), Counter(), Counter()
+    titles = {song.title: song for song in prepared[0].songs}
+    for title, form in zip(kept["title"], kept["form"]):
+        if form not in usable:
+            continue
+        lengths = abc.bar_lengths(dataset.seed_record(titles[title])["completion"])
+        pickup = len(lengths) > 1 and lengths[0] < lengths[1]
+        left = (len(lengths) - pickup) % 8
+        (repeated if "*" in form else once)[-1 if left == 7 else left] += 1
+        pickups[pickup] += 1
+    assert dict(once) == tasks.TAILS and dict(repeated) == tasks.TAILS_REPEATED and dict(pickups) == tasks.PICKUPS

@@ -444,22 +444,23 @@ class OpenAIBackend:
             warnings.warn(f"the OpenAI API cannot enforce {constraint.describe()}; few-shot asks for it in words, "
                           "repairs bars that do not add up, and checks each candidate (see Song.violations)", stacklevel=3)
         forms = list(getattr(constraint, "forms", ()) or [None])
+        tails = list(getattr(constraint, "tails", ()) or [0])
         cadence = bool(getattr(constraint, "cadence", False))
-        wanted = [forms[i % len(forms)] for i in range(n)]
+        wanted = [(forms[i % len(forms)], tails[i % len(tails)]) for i in range(n)]
         options: dict[str, Any] = {"temperature": config.temperature, "top_p": config.top_p, "stop": [STOP.strip()],
                                    "max_tokens": max(config.max_tokens, 1500), **({"seed": config.seed} if config.seed is not None else {})}
         repairs = fewshot.Repairs(candidates=n)
 
-        def ask(form: str | None, count: int) -> list[str]:
-            replies = self.chat(fewshot.messages(self.examples or [], prompt, form, cadence), n=count, **options)
+        def ask(shape: tuple[str | None, int], count: int) -> list[str]:
+            replies = self.chat(fewshot.messages(self.examples or [], prompt, shape[0], cadence, shape[1]), n=count, **options)
             return [fewshot.clean_reply(text) for text in replies]
 
         results: list[str | None] = [None] * n
 
         def fill(indices: list[int]) -> None:  # one request per distinct form among them, in order
-            for form in dict.fromkeys(wanted[i] for i in indices):
-                slots = [i for i in indices if wanted[i] == form]
-                for slot, text in zip(slots, ask(form, len(slots))):
+            for shape in dict.fromkeys(wanted[i] for i in indices):
+                slots = [i for i in indices if wanted[i] == shape]
+                for slot, text in zip(slots, ask(shape, len(slots))):
                     results[slot] = text
 
         fill(list(range(n)))
