@@ -435,8 +435,8 @@ MOTIF_SHARES = {1: 0.015, 2: 0.035, 4: 0.037}
 # some other earlier bar, most often (63%, over all songs) in the same place of a 4-bar phrase.
 # With motifs alone such songs repeated 9%. `motif_plan` makes a further share of the free bars
 # from the ninth on (`ECHO`, scaled as the motifs are) copies of the bar 8, 12, 16, … before.
-# 0.10 gave an AUC of 0.868 against 0.886 without and 0.881 at 0.15 (200 candidates each;
-# melody repeated bars 0.49 and 0.50 against the real 0.46; benchmarks/bench_realism.py).
+# On 200 candidates each, 0.10 took the classifier's AUC from 0.886 to 0.868, and 0.15 (with an
+# earlier retuning) from 0.896 to 0.881; melody repeated bars 0.49 and 0.50 against the real 0.46.
 ECHO = 0.10
 
 
@@ -467,10 +467,11 @@ def motif_plan(plan: tuple, rng: np.random.Generator) -> tuple:
 # told them apart best (a linear classifier on the song features weighed it first). A share of
 # copied bars (`RETUNE`) copy the melody alone: where the bar had a chord symbol, the model
 # writes one anew (often the same; one that holds the next note gets the chord-tone bonus) or
-# none, and the last chord carries on. On 200 candidates each: 0.886 at 0.25, 0.895 with every
-# copy whole, 0.913 at 0.5 (the chord-tone share fell to 0.75, and too few phrases kept their
-# chords); letting the model add a chord before any copied note, 0.896 and 0.943.
-RETUNE = 0.25
+# none, and the last chord carries on. The classifier's AUC on 200 candidates each, without
+# echoes: 0.895 with every copy whole, 0.886 at 0.25, 0.913 at 0.5 (too few phrases kept their
+# chords); with echoes, 0.855 at 0.15 and 0.868 at 0.25. Letting the model add a chord before any
+# copied note instead gave 0.896 at 0.25 and 0.943 at 0.5 (1.55 chords a bar; real 1.25).
+RETUNE = 0.15
 
 
 def retune_plan(plan: tuple, rng: np.random.Generator, share: float = RETUNE) -> tuple:
