@@ -335,8 +335,8 @@ class SongTask(Task):
         """A form played `passes` times, as a lead sheet's repeat unfolds, from the one pass the
         model wrote: a pickup opens only the first pass, and the bars after the form's sections
         (the closing bars) close only the last."""
-        ends = bar_ends(completion)
-        pickup = int(len(ends) > 1 and (lengths := abc.bar_lengths(completion))[0] < lengths[1])
+        ends, lengths = bar_ends(completion), abc.bar_lengths(completion)
+        pickup = int(len(ends) > 1 and len(lengths) > 1 and lengths[0] < lengths[1])  # (an unruly completion counts no pickup)
         cut = ends[min(pickup + form_bars, len(ends)) - 1] if ends else len(completion)
         start = ends[0] if pickup else 0
         first, again, last = completion[:cut], completion[start:cut], completion[start:]

@@ -263,6 +263,8 @@ def test_a_repeated_form_opens_with_its_pickup_once_and_closes_once():
     assert len(bars) == 1 + 16 + 16 + 2 and bars[0] == "C"  # the pickup, two passes of 16, the closing bars
     assert bars[1:17] == bars[17:33] and bars[-2:] == ["d4", '"C"c4']
     assert tasks.SongTask.unfold(pass_, 3, 16).count('"G7"G4') == 12  # a third pass: the form once more, closing once
+    for unruly in (" c4 <end> | d4 | e4 |", " | | c4 | ] x |", " c4 `C` | (3 |", "", " hello $ <end>"):  # what a model left free may write
+        assert isinstance(tasks.SongTask.unfold(unruly, 2, 16), str)
     prompt = tasks.Prompt("song", "", "T", "C", meter.SongForm(("AB",), tails=(2,)), context={"forms": ["AB*2"]})
     song = tasks.get("song").song(prompt, pass_, 0)
     assert song.violations == () and song.context["tail"] == 2 and song.body == body
