@@ -795,8 +795,8 @@ class FormRules:
             distance = np.minimum(np.abs(self.note_numbers - state.last_pitch), len(self.prior) - 1)[self.pitched]
             shift = self.prior[distance]
             if self.balance and state.aim:  # lean toward the groups of moves this melody is behind on
-                lean = self.balance * _behind(np.array(state.moves), sum(state.moves), np.array(state.aim), BALANCE_MEMORY,
-                                                   SHARE_FLOOR)
+                made, aim = np.array(state.moves), np.array(state.aim)
+                lean = self.balance * _behind(made, made.sum(), aim, BALANCE_MEMORY, SHARE_FLOOR)
                 shift = shift + lean.astype(np.float32)[self.groups[distance]]
             bonus[self.rules.note_ids[self.pitched]] += shift
         if pace:  # ahead of its pace: longer notes; behind: shorter (by each note's length in doublings)
@@ -922,8 +922,10 @@ class SongForm:
     `ranges`, each melody's widest range, `balance`, how hard each melody leans toward aims
     drawn for it from the real songs' spread, `vary`, the bars left free when a section
     first returns (per candidate, cycled, when a tuple), `tails`, free bars after the last
-    section (per candidate, cycled; negative: the last section cut short), and `pickups`,
-    whether each candidate opens with a pickup (cycled; () leaves it to the model)."""
+    section (per candidate, cycled; negative: the last section cut short), `pickups`,
+    whether each candidate opens with a pickup (cycled; () leaves it to the model), `rhythms`,
+    each melody's set of note lengths (cycled), and `retune`, the share of copied bars that
+    keep their melody and take new chord symbols."""
 
     forms: tuple[str, ...] = ("AABA",)
     section_bars: int = 8

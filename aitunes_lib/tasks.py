@@ -223,7 +223,8 @@ RANGES = {7: 1, 8: 1, 9: 2, 10: 10, 11: 4, 12: 45, 13: 23, 14: 95, 15: 61, 16: 3
 
 
 def _draw(table: dict, n: int, seed: int | None, stream: int | None = None) -> list:
-    """n keys of a table of counts, drawn by their counts; each `stream` draws apart from the others."""
+    """n keys of a table of counts, drawn by their counts; each `stream` draws apart from the others
+    (streams 11 and up also keep apart from `meter`'s own, which are numbered below 10)."""
     rng = np.random.default_rng(seed if stream is None or seed is None else [seed, stream])
     names = list(table)
     weights = np.array([table[k] for k in names], dtype=float)
