@@ -462,7 +462,7 @@ def motif_plan(plan: tuple, rng: np.random.Generator) -> tuple:
 
 # A repeated melody does not always keep its chords: of the training songs' bars that repeat an
 # earlier bar's melody, 12% do not repeat its chord symbols (a new chord, or none written where
-# the last one carries on); half the 4-bar phrases that repeat a melody change some chord. With
+# the last one carries on), and 10% of the 4-bar phrases that repeat a melody. With
 # every copy taken whole, the generated songs repeated their chords with every melody, and that
 # told them apart best (a linear classifier on the song features weighed it first). A share of
 # copied bars (`RETUNE`) copy the melody alone: where the bar had a chord symbol, the model
