@@ -971,6 +971,15 @@ def bar_lengths(body: str) -> list[Fraction]:
     return [length for length, _, _ in read_bars(body)]
 
 
+def opens_with_pickup(lengths: Sequence[Fraction]) -> bool:
+    """Whether bars of these lengths (`bar_lengths`) open with a pickup: a first bar shorter than the second.
+
+    >>> opens_with_pickup(bar_lengths(" C | c4 | $ <end>")), opens_with_pickup([Fraction(4)])
+    (True, False)
+    """
+    return len(lengths) > 1 and lengths[0] < lengths[1]
+
+
 def chord_pitch_classes(symbol: "m21.harmony.Harmony | str") -> frozenset[int] | None:
     """The pitch classes of a chord symbol, as music21 reads it: a `Harmony`, or a name as written
     in ABC (`"Cm7"`). An empty set for N.C.; None for a name music21 does not know.

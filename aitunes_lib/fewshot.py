@@ -58,7 +58,7 @@ def text_form(completion: str, section_bars: int = SECTION_BARS) -> str:
     'ABA'
     """
     lengths = abc.bar_lengths(completion)
-    return metrics.form_of_bars(_bars(completion), len(lengths) > 1 and lengths[0] < lengths[1], section_bars)
+    return metrics.form_of_bars(_bars(completion), abc.opens_with_pickup(lengths), section_bars)
 
 
 def choose(records: Sequence[Mapping[str, str]], k: int = 4, seed: int | None = 0, form: str | None = None) -> list[dict[str, str]]:

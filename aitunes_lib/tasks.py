@@ -337,7 +337,7 @@ class SongTask(Task):
         model wrote: a pickup opens only the first pass, and the bars after the form's sections
         (the closing bars) close only the last."""
         ends, lengths = bar_ends(completion), abc.bar_lengths(completion)
-        pickup = int(len(ends) > 1 and len(lengths) > 1 and lengths[0] < lengths[1])  # (an unruly completion counts no pickup)
+        pickup = int(len(ends) > 1 and abc.opens_with_pickup(lengths))  # (an unruly completion counts no pickup)
         cut = ends[min(pickup + form_bars, len(ends)) - 1] if ends else len(completion)
         start = ends[0] if pickup else 0
         first, again, last = completion[:cut], completion[start:cut], completion[start:]
@@ -349,7 +349,7 @@ class SongTask(Task):
         decoder that enforces them breaks nothing unless the model's window ran out; the OpenAI
         API cannot enforce them)."""
         lengths = abc.bar_lengths(completion)
-        whole = lengths[1:] if lengths and len(lengths) > 1 and lengths[0] < lengths[1] else lengths
+        whole = lengths[1:] if abc.opens_with_pickup(lengths) else lengths
         want = len(form.split("*")[0]) * getattr(constraint, "section_bars", SECTION_BARS) + tail
         problems = [] if len(whole) == want else [f"{len(whole)} bars; the form {form}{f' and {tail:+d} bars' if tail else ''} has {want}"]
         if getattr(constraint, "cadence", False):
