@@ -421,7 +421,7 @@ def parser() -> argparse.ArgumentParser:
                           help="chords, local: logit bonus for the sounding chord's tones (default 1.0; 0: the model alone)")
     generate.add_argument("--form", default="auto", help="song: 'auto' (drawn from the real songs' forms), a form such as "
                           "AABA or AB*2 (8-bar sections; a returning letter is copied), or 'none'")
-    generate.add_argument("--no-cadence", action="store_true", help="song: do not make the last bar land on the tonic")
+    generate.add_argument("--no-cadence", action="store_true", help="song: leave the last bar to the model (by default it ends as real songs end, mostly on the tonic)")
     generate.add_argument("--no-shape", action="store_true", help="song: none of the song's shape (form, cadence, chord-tone "
                           "nudge, interval prior, motifs, range): the model alone with the meter rules")
     generate.add_argument("--out", required=True)

@@ -85,22 +85,25 @@ def choose(records: Sequence[Mapping[str, str]], k: int = 4, seed: int | None = 
     return chosen
 
 
-def form_request(form: str | None, cadence: bool = True, tail: int = 0) -> str:
-    """The line that asks for a form (with `tail` bars after its sections) and a cadence in
-    words: the API cannot enforce them."""
+def form_request(form: str | None, cadence: bool = True, tail: int = 0, volta: int = 0, ending: str = "C:C") -> str:
+    """The line that asks for a form (with `tail` bars after its sections, and a second ending
+    of `volta` bars) and a cadence (`ending`, "chord:note") in words: the API cannot enforce them."""
     parts = []
     if form:
         letters, _, passes = form.partition("*")
-        after = {0: "", -1: ", the last section a bar short"}.get(tail, f", then {tail} closing bar{'s' * (tail > 1)}")
+        after = (f", then a second ending of {volta} bar{'s' * (volta > 1)} (it replaces the last {volta} when the form repeats)"
+                 if volta else "")
+        after += {0: "", -1: ", the last section a bar short"}.get(tail, f", then {tail} closing bar{'s' * (tail > 1)}")
         parts.append(f"Form: {letters} in sections of {SECTION_BARS} bars ({len(letters) * SECTION_BARS} bars)"
                      + (f", played {passes} times" if passes else "") + after + "; a returning letter repeats its section's bars.")
     if cadence:
-        parts.append("End on C over a `C` chord.")
+        chord, _, note = ending.partition(":")
+        parts.append(f"End on {note or 'C'} over a `{chord}` chord.")
     return " ".join(parts)
 
 
 def messages(examples: Sequence[Mapping[str, str]], prompt: str, form: str | None = None,
-             cadence: bool = True, tail: int = 0) -> list[dict[str, str]]:
+             cadence: bool = True, tail: int = 0, volta: int = 0, ending: str = "C:C") -> list[dict[str, str]]:
     """The chat: the format in the system message, each example as a request and its song, then
     the request itself (with the form and cadence in words)."""
     chat = [{"role": "system", "content": SYSTEM}]
@@ -108,7 +111,7 @@ def messages(examples: Sequence[Mapping[str, str]], prompt: str, form: str | Non
         shown_form = text_form(example["completion"])
         chat.append({"role": "user", "content": example["prompt"] + (f"\nForm: {shown_form}" if shown_form else "")})
         chat.append({"role": "assistant", "content": example["completion"].strip()})
-    asked = form_request(form, cadence, tail)
+    asked = form_request(form, cadence, tail, volta, ending)
     chat.append({"role": "user", "content": prompt + (f"\n{asked}" if asked else "")})
     return chat
 

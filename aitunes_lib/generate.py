@@ -56,14 +56,14 @@ class GenerateConfig:
     chord_tones: float = CHORD_TONE_BIAS  # logit bonus for notes on the sounding chord's tones (0: off)
     shape: bool = True  # song: give it a song's shape (the knobs below); False: the meter rules alone, as before
     form: str | None = "auto"  # song: a form per candidate drawn from the real songs', one like "AABA", or None
-    cadence: bool = True  # song: the last bar on the tonic (a tonic chord as real songs end, the melody on C)
+    cadence: bool = True  # song: the last bar ends as real songs end (`tasks.ENDINGS`: mostly a tonic chord, the melody on C)
     intervals: float = INTERVAL_WEIGHT  # song: weight of the real songs' melodic moves (`meter.INTERVAL_SHARES`; 0: off)
-    balance: float = MOVE_BALANCE  # song: steer each melody's moves, ties, pace, chromatic share and rests toward aims drawn from the real songs' (0: off)
+    balance: float = MOVE_BALANCE  # song: steer each melody's moves, ties, pace, chromatic share, rests and chord tones toward aims drawn from the real songs' (0: off)
     motifs: bool = True  # song: free bars may repeat the bar 1, 2 or 4 before, as often as in real melodies (`meter.MOTIF_SHARES`)
     ranges: bool = True  # song: each melody keeps to a range drawn from the real songs' (`tasks.RANGES`), a soft limit
     # (without it the balanced melodies spanned 17 semitones, real ones 15)
     retune: float = meter.RETUNE  # song: the share of copied bars that copy the melody alone, the chord symbols written anew
-    closing: bool = True  # song: closing bars after a drawn form, and a pickup, as often as real songs have them (`tasks.TAILS`, `tasks.PICKUPS`)
+    closing: bool = True  # song: closing bars after a drawn form, a pickup, and first and second endings, as often as real songs have them (`tasks.TAILS`, `tasks.PICKUPS`, `tasks.VOLTAS`)
     rhythms: bool = True  # song: each melody keeps to a set of note lengths drawn from the real songs' (`tasks.RHYTHMS`)
 
     def __post_init__(self):

@@ -197,6 +197,12 @@ VARY = (0, 1)
 TAILS = {0: 90, 1: 60, 2: 16, 3: 9, 4: 15, 5: 11, 6: 4, -1: 14}
 TAILS_REPEATED = {0: 34, 1: 42, 2: 17, 3: 3, 4: 1, 6: 1}
 PICKUPS = {True: 34, False: 283}
+# A repeat on a lead sheet often has a first and a second ending: of the 108 training songs
+# whose form is played more than once, how many have each number of last bars that differ
+# between the first pass and the last (0: the pass repeats whole). Played whole every time, the
+# generated songs repeated more of their 4-bar phrases than real ones (0.50 and more, against a
+# median of 0.38 where no section returns).
+VOLTAS = {0: 38, 1: 34, 2: 26, 3: 7, 4: 1, 5: 2}
 # The note lengths a melody keeps to (quarters, as written; "(3": it has tuplets): how many
 # training songs keep to each set, of the 351 of 379 whose set another song shares too. A real
 # song keeps to a few lengths (5 or 6, mostly); the model, left to itself, wrote a little of
@@ -212,9 +218,16 @@ RHYTHMS = {
     "1/4 1/2 1 3/2 2 3 4": 2, "1/4 1/2 3/4 1 3/2 2 3 (3": 2, "1/4 1/2 3/4 1 3/2 2 4 (3": 2, "1/2 1 3/2 3": 2,
     "1/2 1 3": 2,
 }
-# The tonic chords that close the training songs' last bars (of the 314 of 379 that end on
-# one): lead sheets often end on a sixth or major-seventh chord, not the bare triad.
-ENDINGS = {"C": 264, "C6": 32, "Cmaj7": 15, "C69": 2, "Cadd9": 1}
+# How the training songs end: their last chord symbol and the note the melody lands on, for
+# the 353 of 379 whose ending another song shares ("chord:note"). Lead sheets often close on a
+# sixth or major-seventh chord, not the bare triad, and 12% of these do not land on the tonic:
+# on its third or fifth, on F (a plagal close, or a song in F that the data reads as C), on A
+# over A minor, or on G7, a turnaround back to the top. With every candidate on C over C, the
+# ending alone told them from real songs.
+ENDINGS = {
+    "C:C": 253, "C6:C": 31, "F:F": 15, "Cmaj7:C": 14, "G7:C": 10, "C:E": 6, "Am:A": 6, "C:G": 3, "Am:E": 3, "C:D": 2,
+    "G:G": 2, "A7:A": 2, "C69:C": 2, "G7:B": 2, "G7:F": 2,
+}
 
 
 # The melodies' ranges in the training songs, in semitones: how many songs span each.
@@ -232,7 +245,7 @@ def _draw(table: dict, n: int, seed: int | None, stream: int | None = None) -> l
 
 
 def sample_endings(n: int, seed: int | None) -> list[str]:
-    """n closing tonic chords for n candidates, drawn from `ENDINGS` by their counts."""
+    """n endings ("chord:note") for n candidates, drawn from `ENDINGS` by their counts."""
     return _draw(ENDINGS, n, seed, stream=1)
 
 
@@ -250,6 +263,13 @@ def sample_tails(forms: Sequence[str], seed: int | None) -> list[int]:
 def sample_rhythms(n: int, seed: int | None) -> list[str]:
     """n sets of note lengths for n melodies, drawn from `RHYTHMS` by their counts."""
     return _draw(RHYTHMS, n, seed, stream=14)
+
+
+def sample_voltas(forms: Sequence[str], seed: int | None) -> list[int]:
+    """For each form, the bars of its first (and second) ending: drawn from `VOLTAS` for a form
+    played more than once (`*k`), 0 for one played once."""
+    drawn = _draw(VOLTAS, len(forms), seed, stream=15)
+    return [volta if "*" in form else 0 for form, volta in zip(forms, drawn)]
 
 
 def sample_pickups(n: int, seed: int | None) -> list[bool]:
@@ -281,11 +301,11 @@ class SongTask(Task):
 
     By default the decoder also gives it a song's shape: a form drawn from the real songs'
     forms (sections that return are copied, some with new chords, with short motif repeats),
-    closing bars and pickups as often as real songs have them, a last bar on the tonic over a
-    tonic chord drawn from the real endings, a nudge toward the sounding chord's tones, real
-    melodies' intervals weighed into each note, a range and a set of note lengths per melody,
-    and the balance: each melody leans toward its own moves, ties, pace, chromatic share and
-    rests, drawn from the real songs' spread. `GenerateConfig(shape=False)` leaves the model
+    closing bars, pickups and first and second endings as often as real songs have them, a last
+    bar that ends as a real song does (mostly on the tonic), a nudge toward the sounding chord's tones, real
+    melodies' intervals weighed into each note, a range (and a reach for it) and a set of note
+    lengths per melody, and the balance: each melody leans toward its own moves, ties, pace,
+    chromatic share, rests and share of chord tones, drawn from the real songs' spread. `GenerateConfig(shape=False)` leaves the model
     alone with the meter rules, as before.
     """
 
@@ -313,7 +333,8 @@ class SongTask(Task):
                                     balance=float(getattr(config, "balance", 0.0)), motifs=bool(getattr(config, "motifs", False)),
                                     ranges=ranges, seed=seed, tails=tails, pickups=tuple(sample_pickups(len(forms), seed)) if closing else (),
                                     rhythms=tuple(sample_rhythms(len(forms), seed)) if getattr(config, "rhythms", False) else (),
-                                    retune=float(getattr(config, "retune", 0.0)))
+                                    retune=float(getattr(config, "retune", 0.0)),
+                                    voltas=tuple(sample_voltas(forms, seed)) if closing else ())
         return Prompt(self.name, text, request.title, request.composer, constraint, context={"forms": forms})
 
     def song(self, prompt: Prompt, completion: str, candidate: int) -> Song:
@@ -324,39 +345,54 @@ class SongTask(Task):
         form = forms[candidate % len(forms)]
         tails = getattr(prompt.constraint, "tails", ())
         tail = tails[candidate % len(tails)] if tails else 0
+        voltas = getattr(prompt.constraint, "voltas", ())
         passes = int(form.split("*")[1]) if "*" in form else 1
-        context = {k: v for k, v in prompt.context.items() if k != "forms"} | {"form": form} | ({"tail": tail} if tail else {})
+        volta = voltas[candidate % len(voltas)] if voltas and passes > 1 else 0
+        endings = getattr(prompt.constraint, "endings", ())
+        ending = endings[candidate % len(endings)] if endings else "C:C"
+        context = ({k: v for k, v in prompt.context.items() if k != "forms"} | {"form": form} | ({"tail": tail} if tail else {})
+                   | ({"volta": volta} if volta else {}) | {"ending": ending})
         if passes > 1:
-            song = dataclasses.replace(song, body=self.unfold(completion, passes, len(form.split("*")[0]) * SECTION_BARS))
+            song = dataclasses.replace(song, body=self.unfold(completion, passes, len(form.split("*")[0]) * SECTION_BARS, volta))
         return dataclasses.replace(song, context=context,
-                                   violations=tuple(self.form_violations(prompt.constraint, form, completion, tail)))
+                                   violations=tuple(self.form_violations(prompt.constraint, form, completion, tail, volta, ending)))
 
     @staticmethod
-    def unfold(completion: str, passes: int, form_bars: int) -> str:
+    def unfold(completion: str, passes: int, form_bars: int, volta: int = 0) -> str:
         """A form played `passes` times, as a lead sheet's repeat unfolds, from the one pass the
-        model wrote: a pickup opens only the first pass, and the bars after the form's sections
-        (the closing bars) close only the last."""
+        model wrote: a pickup opens only the first pass; with a `volta`, the form's last `volta`
+        bars (the first ending) close every pass but the last, and the `volta` bars after the
+        form (the second ending) close the last; the bars after those (the closing bars) close
+        only the last pass."""
         ends, lengths = bar_ends(completion), abc.bar_lengths(completion)
         pickup = int(len(ends) > 1 and abc.opens_with_pickup(lengths))  # (an unruly completion counts no pickup)
-        cut = ends[min(pickup + form_bars, len(ends)) - 1] if ends else len(completion)
+
+        def after(bars: int) -> int:  # the offset just after this many bars of the form (all of them, if fewer)
+            return ends[min(pickup + bars, len(ends)) - 1] if ends and pickup + bars > 0 else 0
+
+        cut, common = (after(form_bars), after(form_bars - volta)) if ends else (len(completion), len(completion))
         start = ends[0] if pickup else 0
-        first, again, last = completion[:cut], completion[start:cut], completion[start:]
+        first, again = completion[:cut], completion[start:cut]
+        last = completion[start:common] + completion[cut:]
         return "".join(abc.decode_body(part) for part in [first, *[again] * (passes - 2), last])
 
     @staticmethod
-    def form_violations(constraint: Any, form: str, completion: str, tail: int = 0) -> list[str]:
-        """What a candidate broke of its form (with `tail` bars after its sections) and cadence (a
-        decoder that enforces them breaks nothing unless the model's window ran out; the OpenAI
-        API cannot enforce them)."""
+    def form_violations(constraint: Any, form: str, completion: str, tail: int = 0, volta: int = 0,
+                        ending: str = "C:C") -> list[str]:
+        """What a candidate broke of its form (with `tail` bars after its sections, and a second
+        ending of `volta` bars) and cadence (landing on the note of its `ending`; a decoder that
+        enforces them breaks nothing unless the model's window ran out; the OpenAI API cannot
+        enforce them)."""
         lengths = abc.bar_lengths(completion)
         whole = lengths[1:] if abc.opens_with_pickup(lengths) else lengths
-        want = len(form.split("*")[0]) * getattr(constraint, "section_bars", SECTION_BARS) + tail
-        problems = [] if len(whole) == want else [f"{len(whole)} bars; the form {form}{f' and {tail:+d} bars' if tail else ''} has {want}"]
+        want = len(form.split("*")[0]) * getattr(constraint, "section_bars", SECTION_BARS) + tail + volta
+        extra = (f" and {tail:+d} bars" if tail else "") + (f" and a second ending of {volta}" if volta else "")
+        problems = [] if len(whole) == want else [f"{len(whole)} bars; the form {form}{extra} has {want}"]
         if getattr(constraint, "cadence", False):
             body = completion.split(abc.END, 1)[0]
             notes = [e for e in re.findall(abc.EVENT, body) if abc.classify(e)[0] == abc.NOTE_KIND and "z" not in e]
-            if not notes or abc.pitch_class(notes[-1]) != 0:
-                problems.append("the melody does not end on the tonic")
+            if not notes or abc.pitch_class(notes[-1]) != meter.landing(ending):
+                problems.append(f"the melody does not end on {ending.partition(':')[2] or 'C'}")
         return problems
 
 

@@ -16,10 +16,12 @@ highest (one draw alone moves by about ±0.04). Repeated bars and phrases are gi
 melody alone (the issue's definition: real medians 0.46 and 0.25) and with the chord symbols.
 
 Baselines in the same run: real against real (two random halves of the training songs), the
-previous default (no closing bars or drawn pickups, no rhythms, no retuned returns), the
-pipeline with every lever off (the meter rules alone), and the defaults with one knob changed
-(no balance, no closing bars, no rhythms, no retuned returns, no motifs). `--configs` also runs
-each lever alone, and no_ranges, no_intervals, t075. Needs `out/songs.jsonl` (`python -m aitunes_lib prep --out out`) and a model
+last session's default (`last_stop`: every song ending on C over a tonic chord, no first and
+second endings, aims drawn at the real spread, no reach for the range, no chord-tone aims), the
+pipeline with every lever off (the meter rules alone), and the defaults with one lever off (no
+balance, endings, voltas, widened aims, reach, chord-tone aims). `--configs` also runs each
+lever alone, before (the stop before last), no_closing, no_rhythms, no_retune, no_motifs,
+no_echo_alone, no_ranges, no_intervals, t075. Needs `out/songs.jsonl` (`python -m aitunes_lib prep --out out`) and a model
 (`python -m aitunes_lib train --data out/songs.jsonl --out out/local_model`, what `make demo` runs).
 """
 
@@ -39,10 +41,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aitunes_lib import abc, dataset, metrics, naming  # noqa: E402
+from aitunes_lib import abc, dataset, meter, metrics, naming, tasks  # noqa: E402
 from aitunes_lib.backends import local  # noqa: E402
 from aitunes_lib.generate import GenerateConfig, Request, generate  # noqa: E402
 from aitunes_lib.song import Song  # noqa: E402
+
+# This session's levers are tables and constants, not `GenerateConfig` knobs: a setting may
+# patch them for its run ("patch": (module, name, value) triples), and they are put back after.
+TONIC_ENDINGS = {"C:C": 264, "C6:C": 32, "Cmaj7:C": 15, "C69:C": 2}  # the last stop's: every song lands on C over a tonic chord
+NO_HARMONY = (meter, "harmonies", lambda n, seed: [None] * n)  # no chord-tone aims: the nudge alone
+LAST_STOP = ((tasks, "ENDINGS", TONIC_ENDINGS), (tasks, "VOLTAS", {0: 1}), (meter, "WIDEN", 1.0), (meter, "REACH", 0.0),
+             (meter, "ECHO_ALONE", meter.ECHO), NO_HARMONY)
 
 LEVERS_OFF = dict(form=None, cadence=False, chord_tones=0.0, intervals=0.0, balance=0.0, motifs=False, ranges=False, retune=0.0,
                   closing=False, rhythms=False)  # with shape=True: each lever alone
@@ -99,6 +108,18 @@ def auc_over_seeds(a: list[dict], b: list[dict], seeds: int = 5) -> dict:
 
 
 def run_config(backend, pairs, n: int, settings: dict, training: metrics.TrainingBars) -> dict:
+    patches = settings.get("patch", ())
+    saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
+    try:
+        for module, name, value in patches:
+            setattr(module, name, value)
+        return _run_config(backend, pairs, n, {k: v for k, v in settings.items() if k != "patch"}, training)
+    finally:
+        for module, name, value in saved:
+            setattr(module, name, value)
+
+
+def _run_config(backend, pairs, n: int, settings: dict, training: metrics.TrainingBars) -> dict:
     rows, seconds = [], []
     for i, (title, band) in enumerate(pairs):
         config = GenerateConfig(n=n, seed=1000 + i, **settings)
@@ -138,7 +159,7 @@ def main() -> None:
     parser.add_argument("--model", default="out/local_model")
     parser.add_argument("--prompts", type=int, default=20)
     parser.add_argument("-n", type=int, default=5)
-    parser.add_argument("--configs", default="default,before,off,no_balance,no_closing,no_rhythms,no_retune,no_motifs",
+    parser.add_argument("--configs", default="default,last_stop,off,no_balance,no_endings,no_voltas,no_widen,no_reach,no_harmony",
                         help="which settings to run (also: form, cadence, tones, intervals, balance: each lever alone; p095)")
     parser.add_argument("--out", default="out/bench_realism")
     args = parser.parse_args()
@@ -180,9 +201,18 @@ def main() -> None:
         "no_retune": {"retune": 0.0},
         "ranges": {"ranges": True},
         "intervals1": {"intervals": 1.0},
+        "last_stop": {"patch": LAST_STOP},  # the last session's default: before endings, voltas, widened aims, reach, chord-tone aims
+        "no_endings": {"patch": ((tasks, "ENDINGS", TONIC_ENDINGS),)},
+        "no_voltas": {"patch": ((tasks, "VOLTAS", {0: 1}),)},
+        "no_widen": {"patch": ((meter, "WIDEN", 1.0),)},
+        "no_reach": {"patch": ((meter, "REACH", 0.0),)},
+        "no_harmony": {"patch": (NO_HARMONY,)},
+        "no_echo_alone": {"patch": ((meter, "ECHO_ALONE", meter.ECHO),)},
     }
     for name in args.configs.split(","):
-        print(f"\n== {name}: {settings[name] or 'the defaults'} ==")
+        shown = {k: v for k, v in settings[name].items() if k != "patch"} | (
+            {"patched": [n for _, n, _ in settings[name]["patch"]]} if "patch" in settings[name] else {})
+        print(f"\n== {name}: {shown or 'the defaults'} ==")
         run = run_config(backend, pairs, args.n, settings[name], training)
         report = compare(real, run["valid"])
         results[name] = {**{k: v for k, v in run.items() if k not in ("rows", "valid")}, **report, **named(run["valid"])}

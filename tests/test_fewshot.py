@@ -114,7 +114,7 @@ def test_the_cli_few_shot(records, tmp_path, monkeypatch, capsys):
         monkeypatch.setenv("OPENAI_BASE_URL", standin.base_url)
         code = cli.main(["generate", "--backend", "openai", "--few-shot", "2", "--data", str(data), "-n", "2",
                          "--title", "Harbour Lights", "--band", "The Lanterns", "--out", str(tmp_path / "out"),
-                         "--stats", str(tmp_path / "none.json"), "--form", "AABA"])
+                         "--stats", str(tmp_path / "none.json"), "--form", "AABA", "--seed", "1"])  # one ending for both: one request
         said = capsys.readouterr().out
         assert code == 0 and "few-shot: 1 of 2 candidates had bars repaired (2 bars)" in said
         assert len(chats(standin)[0]["messages"]) == 1 + 2 * 2 + 1
@@ -133,3 +133,6 @@ def test_the_form_request_asks_for_the_closing_bars_in_words():
     assert "AB in sections of 8 bars (16 bars), played 2 times, then 2 closing bars;" in fewshot.form_request("AB*2", tail=2)
     assert "(32 bars), the last section a bar short;" in fewshot.form_request("ABAC", tail=-1)
     assert fewshot.form_request(None, cadence=False) == ""
+    assert ("(16 bars), then a second ending of 2 bars (it replaces the last 2 when the form repeats), then 1 closing bar;"
+            in fewshot.form_request("AB", tail=1, volta=2))
+    assert fewshot.form_request(None, ending="Am:E") == "End on E over a `Am` chord." != fewshot.form_request(None)

@@ -197,10 +197,12 @@ def test_song_forms_are_drawn_from_the_real_songs_and_played_as_written():
     assert prompt.constraint == meter.SongForm(("AB", "AB", "AB"), 8, vary=(0, 1), cadence=True, endings=prompt.constraint.endings, tone_bias=1.75,
                                                intervals=0.5, balance=4.0, motifs=True, ranges=prompt.constraint.ranges, seed=0,
                                                pickups=tuple(tasks.sample_pickups(3, 0)), rhythms=tuple(tasks.sample_rhythms(3, 0)),
-                                               retune=meter.RETUNE)
+                                               retune=meter.RETUNE, voltas=tuple(tasks.sample_voltas(["AB*2"] * 3, 0)))
     assert prompt.constraint.tails == ()  # a form asked for is played as written; drawn ones get the real songs' closing bars
     assert len(prompt.constraint.endings) == 3 and set(prompt.constraint.endings) <= set(tasks.ENDINGS)
-    assert tasks.sample_endings(400, 1).count("C") > tasks.sample_endings(400, 1).count("C6") > 0  # as in the real songs
+    drawn = tasks.sample_endings(400, 1)
+    assert drawn.count("C:C") > drawn.count("C6:C") > 0 and drawn.count("C:C") > 200  # as in the real songs
+    assert 0.05 < sum(meter.landing(e) != 0 for e in drawn) / len(drawn) < 0.2  # some land off the tonic, as 12% of real songs do
     assert len(prompt.constraint.ranges) == 3 and set(prompt.constraint.ranges) <= set(tasks.RANGES)  # on by default
     assert tasks.get("song").prompt(tasks.Request(), GenerateConfig(n=3, seed=0, ranges=False)).constraint.ranges == ()
     assert 13 <= np.median(tasks.sample_ranges(400, 1)) <= 16  # the real songs' median range is 15 semitones
@@ -240,7 +242,9 @@ def test_the_drawn_tables_are_what_the_training_songs_do(prepared):
         lengths = sorted({abc.note_length(m.group(0)) for m in abc.NOTE.finditer(melody) if abc.pitch_number(m.group(0)) is not None})
         rhythms[" ".join(map(str, lengths)) + (" (3" if abc.TUPLET.search(melody) else "")] += 1
         chords = [m.group(0)[1:-1] for m in abc.CHORD.finditer(body)]
-        endings[chords[-1] if chords else None] += 1
+        sung = [m.group(0) for m in abc.NOTE.finditer(abc.CHORD.sub(" ", body)) if abc.pitch_number(m.group(0)) is not None]
+        landing = {0: "C", 2: "D", 4: "E", 5: "F", 7: "G", 9: "A", 11: "B"}.get(abc.pitch_class(sung[-1]), "another")
+        endings[f"{chords[-1] if chords else None}:{landing}"] += 1
         numbers = [n for n in (abc.pitch_number(m.group(0)) for m in abc.NOTE.finditer(abc.CHORD.sub(" ", body))) if n is not None]
         ranges[max(numbers) - min(numbers)] += 1
         bars = [abc.CHORD.sub("", b).strip() for b in body.replace(" $", "").split("|")][:-1]  # the melody alone
@@ -249,7 +253,7 @@ def test_the_drawn_tables_are_what_the_training_songs_do(prepared):
             nearest = next((d for d in (1, 2, 4, 8, 16) if i >= d and bars[i - d] == bar), None)
             if nearest:
                 repeats[nearest] += 1
-    assert {name: endings[name] for name in tasks.ENDINGS} == tasks.ENDINGS
+    assert {name: n for name, n in endings.items() if n >= 2} == tasks.ENDINGS  # the endings more than one song shares
     assert dict(ranges) == tasks.RANGES
     assert {rhythm: n for rhythm, n in rhythms.items() if n >= 2} == tasks.RHYTHMS  # the sets more than one song keeps to
     assert {d: round(repeats[d] / bars_seen, 3) for d in meter.MOTIF_SHARES} == meter.MOTIF_SHARES
@@ -270,3 +274,29 @@ def test_a_repeated_form_opens_with_its_pickup_once_and_closes_once():
     assert song.violations == () and song.context["tail"] == 2 and song.body == body
     assert tasks.get("song").song(dataclasses.replace(prompt, constraint=meter.SongForm(("AB",))), pass_, 0).violations == (
         "18 bars; the form AB*2 has 16",)
+
+
+def test_a_repeated_form_with_a_volta_closes_each_pass_with_its_own_ending():
+    """`AB*2` with a first and a second ending of 2 bars: the first closes every pass but the last, the second the last."""
+    sections = [f"`C`c{i % 4 + 1} z{4 - i % 4 - 1}" if i % 4 != 3 else "`G7`G4" for i in range(14)]
+    pass_ = " " + " | ".join(sections + ["e4", "`G7`d4", "f4", "`C`c4"]) + " | $ <end>"  # 14 bars, the 1st ending, the 2nd
+    body = tasks.SongTask.unfold(pass_, 3, 16, volta=2)
+    bars = [b.strip() for b in body.replace("\n", " ").split("|") if b.strip()]
+    assert len(bars) == 48 and bars[:16] == bars[16:32]  # three passes of 16 bars, the first two alike
+    assert bars[14:16] == ["e4", '"G7"d4'] and bars[32:46] == bars[:14] and bars[46:] == ["f4", '"C"c4']
+    prompt = tasks.Prompt("song", "", "T", "C", meter.SongForm(("AB",), voltas=(2,), endings=("C:C",)), context={"forms": ["AB*3"]})
+    song = tasks.get("song").song(prompt, pass_, 0)
+    assert song.violations == () and song.context["volta"] == 2 and song.body == body
+    once = tasks.get("song").song(dataclasses.replace(prompt, context={"forms": ["AB"]}), pass_, 0)
+    assert once.violations == ("18 bars; the form AB has 16",) and "volta" not in once.context  # a form played once has no volta
+    assert tasks.sample_voltas(["AB", "AABA*2", "A*3"], 4)[0] == 0
+    drawn = tasks.sample_voltas(["AABA*2"] * 400, 1)
+    assert 0.5 < sum(v > 0 for v in drawn) / len(drawn) < 0.8 and set(drawn) <= set(tasks.VOLTAS)  # 65% of real repeats have one
+
+
+def test_an_ending_off_the_tonic_is_kept_and_checked():
+    """A candidate drawn to end on E over Am must land on E; C there is a violation."""
+    form = meter.SongForm(("A",), section_bars=1, endings=("Am:E",))
+    prompt = tasks.Prompt("song", "", "T", "C", form, context={"forms": ["A"]})
+    assert tasks.get("song").song(prompt, " `Am`e4 | $ <end>", 0).violations == ()
+    assert tasks.get("song").song(prompt, " `Am`c4 | $ <end>", 0).violations == ("the melody does not end on E",)

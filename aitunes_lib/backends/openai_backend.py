@@ -445,14 +445,17 @@ class OpenAIBackend:
                           "repairs bars that do not add up, and checks each candidate (see Song.violations)", stacklevel=3)
         forms = list(getattr(constraint, "forms", ()) or [None])
         tails = list(getattr(constraint, "tails", ()) or [0])
+        voltas = list(getattr(constraint, "voltas", ()) or [0])
+        endings = list(getattr(constraint, "endings", ()) or ["C:C"])
         cadence = bool(getattr(constraint, "cadence", False))
-        wanted = [(forms[i % len(forms)], tails[i % len(tails)]) for i in range(n)]
+        wanted = [(forms[i % len(forms)], tails[i % len(tails)], voltas[i % len(voltas)], endings[i % len(endings)])
+                  for i in range(n)]
         options: dict[str, Any] = {"temperature": config.temperature, "top_p": config.top_p, "stop": [STOP.strip()],
                                    "max_tokens": max(config.max_tokens, 1500), **({"seed": config.seed} if config.seed is not None else {})}
         repairs = fewshot.Repairs(candidates=n)
 
-        def ask(shape: tuple[str | None, int], count: int) -> list[str]:
-            replies = self.chat(fewshot.messages(self.examples or [], prompt, shape[0], cadence, shape[1]), n=count, **options)
+        def ask(shape: tuple[str | None, int, int, str], count: int) -> list[str]:
+            replies = self.chat(fewshot.messages(self.examples or [], prompt, shape[0], cadence, *shape[1:]), n=count, **options)
             return [fewshot.clean_reply(text) for text in replies]
 
         results: list[str | None] = [None] * n
