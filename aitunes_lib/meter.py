@@ -28,7 +28,7 @@ import dataclasses
 import math
 import re
 from fractions import Fraction
-from typing import Callable, Sequence
+from typing import Callable, ClassVar, Sequence
 
 import numpy as np
 
@@ -708,7 +708,7 @@ class FormRules:
         self.landings = [rules.note_ids[(self.note_pcs == pc) & ~rules.is_rest[rules.note_ids]] for pc in range(12)]  # per pitch class
         self.rests = rules.note_ids[rules.is_rest[rules.note_ids]]
         self.bias_group = rules.note_ids  # the nudge moves probability among notes and rests only
-        self.budget: int | None = None  # tokens left in the model's window, set by `SongForm.build`
+        self.budget: int | None = None  # tokens the song may take (`SongForm.build`): the sampler slides its window over a long one
 
     def allowed(self, state: FormState) -> np.ndarray:
         kinds = self.kinds
@@ -985,6 +985,7 @@ class SongForm:
     each melody's set of note lengths (cycled), and `retune`, the share of copied bars that
     keep their melody and take new chord symbols."""
 
+    slides: ClassVar[bool] = True  # a sampler may slide its window on over a long song: the rules keep every bar, the model need not
     forms: tuple[str, ...] = ("AABA",)
     section_bars: int = 8
     vary: int | tuple[int, ...] = 1  # bars free at a section's first return: one number, or one per candidate (cycled)

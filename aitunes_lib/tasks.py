@@ -173,15 +173,20 @@ def training_records(
 
 # The forms of the 379 OpenEWLD training songs, in 8-bar sections after any pickup (a section
 # takes the letter of the first earlier one it shares at least 4 bars with; `*2` is a form
-# played twice, as an unfolded repeat; `metrics.song_form`). Counts of the 317 songs whose
-# form has at most 5 sections, the most the tiny model's window holds; the test suite
-# recomputes them from the dataset.
+# played twice, as an unfolded repeat; `metrics.song_form`). Counts of the 357 songs whose
+# form has at most 8 sections (64 bars, about 450 tokens: `GenerateConfig.max_tokens` holds
+# them, and the local sampler slides the model's window of 512 on over a long song); the test
+# suite recomputes them from the dataset. Before, only the 317 of at most 5 sections, the most
+# the window held: no candidate's form ran past 40 bars, where 16% of the real songs' forms do.
 FORMS = {
     "AABA": 46, "ABAC": 36, "AB": 31, "ABCD": 25, "AABA*2": 25, "ABAC*2": 20, "AB*2": 19, "AABC": 16, "ABC": 14,
-    "ABCD*2": 13, "ABCDE": 11, "AAB": 8, "ABCA": 7, "A": 6, "AABC*2": 5, "ABA": 4, "A*4": 3, "ABCA*2": 3, "AAAB": 2,
-    "A*2": 2, "ABCBC": 2, "AB*3": 1, "AABAC": 1, "ABACD": 1, "ABCB*2": 1, "ABCDC": 1, "ABCAB": 1, "AABCD": 1,
-    "ABA*2": 1, "ABCDA": 1, "ABCDC*2": 1, "ABAC*3": 1, "ABCB": 1, "ABBBB": 1, "AABBC": 1, "AABB": 1, "ABC*2": 1,
-    "ABB": 1, "AAB*2": 1, "A*3": 1,
+    "ABCD*2": 13, "ABCDE": 11, "AAB": 8, "ABCA": 7, "A": 6, "ABCDEFGH": 5, "AABC*2": 5, "ABA": 4, "ABCDEFG": 4, "A*4": 3,
+    "ABCA*2": 3, "AABACCDC": 3, "ABCCDC": 2, "AAAB": 2, "A*2": 2, "ABCDCE": 2, "ABCDCD": 2, "ABCBC": 2, "ABACDEDF": 2,
+    "ABCDEF": 1, "AABCBC": 1, "AB*3": 1, "ABCDCE*2": 1, "AABAC": 1, "ABACD": 1, "ABCB*2": 1, "ABCDC": 1, "AABCDDEF": 1,
+    "ABCDCEC": 1, "ABCAB": 1, "ABCDEABC": 1, "ABCDEFF": 1, "AABCD": 1, "ABCDAE": 1, "ABA*2": 1, "ABCDDED": 1, "ABCDA": 1,
+    "ABCDC*2": 1, "ABAC*3": 1, "ABCB": 1, "ABBBB": 1, "ABABCAB": 1, "AABBAAB": 1, "ABACDEF": 1, "ABABCAB*2": 1, "AABCDA": 1,
+    "AABBC": 1, "AABB": 1, "ABCDEFG*2": 1, "ABC*2": 1, "ABB": 1, "ABCDDE": 1, "AAB*2": 1, "A*3": 1, "AABABA": 1,
+    "ABABCDEF": 1, "AABBCD": 1, "ABABABA": 1,
 }
 SECTION_BARS = 8
 # How many last bars of a section are free the first time it returns (for a new cadence): the
@@ -189,20 +194,20 @@ SECTION_BARS = 8
 # one (melody alone); with 1 alone, 0.17; in turn, 0.25, the real songs' median
 # (benchmarks/bench_realism.py).
 VARY = (0, 1)
-# What follows the sections in those 317 songs: how many songs have each number of bars left
+# What follows the sections in those 357 songs: how many songs have each number of bars left
 # over after their whole 8-bar sections (-1: the last section is a bar short, 7 left over),
 # for songs played once and for unfolded repeats (`*2`, where the leftover bars close the last
 # pass); and how many open with a pickup. Real songs often run a closing bar past the form
 # (33 bars), sometimes a tag of a few more; every candidate ran exactly 32 before.
-TAILS = {0: 90, 1: 60, 2: 16, 3: 9, 4: 15, 5: 11, 6: 4, -1: 14}
-TAILS_REPEATED = {0: 34, 1: 42, 2: 17, 3: 3, 4: 1, 6: 1}
-PICKUPS = {True: 34, False: 283}
-# A repeat on a lead sheet often has a first and a second ending: of the 108 training songs
-# whose form is played more than once, how many have each number of last bars that differ
-# between the first pass and the last (0: the pass repeats whole). Played whole every time, the
-# generated songs repeated more of their 4-bar phrases than real ones (0.50 and more, against a
-# median of 0.38 where no section returns).
-VOLTAS = {0: 38, 1: 34, 2: 26, 3: 7, 4: 1, 5: 2}
+TAILS = {0: 100, 1: 68, 2: 19, 3: 13, 4: 20, 5: 16, 6: 5, -1: 15}
+TAILS_REPEATED = {0: 35, 1: 43, 2: 18, 3: 3, 4: 1, 6: 1}
+PICKUPS = {True: 37, False: 320}
+# A repeat on a lead sheet often has a first and a second ending: of the 101 training songs
+# whose form is played more than once (in full), how many have each number of last bars that
+# differ between the first pass and the second (0: the pass repeats whole). Played whole every
+# time, the generated songs repeated more of their 4-bar phrases than real ones (0.50 and more,
+# against a median of 0.38 where no section returns).
+VOLTAS = {0: 34, 1: 35, 2: 26, 3: 5, 4: 1}
 # The note lengths a melody keeps to (quarters, as written; "(3": it has tuplets): how many
 # training songs keep to each set, of the 351 of 379 whose set another song shares too. A real
 # song keeps to a few lengths (5 or 6, mostly); the model, left to itself, wrote a little of
@@ -289,10 +294,10 @@ def sample_forms(n: int, seed: int | None, form: str | None = "auto") -> list[st
 
 
 def check_form(form: str) -> str:
-    """A form as `FORMS` writes it (letters A–H, at most 5 sections, `*k` for k passes), or a clear error."""
-    match = re.fullmatch(r"([A-H]{1,5})(?:\*([1-4]))?", form or "")
+    """A form as `FORMS` writes it (letters A–H, at most 8 sections, `*k` for k passes), or a clear error."""
+    match = re.fullmatch(r"([A-H]{1,8})(?:\*([1-4]))?", form or "")
     if not match:
-        raise TaskInputError(f"form {form!r}: write 1 to 5 section letters, such as AABA or ABAC, optionally *2 to play it twice")
+        raise TaskInputError(f"form {form!r}: write 1 to 8 section letters, such as AABA or ABAC, optionally *2 to play it twice")
     return form
 
 

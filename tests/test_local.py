@@ -66,6 +66,25 @@ def test_generate_after_loading_from_disk(trained):
         sample(backend, PROMPT, n=-1)
 
 
+def test_a_song_longer_than_the_window_slides_it_on(trained):
+    """A 64-bar form on a model that reads 128 tokens: the sampler slides its window on, and the
+    rules, which keep every bar, still copy the returns and land the cadence."""
+    _, _, out = trained
+    backend = local.LocalBackend(out)
+    window = local.context_length(backend.model.config)
+    songs = generate(backend, "song", Request("Moonlight on the Harbour", "The Paper Lanterns"),
+                     GenerateConfig(n=2, seed=4, form="AABACCDC"))
+    for song in songs:
+        completion = abc.encode_body(song.body)
+        assert song.violations == () and len(backend.tokenizer.encode(completion)) > 2 * window, song.body
+        lengths = bar_lengths(completion)
+        tunes = [re.sub(r"`[^`]*`|\s", "", b) for b in completion.replace(" $", "").split("|")][:-1][len(lengths) - 64:]  # the melody
+        assert len(tunes) == 64 and tunes[8:15] == tunes[:7] and tunes[24:31] == tunes[:7]  # A returns (its last bar free at first)
+        assert tunes[40:47] == tunes[32:39] and tunes[56:63] == tunes[40:47]  # so does C, long out of the window's view
+    assert generate(backend, "song", Request("Moonlight on the Harbour", "The Paper Lanterns"),
+                    GenerateConfig(n=2, seed=4, form="AABACCDC")) == songs  # the seed still decides
+
+
 def test_unseen_characters_in_a_prompt_still_generate(trained):
     backend = local.LocalBackend(trained[2])
     prompt = abc.seed_prompt("Ωμέγα Blues 🎷", "Zoë & the Ñandúes")

@@ -225,7 +225,7 @@ def test_song_forms_are_drawn_from_the_real_songs_and_played_as_written():
         GenerateConfig(retune=1.5)
     off = tasks.get("song").prompt(tasks.Request(), GenerateConfig(shape=False))
     assert off.constraint == meter.WholeBars()  # the model alone, with the meter rules
-    for bad in ("ABACABAC", "xyz", "AB*9"):
+    for bad in ("ABACABACD", "xyz", "AB*9", "ABIJ"):
         with pytest.raises(ValueError, match="section letters"):
             GenerateConfig(form=bad)
 

@@ -15,6 +15,7 @@ atomically. A folder is resumed only by the same run (same preset, base, data, t
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -723,26 +724,49 @@ class LocalBackend:
         if room < 16:
             raise LocalBackendError(f"the prompt takes {len(prompt_ids)} tokens and this model reads at most {window}: "
                                     "the title or the task's input is too long; shorten it")
-        processors = LogitsProcessorList()
+        slides = bool(getattr(constraint, "slides", False))  # a song form may run past the window: it slides on
+        total = config.max_tokens if slides else min(config.max_tokens, room)
+        rules, states = None, None
         if constraint is not None:
             try:
-                rules, start = constraint.build(self.rules, tokenizer.encode, min(config.max_tokens, room))
+                rules, start = constraint.build(self.rules, tokenizer.encode, total)
             except ValueError as error:
                 raise LocalBackendError(f"cannot follow {constraint.describe()} (the model reads {window} tokens): {error}") from error
-            processors.append(make_processor(rules, len(prompt_ids), start))
+            states = [copy.deepcopy(start[i % len(start)] if isinstance(start, (list, tuple)) else start) for i in range(n)]
         if config.seed is not None:
             torch.manual_seed(config.seed)
         device = next(model.parameters()).device
-        inputs = torch.tensor([prompt_ids] * n, device=device)  # (n, P): n candidates in one batch
+        end, pad = tokenizer.token_id(END), tokenizer.token_id(PAD)
         sample = config.temperature > 0
-        with torch.no_grad():
-            output = model.generate(
-                inputs, attention_mask=torch.ones_like(inputs), do_sample=sample,
-                max_new_tokens=min(config.max_tokens, room), logits_processor=processors,
-                eos_token_id=tokenizer.token_id(END), pad_token_id=tokenizer.token_id(PAD),
-                **({"temperature": config.temperature, "top_p": config.top_p, "top_k": 0} if sample else {}),
-            )  # (n, P + new)
-        return [self._completion(row[len(prompt_ids):].tolist()) for row in output]
+        written: list[list[int]] = [[] for _ in range(n)]  # each candidate's tokens after the prompt
+        context = [list(prompt_ids) for _ in range(n)]  # what the model reads next: the prompt, then the last tokens in view
+        active = list(range(n))
+        while active:
+            steps = min(total - len(written[active[0]]), window - len(context[active[0]]))
+            inputs = torch.tensor([context[i] for i in active], device=device)  # (rows, L): still writing, all as long
+            processors = LogitsProcessorList()
+            if rules is not None:
+                processors.append(make_processor(rules, inputs.shape[1], [states[i] for i in active]))
+            with torch.no_grad():
+                output = model.generate(
+                    inputs, attention_mask=torch.ones_like(inputs), do_sample=sample, max_new_tokens=steps,
+                    logits_processor=processors, eos_token_id=end, pad_token_id=pad,
+                    **({"temperature": config.temperature, "top_p": config.top_p, "top_k": 0} if sample else {}),
+                )  # (rows, L + new)
+            carried = processors[0] if rules is not None else None
+            still = []
+            for row, i in enumerate(active):
+                new = output[row, inputs.shape[1]:].tolist()
+                written[i] += new
+                if carried is not None:  # the rules' state, past the last token too (the processor never read it)
+                    states[i] = carried.states[row] if carried.states else states[i]
+                    for token in output[row, carried.seen:].tolist():
+                        rules.advance(states[i], token)
+                if end not in new and pad not in new and len(written[i]) < total and slides:
+                    context[i] = (context[i] + new)[-(window // 2):]  # the window slides: the last half stays in view
+                    still.append(i)
+            active = still
+        return [self._completion(ids) for ids in written]
 
     def _completion(self, ids: list[int]) -> str:
         tokenizer = self.tokenizer
