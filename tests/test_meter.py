@@ -273,7 +273,8 @@ def test_the_chord_tone_nudge_of_a_form_follows_the_last_chord(vocab):
 
 @pytest.mark.slow
 def test_the_interval_table_is_what_the_training_songs_do(prepared):
-    """`INTERVAL_SHARES`, the balance's `MOVE_SHARES`, `MOVE_SPREAD` and `TIE_SHARE` re-measured from the prepared OpenEWLD songs, as the decoder reads notes."""
+    """`INTERVAL_SHARES`, the balance's `MOVE_SHARES`, `MOVE_SPREAD`, `TIE_SHARE` (and the other aims' tables, `TONE_SHARE` among
+    them) re-measured from the prepared OpenEWLD songs, as the decoder reads notes."""
     from aitunes_lib import dataset
     from aitunes_lib.meter import INTERVAL_SHARES
 
@@ -319,6 +320,14 @@ def test_the_interval_table_is_what_the_training_songs_do(prepared):
         some = shares[shares > 0]  # the songs that do it at all: a Beta by its moments
         assert round(float(np.mean(shares == 0)), 3) == none
         assert round(float(some.mean()), 3) == mean and round(float(some.mean() * (1 - some.mean()) / some.var() - 1)) == spread
+    # the share of note time on the sounding chord's tones, as the features read it (music21)
+    from aitunes_lib import metrics
+    from aitunes_lib.meter import TONE_SHARE, TONE_SPREAD
+
+    fits = np.array([metrics.chord_fit(abc.decode_body(dataset.seed_record(song)["completion"])) for song in prepared[0].songs])
+    fits = fits[~np.isnan(fits)]
+    assert len(fits) > 370 and round(float(fits.mean()), 3) == TONE_SHARE
+    assert round(float(fits.mean() * (1 - fits.mean()) / fits.var() - 1)) == TONE_SPREAD
 
 
 def events(rules: MeterRules, text: str) -> list[int]:
@@ -651,3 +660,5 @@ def test_a_melody_reaches_for_its_range_as_the_song_goes_on(vocab):
     late, _, state = note_bias_after(vocab, form, " c d e d |" * 6 + " c d e")
     assert late["A"] == late["g"] > late["d"] == 0 and abs(late["A"] - REACH * 6 / 8) < 1e-5  # 6 bars of 8: toward the whole octave
     assert late["C"] < 0 and late["G,"] < 0  # past the range: the limit
+    cadence, _, _ = note_bias_after(vocab, form, vocab[0].encode(" c d e d |" * 7) + vocab[0].encode(" `C`"))  # its chord, forced
+    assert cadence["A"] == 0 and cadence["C"] < 0  # the last bar lands where its ending says, reaching for nothing
