@@ -17,9 +17,10 @@ melody alone (the issue's definition: real medians 0.46 and 0.25) and with the c
 
 Baselines in the same run: real against real (two random halves of the training songs), the
 last session's default (`last_stop`: every song ending on C over a tonic chord, no first and
-second endings, aims drawn at the real spread, no reach for the range, no chord-tone aims), the
-pipeline with every lever off (the meter rules alone), and the defaults with one lever off (no
-balance, endings, voltas, widened aims, reach, chord-tone aims). `--configs` also runs each
+second endings, aims drawn at the real spread, no reach for the range, no chord-tone aims,
+forms of at most 5 sections), the pipeline with every lever off (the meter rules alone), and
+the defaults with one lever off (no balance, endings, voltas, widened aims, reach, chord-tone
+aims, long forms). `--configs` also runs each
 lever alone, before (the stop before last), no_closing, no_rhythms, no_retune, no_motifs,
 no_echo_alone, no_ranges, no_intervals, t075. Needs `out/songs.jsonl` (`python -m aitunes_lib prep --out out`) and a model
 (`python -m aitunes_lib train --data out/songs.jsonl --out out/local_model`, what `make demo` runs).
@@ -50,8 +51,12 @@ from aitunes_lib.song import Song  # noqa: E402
 # patch them for its run ("patch": (module, name, value) triples), and they are put back after.
 TONIC_ENDINGS = {"C:C": 264, "C6:C": 32, "Cmaj7:C": 15, "C69:C": 2}  # the last stop's: every song lands on C over a tonic chord
 NO_HARMONY = (meter, "harmonies", lambda n, seed: [None] * n)  # no chord-tone aims: the nudge alone
+SHORT_FORMS = (  # the last stop's: forms of at most 5 sections, and what follows them in those 317 songs
+    (tasks, "FORMS", {form: n for form, n in tasks.FORMS.items() if len(form.split("*")[0]) <= 5}),
+    (tasks, "TAILS", {0: 90, 1: 60, 2: 16, 3: 9, 4: 15, 5: 11, 6: 4, -1: 14}),
+    (tasks, "TAILS_REPEATED", {0: 34, 1: 42, 2: 17, 3: 3, 4: 1, 6: 1}), (tasks, "PICKUPS", {True: 34, False: 283}))
 LAST_STOP = ((tasks, "ENDINGS", TONIC_ENDINGS), (tasks, "VOLTAS", {0: 1}), (meter, "WIDEN", 1.0), (meter, "REACH", 0.0),
-             (meter, "ECHO_ALONE", meter.ECHO), NO_HARMONY)
+             (meter, "ECHO_ALONE", meter.ECHO), NO_HARMONY, *SHORT_FORMS)
 
 LEVERS_OFF = dict(form=None, cadence=False, chord_tones=0.0, intervals=0.0, balance=0.0, motifs=False, ranges=False, retune=0.0,
                   closing=False, rhythms=False)  # with shape=True: each lever alone
@@ -159,7 +164,8 @@ def main() -> None:
     parser.add_argument("--model", default="out/local_model")
     parser.add_argument("--prompts", type=int, default=20)
     parser.add_argument("-n", type=int, default=5)
-    parser.add_argument("--configs", default="default,last_stop,off,no_balance,no_endings,no_voltas,no_widen,no_reach,no_harmony",
+    parser.add_argument("--configs", default="default,last_stop,off,no_balance,no_endings,no_voltas,no_widen,no_reach,no_harmony,"
+                        "no_long_forms",
                         help="which settings to run (also: form, cadence, tones, intervals, balance: each lever alone; p095)")
     parser.add_argument("--out", default="out/bench_realism")
     args = parser.parse_args()
@@ -207,6 +213,7 @@ def main() -> None:
         "no_widen": {"patch": ((meter, "WIDEN", 1.0),)},
         "no_reach": {"patch": ((meter, "REACH", 0.0),)},
         "no_harmony": {"patch": (NO_HARMONY,)},
+        "no_long_forms": {"patch": SHORT_FORMS},
         "no_echo_alone": {"patch": ((meter, "ECHO_ALONE", meter.ECHO),)},
     }
     for name in args.configs.split(","):
