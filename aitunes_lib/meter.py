@@ -789,7 +789,11 @@ class FormRules:
             return
         room = self.rules.bar - state.elapsed
         if room > 0 and not state.tuplet_left:  # some note of this pitch must fit what is left of the bar
-            if not (self._held(state) & self.rules._fits(room - self.rules.note_ticks[Fraction(1)], state.bar_index == 0)).any():
+            ticks = self.rules.note_ticks[Fraction(1)]
+            fits = self.rules._fits(room - ticks, state.bar_index == 0)
+            if state.bar_index == 0 and state.pickup:  # and in a drawn pickup, leave it short
+                fits = fits & (ticks < room)
+            if not (self._held(state) & fits).any():
                 mask[self.kinds == TIE] = False
         elif room == 0:
             b = state.bar_index - state.offset + 1
