@@ -741,8 +741,10 @@ class FormRules:
             notes = np.zeros_like(mask)
             if not state.cadence_note:
                 notes[self.landings[state.landing]] = True
-            elif state.tied and state.last_pitch is not None:  # the landing note held on
-                notes[self.rules.note_ids[self._held(state)]] = True
+            elif state.tied and state.last_pitch is not None:  # the landing note held on, in one note to the bar's end where one fits
+                held = self._held(state)
+                whole = held & (self.rules.note_ticks[Fraction(1)] == self.rules.bar - state.elapsed)
+                notes[self.rules.note_ids[whole if whole.any() else held]] = True
             else:  # once landed, the melody holds its tonic (a tie) or rests: no more notes after the cadence's
                 notes[self.rests] = True
             keep = mask & (notes | (kinds == TIE) | (kinds == BARLINE))

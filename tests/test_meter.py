@@ -663,3 +663,17 @@ def test_a_melody_reaches_for_its_range_as_the_song_goes_on(vocab):
     assert late["C"] < 0 and late["G,"] < 0  # past the range: the limit
     cadence, _, _ = note_bias_after(vocab, form, vocab[0].encode(" c d e d |" * 7) + vocab[0].encode(" `C`"))  # its chord, forced
     assert cadence["A"] == 0 and cadence["C"] < 0  # the last bar lands where its ending says, reaching for nothing
+
+
+def test_the_landing_note_is_held_in_one_note_to_the_end_of_the_bar(vocab):
+    """After the cadence's note and a tie, only the note of its pitch that fills the bar (not a chain of short tied notes)."""
+    from aitunes_lib.meter import SongForm
+
+    tokenizer, rules = vocab
+    form_rules, starts = SongForm(("A",), section_bars=1).build(rules, tokenizer.encode, None)  # one bar: the cadence
+    state = starts[0]
+    for token in tokenizer.encode(" `C`") + events(rules, "c2 -"):
+        form_rules.advance(state, token)
+    notes = set(rules.note_ids.tolist())
+    allowed = {tokenizer.decode([i]).strip() for i in np.flatnonzero(form_rules.allowed(state)).tolist() if i in notes}
+    assert allowed == {"c2"}
