@@ -356,7 +356,7 @@ class SongTask(Task):
         endings = getattr(prompt.constraint, "endings", ())
         ending = endings[candidate % len(endings)] if endings else "C:C"
         context = ({k: v for k, v in prompt.context.items() if k != "forms"} | {"form": form} | ({"tail": tail} if tail else {})
-                   | ({"volta": volta} if volta else {}) | {"ending": ending})
+                   | ({"volta": volta} if volta else {}) | ({"ending": ending} if getattr(prompt.constraint, "cadence", False) else {}))
         if passes > 1:
             song = dataclasses.replace(song, body=self.unfold(completion, passes, len(form.split("*")[0]) * SECTION_BARS, volta))
         return dataclasses.replace(song, context=context,

@@ -706,8 +706,10 @@ class LocalBackend:
         return self._rules
 
     def sample(self, prompt: str, n: int, config: "GenerateConfig", constraint: Any = None) -> list[str]:
-        """n completions in the article's format (` … $ <end>`), sampled in one batched call, with
-        the constraint (if any) enforced token by token."""
+        """n completions in the article's format (` … $ <end>`), sampled in one batch, with the
+        constraint (if any) enforced token by token. A constraint that `slides` (a song form)
+        may run past the model's window: the candidates still writing go on with the last half
+        of the window in view, their rules' states carried over, up to `config.max_tokens`."""
         import torch
         from transformers import LogitsProcessorList
 
