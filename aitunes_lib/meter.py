@@ -116,23 +116,28 @@ class MeterRules:
         ok = (ticks == 0) | ((ticks >= self.grain) & (ticks % self.grain == 0 if self._grain_divides else True))
         return ok
 
-    def _fits(self, left: np.ndarray, pickup: bool) -> np.ndarray:
-        """Where what is left of the bar is not negative and, past the pickup, can still be filled."""
+    def _fits(self, left: np.ndarray, pickup: bool, short: bool = False) -> np.ndarray:
+        """Where what is left of the bar is not negative and, past the pickup, can still be filled
+        (in a pickup that must stay `short`, where some of the bar is still left)."""
+        if short:
+            return left > 0
         return (left >= 0) if pickup else (left >= 0) & self.fillable(left)
 
     def allowed(self, state: BarState, pickup: bool | None = None) -> np.ndarray:
         """A boolean mask over the vocabulary: the tokens that keep the bar legal (the first bar
-        may be a pickup, of any length, unless `pickup` is False)."""
+        may be a pickup, of any length, unless `pickup` is False; when it is True, the first bar
+        must be one: no note may fill it)."""
         kinds = self.kinds
         mask = _finishing(state, kinds)
         if mask.any():
             return mask
         room = self.bar - state.elapsed
+        short = state.bar_index == 0 and pickup is True
         pickup = state.bar_index == 0 and pickup is not False
         at_bar_start = state.elapsed == 0 and state.last in (BARLINE, LINEBREAK)
         # notes and rests; inside a tuplet, as if the rest of the group kept this length
         p, q = state.tuplet if state.tuplet_left else (1, 1)
-        mask[self.note_ids[self._fits(room - self.note_ticks[Fraction(q, p)] * max(1, state.tuplet_left), pickup)]] = True
+        mask[self.note_ids[self._fits(room - self.note_ticks[Fraction(q, p)] * max(1, state.tuplet_left), pickup, short)]] = True
         if state.last == NOTE_KIND and not state.last_rest:
             mask[kinds == TIE] = True  # a tie belongs to the note before it, even at the bar's end
         if state.tuplet_left:
@@ -140,7 +145,7 @@ class MeterRules:
             return mask
         # tuplet marks: some note length must make the whole group fit
         for token, (p, q, r) in self.tuplets.items():
-            mask[token] = room > 0 and bool(self._fits(room - self.note_ticks[Fraction(q, p)] * r, pickup).any())
+            mask[token] = room > 0 and bool(self._fits(room - self.note_ticks[Fraction(q, p)] * r, pickup, short).any())
         if room > 0:
             mask[self.zero_time] = True  # chord symbols
         if state.elapsed == self.bar or (pickup and state.elapsed > 0):
@@ -729,11 +734,10 @@ class FormRules:
                 mask[kinds == SPACE] = True
             mask[kinds == END_KIND] = True
             return mask
-        mask = self.rules.allowed(state, state.pickup)  # a whole first bar, when no pickup was drawn
+        mask = self.rules.allowed(state, state.pickup)  # a whole first bar when no pickup was drawn, a short one when one was
         mask[(kinds == END_KIND) | (kinds == SPACE)] = False  # no ending before the form's last bar
-        if state.bar_index == 0 and state.pickup and not state.tuplet_left:  # a pickup was drawn: no note that fills the bar
-            mask[self.rules.note_ids[state.elapsed + self.rules.note_ticks[Fraction(1)] >= self.rules.bar]] = False
-            mask[self.kinds == TUPLET_KIND] = False  # a pickup of plain notes
+        if state.bar_index == 0 and state.pickup and not state.tuplet_left:
+            mask[self.kinds == TUPLET_KIND] = False  # a drawn pickup of plain notes
         if state.last == CHORD_KIND or int((kinds[state.current] == CHORD_KIND).sum()) >= MAX_CHORDS_PER_BAR:
             mask[kinds == CHORD_KIND] = False  # one chord per onset, and no chord spam
         self._tie_rules(state, mask)
@@ -791,10 +795,8 @@ class FormRules:
             return
         room = self.rules.bar - state.elapsed
         if room > 0 and not state.tuplet_left:  # some note of this pitch must fit what is left of the bar
-            ticks = self.rules.note_ticks[Fraction(1)]
-            fits = self.rules._fits(room - ticks, state.bar_index == 0)
-            if state.bar_index == 0 and state.pickup:  # and in a drawn pickup, leave it short
-                fits = fits & (ticks < room)
+            first = state.bar_index == 0  # (a drawn pickup must stay short)
+            fits = self.rules._fits(room - self.rules.note_ticks[Fraction(1)], first, first and state.pickup is True)
             if not (self._held(state) & fits).any():
                 mask[self.kinds == TIE] = False
         elif room == 0:
