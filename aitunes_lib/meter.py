@@ -1030,9 +1030,8 @@ class SongForm:
         rules.budget = budget
         rng = _stream(self.seed, 2)
         varies = self.vary if isinstance(self.vary, tuple) else (self.vary,)
-        plans = [form_plan(form, self.section_bars, varies[i % len(varies)], self.cadence,
-                           self.tails[i % len(self.tails)] if self.tails else 0,
-                           self.voltas[i % len(self.voltas)] if self.voltas else 0) for i, form in enumerate(self.forms)]
+        plans = [form_plan(form, self.section_bars, cycled(varies, i), self.cadence, cycled(self.tails, i, 0), cycled(self.voltas, i, 0))
+                 for i, form in enumerate(self.forms)]
         aims = move_aims(len(plans), self.seed) if self.balance else [()] * len(plans)
         strides = paces(len(plans), self.seed) if self.balance else [None] * len(plans)
         shades = colours(len(plans), self.seed) if self.balance else [None] * len(plans)
@@ -1043,14 +1042,22 @@ class SongForm:
             tunes = _stream(self.seed, 9)
             plans = [retune_plan(plan, tunes, self.retune) for plan in plans]
         starts = [FormState(plan=plan,
-                            closing=encode(f" `{self.endings[i % len(self.endings)].partition(':')[0]}`"),
-                            landing=landing(self.endings[i % len(self.endings)]),
-                            span=self.ranges[i % len(self.ranges)] if self.ranges else None, aim=aims[i], pace=strides[i],
-                            colour=shades[i], pause=rests[i], harmony=fits[i],
-                            pickup=self.pickups[i % len(self.pickups)] if self.pickups else None,
-                            **(read_rhythm(self.rhythms[i % len(self.rhythms)]) if self.rhythms else {}))
+                            closing=encode(f" `{cycled(self.endings, i).partition(':')[0]}`"), landing=landing(cycled(self.endings, i)),
+                            span=cycled(self.ranges, i), aim=aims[i], pace=strides[i],
+                            colour=shades[i], pause=rests[i], harmony=fits[i], pickup=cycled(self.pickups, i),
+                            **(read_rhythm(cycled(self.rhythms, i)) if self.rhythms else {}))
                   for i, plan in enumerate(plans)]
         return rules, starts
+
+
+def cycled(values: Sequence, i: int, default=None):
+    """Candidate i's value of a per-candidate tuple (`SongForm.tails`, `endings`, …), which
+    repeats when there are more candidates than values; `default` when it is empty.
+
+    >>> cycled(("C:C", "Am:E"), 3), cycled((), 3, 0)
+    ('Am:E', 0)
+    """
+    return values[i % len(values)] if values else default
 
 
 def landing(ending: str) -> int:

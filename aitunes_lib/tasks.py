@@ -347,14 +347,11 @@ class SongTask(Task):
         forms = prompt.context.get("forms")
         if not forms:
             return song
-        form = forms[candidate % len(forms)]
-        tails = getattr(prompt.constraint, "tails", ())
-        tail = tails[candidate % len(tails)] if tails else 0
-        voltas = getattr(prompt.constraint, "voltas", ())
+        form = meter.cycled(forms, candidate)
+        tail = meter.cycled(getattr(prompt.constraint, "tails", ()), candidate, 0)
         passes = int(form.split("*")[1]) if "*" in form else 1
-        volta = voltas[candidate % len(voltas)] if voltas and passes > 1 else 0
-        endings = getattr(prompt.constraint, "endings", ())
-        ending = endings[candidate % len(endings)] if endings else "C:C"
+        volta = meter.cycled(getattr(prompt.constraint, "voltas", ()), candidate, 0) if passes > 1 else 0
+        ending = meter.cycled(getattr(prompt.constraint, "endings", ()), candidate, "C:C")
         context = ({k: v for k, v in prompt.context.items() if k != "forms"} | {"form": form} | ({"tail": tail} if tail else {})
                    | ({"volta": volta} if volta else {}) | ({"ending": ending} if getattr(prompt.constraint, "cadence", False) else {}))
         if passes > 1:

@@ -433,6 +433,7 @@ class OpenAIBackend:
         """n songs from a chat model shown `self.examples`: one request per form asked (in words),
         bars that do not add up repaired, unusable replies asked for once more."""
         from aitunes_lib import fewshot, tasks
+        from aitunes_lib.meter import cycled
 
         if tasks.task_of(prompt) != "song":
             raise OpenAIBackendError(f"few-shot writes whole songs; the {tasks.task_of(prompt)!r} task needs a model "
@@ -443,12 +444,9 @@ class OpenAIBackend:
         if constraint is not None:
             warnings.warn(f"the OpenAI API cannot enforce {constraint.describe()}; few-shot asks for it in words, "
                           "repairs bars that do not add up, and checks each candidate (see Song.violations)", stacklevel=3)
-        forms = list(getattr(constraint, "forms", ()) or [None])
-        tails = list(getattr(constraint, "tails", ()) or [0])
-        voltas = list(getattr(constraint, "voltas", ()) or [0])
-        endings = list(getattr(constraint, "endings", ()) or ["C:C"])
         cadence = bool(getattr(constraint, "cadence", False))
-        wanted = [(forms[i % len(forms)], tails[i % len(tails)], voltas[i % len(voltas)], endings[i % len(endings)])
+        wanted = [(cycled(getattr(constraint, "forms", ()), i), cycled(getattr(constraint, "tails", ()), i, 0),
+                   cycled(getattr(constraint, "voltas", ()), i, 0), cycled(getattr(constraint, "endings", ()), i, "C:C"))
                   for i in range(n)]
         options: dict[str, Any] = {"temperature": config.temperature, "top_p": config.top_p, "stop": [STOP.strip()],
                                    "max_tokens": max(config.max_tokens, 1500), **({"seed": config.seed} if config.seed is not None else {})}
