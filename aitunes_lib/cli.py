@@ -16,7 +16,7 @@ from aitunes_lib import config, data, dataset, files, metrics, prep, tasks
 from aitunes_lib.backends.base import ModelFileError
 from aitunes_lib.backends.local import LocalBackendError
 from aitunes_lib.backends.openai_backend import OpenAIBackendError
-from aitunes_lib.generate import GenerateConfig
+from aitunes_lib.generate import GenerateConfig, SongShape
 
 DEFAULTS = GenerateConfig()  # the sampling defaults the CLI offers, from the one place that sets them
 
@@ -67,6 +67,26 @@ def _prep(args: argparse.Namespace) -> int:
         print(f"round trip: {report['converted'] - len(report['round_trip_failures'])} of {report['converted']} songs exact")
     print(metrics.format_stats(metrics.load_stats(out / "stats.json")["article"]))
     print(f"wrote {out / 'songs.jsonl'}, {out / 'songs_chat.jsonl'}, {out / 'index.csv'}, {out / 'report.json'}, {out / 'stats.json'}")
+    return 0
+
+
+def _tables(args: argparse.Namespace) -> int:
+    from aitunes_lib import measure
+    from aitunes_lib.decoding import tables
+
+    path = Path(args.out) if args.out else tables.PATH
+    if args.out:
+        writable(path.parent)
+    root = data.find_openewld(args.data)
+    result = prep.prepare(root, prep.PrepConfig(workers=args.workers, cache=not args.no_cache), progress=not args.quiet)
+    measured = measure.measure(result.songs, result.index, measure.provenance(result.songs, "OpenEWLD"))
+    if args.check:
+        written = tables.load(path)
+        same = dataclasses.replace(measured, provenance={}) == dataclasses.replace(written, provenance={})
+        print(f"{path}: {'the same as measured' if same else 'differs from what the songs measure now'} ({len(result.songs)} songs)")
+        return 0 if same else 1
+    measure.write(measured, path)
+    print(f"wrote {path}: {measured.provenance['data']}")
     return 0
 
 
@@ -174,7 +194,7 @@ def device(text: str) -> str:
 
 def candidates(text: str) -> int:
     """An argparse type: how many candidates, from 1 to what this machine's memory allows."""
-    from aitunes_lib.generate import CANDIDATE_MB, max_candidates
+    from aitunes_lib.decoding.settings import CANDIDATE_MB, max_candidates
 
     value = whole(1)(text)
     if value > max_candidates():
@@ -271,7 +291,7 @@ def _backend(args: argparse.Namespace) -> Any:
 
 def _generate(args: argparse.Namespace) -> int:
     from aitunes_lib import naming
-    from aitunes_lib.generate import CHORD_TONE_BIAS, Request, generate, save_candidates
+    from aitunes_lib.generate import Request, generate, save_candidates
 
     task = tasks.get(args.task)
     source = args.input
@@ -280,11 +300,10 @@ def _generate(args: argparse.Namespace) -> int:
     text = read_input(source, "--input") if source else None
     writable(args.out)
     try:
+        shape = SongShape(planned=not args.no_shape, form=None if args.form == "none" else args.form, cadence=not args.no_cadence,
+                          **({} if args.chord_tones is None else {"chord_tones": args.chord_tones}))
         settings = GenerateConfig(n=args.n, temperature=args.temperature, top_p=args.top_p, seed=args.seed,
-                                  enforce=not args.free_meter,
-                                  chord_tones=CHORD_TONE_BIAS if args.chord_tones is None else args.chord_tones,
-                                  form=None if args.form == "none" else args.form, cadence=not args.no_cadence,
-                                  shape=not args.no_shape)
+                                  enforce=not args.free_meter, song=shape)
     except ValueError as error:
         raise UsageError(str(error)) from error
     invented_title, invented_band = naming.invent(1, seed=args.seed)[0]
@@ -352,14 +371,20 @@ def parser() -> argparse.ArgumentParser:
     for name, handler, text in (
         ("prep", _prep, "OpenEWLD → songs.jsonl, songs_chat.jsonl, index.csv, report.json"),
         ("demo", _demo, "the main job end to end on the defaults"),
+        ("tables", _tables, "measure the real songs' tables that decoding aims at (aitunes_lib/decoding/tables.json)"),
     ):
         command = commands.add_parser(name, help=text, description=text)
         command.add_argument("--data", help="OpenEWLD folder (default: $AITUNES_OPENEWLD, ../shared/OpenEWLD, cache, download)")
-        command.add_argument("--out", default="out" if name == "demo" else None, required=name == "prep", help="output folder")
+        if name == "tables":
+            command.add_argument("--out", default=None, help="where to write the tables (default: the package's tables.json)")
+            command.add_argument("--check", action="store_true", help="only compare with the written tables; exit 1 if they differ")
+        else:
+            command.add_argument("--out", default="out" if name == "demo" else None, required=name == "prep", help="output folder")
         command.add_argument("--workers", type=whole(1, 256), default=None, help="processes (default: every core)")
         command.add_argument("--no-cache", action="store_true", help="ignore the content-hash cache")
-        command.add_argument("--verify", action="store_true", help="re-parse every written song and compare it with the source")
-        command.add_argument("--minor", action="store_true", help="also keep minor songs (written in A minor)")
+        if name != "tables":
+            command.add_argument("--verify", action="store_true", help="re-parse every written song and compare it with the source")
+            command.add_argument("--minor", action="store_true", help="also keep minor songs (written in A minor)")
         command.add_argument("--quiet", action="store_true", help="no progress bar")
         if name == "demo":
             command.add_argument("--steps", type=whole(1, 10**7), default=None, help="fine-tuning steps (default: the trainer's)")
@@ -418,7 +443,7 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--input", "--prefix", "--chords", dest="input",
                           help="the task's input, an ABC file (phrase: the opening bars; chords: a chord chart or lead sheet)")
     generate.add_argument("--chord-tones", type=number(0, 10), default=None,
-                          help="chords, local: logit bonus for the sounding chord's tones (default 1.0; 0: the model alone)")
+                          help=f"local: logit bonus for notes on the sounding chord's tones (default {SongShape().chord_tones}; 0: off)")
     generate.add_argument("--form", default="auto", help="song: 'auto' (drawn from the real songs' forms), a form such as "
                           "AABA or AB*2 (8-bar sections; a returning letter is copied), or 'none'")
     generate.add_argument("--no-cadence", action="store_true", help="song: leave the last bar to the model (by default it ends as real songs end, mostly on the tonic)")

@@ -24,9 +24,10 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from aitunes_lib import abc, metrics, tasks
+from aitunes_lib.decoding import plan
 
 BAR = Fraction(4)  # every training song is in 4/4 or 2/2 with L:1/4
-SECTION_BARS = tasks.SECTION_BARS
+SECTION_BARS = plan.SECTION_BARS
 MAX_EXAMPLE_CHARS = 1800  # a long song costs prompt tokens on every request; most OpenEWLD songs are shorter
 
 SYSTEM = (

@@ -57,11 +57,13 @@ def code_digest() -> str:
 
     digest = hashlib.sha256()
     for name in CACHED_BY:
-        digest.update((Path(__file__).parent / name).read_bytes())
+        path = Path(__file__).parent / name
+        for module in sorted(path.rglob("*.py")) if path.is_dir() else [path]:  # a package: each of its modules
+            digest.update(module.read_bytes())
     return digest.hexdigest()[:16]
 
 
-CACHED_BY = ("prep.py", "abc.py", "chords.py", "repeats.py", "data.py", "metrics.py")
+CACHED_BY = ("prep.py", "abc", "chords.py", "repeats.py", "data.py", "metrics")
 
 
 @dataclasses.dataclass
@@ -300,7 +302,7 @@ def prepare_to(out: str | Path, root: str | Path | None = None, prep: PrepConfig
     kept = result.index[result.index["status"] == "kept"]
     stats: dict[str, Any] = {v: metrics.training_stats(f[v] for f in kept["features"]) for v in metrics.VARIANTS}
     stats["realism"] = metrics.realism_reference(kept["song_features"])  # what real songs sound like, per feature
-    stats["forms"] = dict(Counter(kept["form"]).most_common())  # the songs' forms (tasks.FORMS keeps the usable ones)
+    stats["forms"] = dict(Counter(kept["form"]).most_common())  # the songs' forms (`decoding/tables.json` keeps the usable ones)
     metrics.save_stats(stats, out / "stats.json")
     return result
 

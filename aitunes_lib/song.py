@@ -48,8 +48,11 @@ class Song:
         return parse_abc(self.abc)
 
     def with_scores(self, **scores: Any) -> "Song":
-        """A copy with more metric values attached."""
-        return dataclasses.replace(self, scores={**self.scores, **scores})
+        """A copy with more metric values attached (and the parse already made, so nothing parses twice)."""
+        copy = dataclasses.replace(self, scores={**self.scores, **scores})
+        if "score" in self.__dict__:
+            copy.__dict__["score"] = self.__dict__["score"]
+        return copy
 
     @classmethod
     def from_abc(cls, text: str, **facts: Any) -> "Song":

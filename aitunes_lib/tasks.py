@@ -21,15 +21,15 @@ from __future__ import annotations
 import dataclasses
 import re
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from aitunes_lib import abc, meter
+from aitunes_lib import abc
+from aitunes_lib.decoding.constraints import FollowChart, SongForm, WholeBars
+from aitunes_lib.decoding.plan import SongPlan, draw_plans
+from aitunes_lib.decoding.settings import GenerateConfig
 from aitunes_lib.song import Song
-
-if TYPE_CHECKING:
-    from aitunes_lib.generate import GenerateConfig
 
 PHRASE_BARS = (2, 4, 8)  # prefix lengths sampled per song
 CHART_BARS = 16  # bars per chord-task section: a chart and its melody fit the tiny model's window
@@ -65,9 +65,10 @@ class Prompt:
     text: str
     title: str
     composer: str
-    constraint: Any = None  # a `meter` constraint (`WholeBars`, `FollowChart`, …) or None
+    constraint: Any = None  # a `decoding.constraints` object (`WholeBars`, `FollowChart`, `SongForm`) or None
     prefix: str = ""  # encoded bars the user wrote, kept in front of each completion
     context: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    plans: tuple[SongPlan, ...] = ()  # a whole song's: one per candidate, whether or not the decoder enforces them
 
 
 class Task:
@@ -171,136 +172,6 @@ def training_records(
 # --------------------------------------------------------------------------- song
 
 
-# The forms of the 379 OpenEWLD training songs, in 8-bar sections after any pickup (a section
-# takes the letter of the first earlier one it shares at least 4 bars with; `*2` is a form
-# played twice, as an unfolded repeat; `metrics.song_form`). Counts of the 357 songs whose
-# form has at most 8 sections (64 bars, about 450 tokens: `GenerateConfig.max_tokens` holds
-# them, and the local sampler slides the model's window of 512 on over a long song); the test
-# suite recomputes them from the dataset. Before, only the 317 of at most 5 sections, the most
-# the window held: no candidate's form ran past 40 bars, where 16% of the real songs' forms do.
-FORMS = {
-    "AABA": 46, "ABAC": 36, "AB": 31, "ABCD": 25, "AABA*2": 25, "ABAC*2": 20, "AB*2": 19, "AABC": 16, "ABC": 14,
-    "ABCD*2": 13, "ABCDE": 11, "AAB": 8, "ABCA": 7, "A": 6, "ABCDEFGH": 5, "AABC*2": 5, "ABA": 4, "ABCDEFG": 4, "A*4": 3,
-    "ABCA*2": 3, "AABACCDC": 3, "ABCCDC": 2, "AAAB": 2, "A*2": 2, "ABCDCE": 2, "ABCDCD": 2, "ABCBC": 2, "ABACDEDF": 2,
-    "ABCDEF": 1, "AABCBC": 1, "AB*3": 1, "ABCDCE*2": 1, "AABAC": 1, "ABACD": 1, "ABCB*2": 1, "ABCDC": 1, "AABCDDEF": 1,
-    "ABCDCEC": 1, "ABCAB": 1, "ABCDEABC": 1, "ABCDEFF": 1, "AABCD": 1, "ABCDAE": 1, "ABA*2": 1, "ABCDDED": 1, "ABCDA": 1,
-    "ABCDC*2": 1, "ABAC*3": 1, "ABCB": 1, "ABBBB": 1, "ABABCAB": 1, "AABBAAB": 1, "ABACDEF": 1, "ABABCAB*2": 1, "AABCDA": 1,
-    "AABBC": 1, "AABB": 1, "ABCDEFG*2": 1, "ABC*2": 1, "ABB": 1, "ABCDDE": 1, "AAB*2": 1, "A*3": 1, "AABABA": 1,
-    "ABABCDEF": 1, "AABBCD": 1, "ABABABA": 1,
-}
-SECTION_BARS = 8
-# How many last bars of a section are free the first time it returns (for a new cadence): the
-# candidates take these in turn. With 0 alone, 0.33 of the 4-bar phrases repeated an earlier
-# one (melody alone); with 1 alone, 0.17; in turn, 0.25, the real songs' median
-# (benchmarks/bench_realism.py).
-VARY = (0, 1)
-# What follows the sections in those 357 songs: how many songs have each number of bars left
-# over after their whole 8-bar sections (-1: the last section is a bar short, 7 left over),
-# for songs played once and for unfolded repeats (`*2`, where the leftover bars close the last
-# pass); and how many open with a pickup. Real songs often run a closing bar past the form
-# (33 bars), sometimes a tag of a few more; every candidate ran exactly 32 before.
-TAILS = {0: 100, 1: 68, 2: 19, 3: 13, 4: 20, 5: 16, 6: 5, -1: 15}
-TAILS_REPEATED = {0: 35, 1: 43, 2: 18, 3: 3, 4: 1, 6: 1}
-PICKUPS = {True: 37, False: 320}
-# A repeat on a lead sheet often has a first and a second ending: of the 101 training songs
-# whose form is played more than once (in full), how many have each number of last bars that
-# differ between the first pass and the second (0: the pass repeats whole). Played whole every
-# time, the generated songs repeated more of their 4-bar phrases than real ones (0.50 and more,
-# against a median of 0.38 where no section returns).
-VOLTAS = {0: 34, 1: 35, 2: 26, 3: 5, 4: 1}
-# The note lengths a melody keeps to (quarters, as written; "(3": it has tuplets): how many
-# training songs keep to each set, of the 351 of 379 whose set another song shares too. A real
-# song keeps to a few lengths (5 or 6, mostly); the model, left to itself, wrote a little of
-# everything (a higher entropy of note lengths, and off-beat notes in every song, where one real
-# song in eight has none).
-RHYTHMS = {
-    "1/2 1 3/2 2 3 4": 61, "1/2 1 2 3 4": 44, "1 2 3 4": 32, "1/2 1 3/2 2 3 4 (3": 24, "1/4 1/2 3/4 1 3/2 2 3 4": 19,
-    "1/2 1 3/2 2 3": 16, "1/2 1 2 4": 15, "1/2 1 3/2 2 4": 14, "1/4 1/2 3/4 1 3/2 2 3 4 (3": 13, "1 2 4": 11,
-    "1/2 1 3/2 2": 10, "1/4 1/2 3/4 1 3/2 2 3": 10, "1/2 1 2 3": 7, "1/2 1 2": 7, "1/2 1 2 3 4 (3": 7,
-    "1/4 1/2 3/4 1 2 4": 6, "1/2 1 2 4 (3": 6, "1/2 1 3 4": 5, "1/4 3/4 1 2 3 4": 4, "1 2 4 (3": 4,
-    "1/2 1 3/2 3 4": 4, "1/2 1 3/2 2 4 (3": 3, "1/4 1/2 3/4 1 3/2 2 4": 3, "1/4 1/2 3/4 1 2 3 4": 3,
-    "1/4 1/2 3/4 1 3/2 2 (3": 3, "1/4 1/2 3/4 1 3/2 2": 3, "1 2 3 4 (3": 3, "1/4 1/2 3/4 1 2 3 4 (3": 2, "1/2 1": 2,
-    "1/4 1/2 1 3/2 2 3 4": 2, "1/4 1/2 3/4 1 3/2 2 3 (3": 2, "1/4 1/2 3/4 1 3/2 2 4 (3": 2, "1/2 1 3/2 3": 2,
-    "1/2 1 3": 2,
-}
-# How the training songs end: their last chord symbol and the note the melody lands on, for
-# the 353 of 379 whose ending another song shares ("chord:note"). Lead sheets often close on a
-# sixth or major-seventh chord, not the bare triad, and 12% of these do not land on the tonic:
-# on its third or fifth, on F (a plagal close, or a song in F that the data reads as C), on A
-# over A minor, or on G7, a turnaround back to the top. With every candidate on C over C, the
-# ending alone told them from real songs.
-ENDINGS = {
-    "C:C": 253, "C6:C": 31, "F:F": 15, "Cmaj7:C": 14, "G7:C": 10, "C:E": 6, "Am:A": 6, "C:G": 3, "Am:E": 3, "C:D": 2,
-    "G:G": 2, "A7:A": 2, "C69:C": 2, "G7:B": 2, "G7:F": 2,
-}
-
-
-# The melodies' ranges in the training songs, in semitones: how many songs span each.
-RANGES = {7: 1, 8: 1, 9: 2, 10: 10, 11: 4, 12: 45, 13: 23, 14: 95, 15: 61, 16: 39, 17: 54, 18: 3, 19: 15, 20: 4,
-          21: 9, 22: 3, 23: 2, 24: 6, 26: 1, 27: 1}
-
-
-def _draw(table: dict, n: int, seed: int | None, stream: int | None = None) -> list:
-    """n keys of a table of counts, drawn by their counts; each `stream` draws apart from the others
-    (streams 11 and up also keep apart from `meter`'s own, which are numbered below 10)."""
-    rng = np.random.default_rng(seed if stream is None or seed is None else [seed, stream])
-    names = list(table)
-    weights = np.array([table[k] for k in names], dtype=float)
-    return [names[i] for i in rng.choice(len(names), size=n, p=weights / weights.sum())]
-
-
-def sample_endings(n: int, seed: int | None) -> list[str]:
-    """n endings ("chord:note") for n candidates, drawn from `ENDINGS` by their counts."""
-    return _draw(ENDINGS, n, seed, stream=1)
-
-
-def sample_ranges(n: int, seed: int | None) -> list[int]:
-    """n melodic ranges (semitones) for n candidates, drawn from the real songs' (`RANGES`)."""
-    return _draw(RANGES, n, seed, stream=3)
-
-
-def sample_tails(forms: Sequence[str], seed: int | None) -> list[int]:
-    """For each form, the bars after its sections, drawn from `TAILS` (`TAILS_REPEATED` for `*k`)."""
-    once, again = _draw(TAILS, len(forms), seed, stream=11), _draw(TAILS_REPEATED, len(forms), seed, stream=12)
-    return [int(b if "*" in form else a) for form, a, b in zip(forms, once, again)]
-
-
-def sample_rhythms(n: int, seed: int | None) -> list[str]:
-    """n sets of note lengths for n melodies, drawn from `RHYTHMS` by their counts."""
-    return _draw(RHYTHMS, n, seed, stream=14)
-
-
-def sample_voltas(forms: Sequence[str], seed: int | None) -> list[int]:
-    """For each form, the bars of its first (and second) ending: drawn from `VOLTAS` for a form
-    played more than once (`*k`), 0 for one played once."""
-    drawn = _draw(VOLTAS, len(forms), seed, stream=15)
-    return [volta if "*" in form else 0 for form, volta in zip(forms, drawn)]
-
-
-def sample_pickups(n: int, seed: int | None) -> list[bool]:
-    """Whether each of n candidates opens with a pickup, drawn from `PICKUPS`."""
-    return [bool(x) for x in _draw(PICKUPS, n, seed, stream=13)]
-
-
-def sample_forms(n: int, seed: int | None, form: str | None = "auto") -> list[str]:
-    """n forms for n candidates: drawn from `FORMS` by their counts ("auto"), one form for all
-    (`"AABA"`, `"AB*2"`), or with no section returning (None: the same lengths, all letters new)."""
-    if form not in (None, "auto"):
-        return [form] * n
-    drawn = _draw(FORMS, n, seed)
-    if form is None:  # the same lengths, nothing returns
-        drawn = [("ABCDEFGH"[: len(f.split("*")[0])] + ("*" + f.split("*")[1] if "*" in f else "")) for f in drawn]
-    return drawn
-
-
-def check_form(form: str) -> str:
-    """A form as `FORMS` writes it (letters A–H, at most 8 sections, `*k` for k passes), or a clear error."""
-    match = re.fullmatch(r"([A-H]{1,8})(?:\*([1-4]))?", form or "")
-    if not match:
-        raise TaskInputError(f"form {form!r}: write 1 to 8 section letters, such as AABA or ABAC, optionally *2 to play it twice")
-    return form
-
-
 class SongTask(Task):
     """The article's task: a whole song from a title and a composer.
 
@@ -310,8 +181,8 @@ class SongTask(Task):
     bar that ends as a real song does (mostly on the tonic), a nudge toward the sounding chord's tones, real
     melodies' intervals weighed into each note, a range (and a reach for it) and a set of note
     lengths per melody, and the balance: each melody leans toward its own moves, ties, pace,
-    chromatic share, rests and share of chord tones, drawn from the real songs' spread. `GenerateConfig(shape=False)` leaves the model
-    alone with the meter rules, as before.
+    chromatic share, rests and share of chord tones, drawn from the real songs' spread. `SongShape(planned=False)` leaves the model
+    alone with the bar rules.
     """
 
     name, marker, label = "song", abc.SONG, "song"
@@ -322,42 +193,21 @@ class SongTask(Task):
 
     def prompt(self, request: Request, config: "GenerateConfig | None" = None) -> Prompt:
         text = self.header(request.title, request.composer)
-        form = getattr(config, "form", None)
-        cadence = bool(getattr(config, "cadence", False))
-        tones = float(getattr(config, "chord_tones", 0.0))
-        if not getattr(config, "shape", False):  # the model alone, with the meter rules
-            return Prompt(self.name, text, request.title, request.composer, meter.WholeBars())
-        seed = getattr(config, "seed", None)
-        forms = sample_forms(getattr(config, "n", 1), seed, form if form in (None, "auto") else check_form(form))
-        ranges = tuple(sample_ranges(len(forms), seed)) if getattr(config, "ranges", False) else ()
-        closing = bool(getattr(config, "closing", False))
-        tails = tuple(sample_tails(forms, seed)) if closing and form in (None, "auto") else ()  # a form asked for is played as written
-        constraint = meter.SongForm(tuple(f.split("*")[0] for f in forms), SECTION_BARS, vary=VARY, cadence=cadence,
-                                    endings=tuple(sample_endings(len(forms), seed)), tone_bias=tones,
-                                    intervals=float(getattr(config, "intervals", 0.0)),
-                                    balance=float(getattr(config, "balance", 0.0)), motifs=bool(getattr(config, "motifs", False)),
-                                    ranges=ranges, seed=seed, tails=tails, pickups=tuple(sample_pickups(len(forms), seed)) if closing else (),
-                                    rhythms=tuple(sample_rhythms(len(forms), seed)) if getattr(config, "rhythms", False) else (),
-                                    retune=float(getattr(config, "retune", 0.0)),
-                                    voltas=tuple(sample_voltas(forms, seed)) if closing else ())
-        return Prompt(self.name, text, request.title, request.composer, constraint, context={"forms": forms})
+        config = config or GenerateConfig()
+        if not config.song.planned:  # the model alone, with the bar rules
+            return Prompt(self.name, text, request.title, request.composer, WholeBars())
+        plans = tuple(draw_plans(config.song, config.n, config.seed))
+        return Prompt(self.name, text, request.title, request.composer, SongForm(plans, config.song), plans=plans)
 
     def song(self, prompt: Prompt, completion: str, candidate: int) -> Song:
         song = super().song(prompt, completion, candidate)
-        forms = prompt.context.get("forms")
-        if not forms:
+        if not prompt.plans:
             return song
-        form = meter.cycled(forms, candidate)
-        tail = meter.cycled(getattr(prompt.constraint, "tails", ()), candidate, 0)
-        passes = int(form.split("*")[1]) if "*" in form else 1
-        volta = meter.cycled(getattr(prompt.constraint, "voltas", ()), candidate, 0) if passes > 1 else 0
-        ending = meter.cycled(getattr(prompt.constraint, "endings", ()), candidate, "C:C")
-        context = ({k: v for k, v in prompt.context.items() if k != "forms"} | {"form": form} | ({"tail": tail} if tail else {})
-                   | ({"volta": volta} if volta else {}) | ({"ending": ending} if getattr(prompt.constraint, "cadence", False) else {}))
-        if passes > 1:
-            song = dataclasses.replace(song, body=self.unfold(completion, passes, len(form.split("*")[0]) * SECTION_BARS, volta))
-        return dataclasses.replace(song, context=context,
-                                   violations=tuple(self.form_violations(prompt.constraint, form, completion, tail, volta, ending)))
+        plan = prompt.plans[candidate % len(prompt.plans)]
+        if plan.passes > 1:
+            song = dataclasses.replace(song, body=self.unfold(completion, plan.passes, len(plan.sections) * plan.section_bars, plan.volta))
+        return dataclasses.replace(song, context=dict(prompt.context) | plan.context(),
+                                   violations=tuple(self.form_violations(plan, completion)))
 
     @staticmethod
     def unfold(completion: str, passes: int, form_bars: int, volta: int = 0) -> str:
@@ -379,22 +229,21 @@ class SongTask(Task):
         return "".join(abc.decode_body(part) for part in [first, *[again] * (passes - 2), last])
 
     @staticmethod
-    def form_violations(constraint: Any, form: str, completion: str, tail: int = 0, volta: int = 0,
-                        ending: str = "C:C") -> list[str]:
-        """What a candidate broke of its form (with `tail` bars after its sections, and a second
-        ending of `volta` bars) and cadence (landing on the note of its `ending`; a decoder that
-        enforces them breaks nothing unless the model's window ran out; the OpenAI API cannot
-        enforce them)."""
+    def form_violations(plan: SongPlan, completion: str) -> list[str]:
+        """What a candidate broke of its plan: its bars (the form, closing bars and a second
+        ending) and its cadence (landing on the ending's note). A decoder that enforces the plan
+        breaks nothing unless the model's window ran out; the OpenAI API cannot enforce it."""
         lengths = abc.bar_lengths(completion)
         whole = lengths[1:] if abc.opens_with_pickup(lengths) else lengths
-        want = len(form.split("*")[0]) * getattr(constraint, "section_bars", SECTION_BARS) + tail + volta
+        tail, volta = plan.tail, (plan.volta if plan.passes > 1 else 0)
+        want = len(plan.sections) * plan.section_bars + tail + volta
         extra = (f" and {tail:+d} bars" if tail else "") + (f" and a second ending of {volta}" if volta else "")
-        problems = [] if len(whole) == want else [f"{len(whole)} bars; the form {form}{extra} has {want}"]
-        if getattr(constraint, "cadence", False):
+        problems = [] if len(whole) == want else [f"{len(whole)} bars; the form {plan.form}{extra} has {want}"]
+        if plan.cadence:
             body = completion.split(abc.END, 1)[0]
             notes = [e for e in re.findall(abc.EVENT, body) if abc.classify(e)[0] == abc.NOTE_KIND and "z" not in e]
-            if not notes or abc.pitch_class(notes[-1]) != meter.landing(ending):
-                problems.append(f"the melody does not end on {ending.partition(':')[2] or 'C'}")
+            if not notes or abc.pitch_class(notes[-1]) != plan.landing:
+                problems.append(f"the melody does not end on {plan.ending.partition(':')[2] or 'C'}")
         return problems
 
 
@@ -443,7 +292,7 @@ class PhraseTask(Task):
     def prompt(self, request: Request, config: "GenerateConfig | None" = None) -> Prompt:
         phrase = request.text if isinstance(request.text, Phrase) else phrase_input(_text(request, "an opening"))
         # after the prefix's whole bars (no pickup any more), and at least PHRASE_MIN_BARS more
-        constraint = meter.WholeBars(bars_before=phrase.bars, min_bars=phrase.bars + PHRASE_MIN_BARS)
+        constraint = WholeBars(bars_before=phrase.bars, min_bars=phrase.bars + PHRASE_MIN_BARS)
         return Prompt(self.name, self.header(request.title, request.composer) + phrase.prefix, request.title,
                       request.composer, constraint, prefix=phrase.prefix,
                       context={"prefix_quarters": phrase.quarters, "transposed_from": phrase.transposed_from,
@@ -528,13 +377,13 @@ class ChordsTask(Task):
         return self.header(title, composer) + chart.text() + abc.LINE_BREAK + abc.SONG
 
     def prompt(self, request: Request, config: "GenerateConfig | None" = None) -> Prompt:
-        chord_tones = config.chord_tones if config is not None else 0.0
+        chord_tones = config.song.chord_tones if config is not None else 0.0
         given = request.text
         chart, moved = (given, None) if isinstance(given, ChordChart) else chart_input(_text(request, "a chord chart", allow_list=True))
         bars = tuple((length, tuple(chords)) for length, chords in chart.bars)
         tones = tuple(abc.chord_pitch_classes(name) or frozenset() for _, _, name in chart.chords)
         return Prompt(self.name, self.chart_prompt(request.title, request.composer, chart), request.title,
-                      request.composer, meter.FollowChart(bars, tones, chord_tones),
+                      request.composer, FollowChart(bars, tones, chord_tones),
                       context={"chart": chart, "transposed_from": moved})
 
     def violations(self, prompt, completion):

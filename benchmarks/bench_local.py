@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from aitunes_lib import abc, dataset, metrics  # noqa: E402
 from aitunes_lib.backends import local  # noqa: E402
-from aitunes_lib.generate import GenerateConfig, Request, generate  # noqa: E402
+from aitunes_lib.generate import GenerateConfig, Request, SongShape, generate  # noqa: E402
 
 ARTICLE_MEDIAN, ARTICLE_BEST = 7.06, 3.90  # the article's five NDMs: 8.17, 10.72, 3.90, 7.06, 5.55
 
@@ -32,7 +32,7 @@ def candidates_table(backend: local.LocalBackend, prompts: list[str], stats, tra
     """Generate n candidates per prompt and score each one."""
     rows, started, tokens = [], time.perf_counter(), 0
     for p, prompt in enumerate(prompts):
-        songs = generate(backend, "song", Request(*abc.parse_prompt(prompt)), GenerateConfig(n=n, seed=seed + p, enforce=enforce, shape=False))
+        songs = generate(backend, "song", Request(*abc.parse_prompt(prompt)), GenerateConfig(n=n, seed=seed + p, enforce=enforce, song=SongShape(planned=False)))
         tokens += sum(len(backend.tokenizer.encode(abc.encode_body(s.body))) for s in songs)
         for song in songs:
             rows.append({"prompt": p, "candidate": song.candidate, **metrics.evaluate(song, stats, training)})

@@ -29,6 +29,7 @@ no_echo_alone, no_ranges, no_intervals, t075. Needs `out/songs.jsonl` (`python -
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import statistics
@@ -42,24 +43,25 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aitunes_lib import abc, dataset, meter, metrics, naming, tasks  # noqa: E402
+from aitunes_lib import abc, dataset, metrics, naming  # noqa: E402
 from aitunes_lib.backends import local  # noqa: E402
-from aitunes_lib.generate import GenerateConfig, Request, generate  # noqa: E402
+from aitunes_lib.decoding.tables import load as load_tables  # noqa: E402
+from aitunes_lib.generate import GenerateConfig, Request, SongShape, generate  # noqa: E402
 from aitunes_lib.song import Song  # noqa: E402
 
-# This session's levers are tables and constants, not `GenerateConfig` knobs: a setting may
-# patch them for its run ("patch": (module, name, value) triples), and they are put back after.
-TONIC_ENDINGS = {"C:C": 264, "C6:C": 32, "Cmaj7:C": 15, "C69:C": 2}  # the last stop's: every song lands on C over a tonic chord
-NO_HARMONY = (meter, "harmonies", lambda n, seed: [None] * n)  # no chord-tone aims: the nudge alone
-SHORT_FORMS = (  # the last stop's: forms of at most 5 sections, and what follows them in those 317 songs
-    (tasks, "FORMS", {form: n for form, n in tasks.FORMS.items() if len(form.split("*")[0]) <= 5}),
-    (tasks, "TAILS", {0: 90, 1: 60, 2: 16, 3: 9, 4: 15, 5: 11, 6: 4, -1: 14}),
-    (tasks, "TAILS_REPEATED", {0: 34, 1: 42, 2: 17, 3: 3, 4: 1, 6: 1}), (tasks, "PICKUPS", {True: 34, False: 283}))
-LAST_STOP = ((tasks, "ENDINGS", TONIC_ENDINGS), (tasks, "VOLTAS", {0: 1}), (meter, "WIDEN", 1.0), (meter, "REACH", 0.0),
-             (meter, "ECHO_ALONE", meter.ECHO), NO_HARMONY, *SHORT_FORMS)
-
+# Every setting is a `SongShape` (or a sampling knob): ablations pass settings, and a table's
+# ablation passes other tables (`SongShape.tables`); nothing is patched.
+TABLES = load_tables()
+TONIC_ENDINGS = {"C:C": 264, "C6:C": 32, "Cmaj7:C": 15, "C69:C": 2}  # the stop before last: every song lands on C over a tonic chord
+SHORT_FORMS = dict(  # forms of at most 5 sections, and what follows them in those 317 songs
+    forms={form: n for form, n in TABLES.forms.items() if len(form.split("*")[0]) <= 5},
+    tails={0: 90, 1: 60, 2: 16, 3: 9, 4: 15, 5: 11, 6: 4, -1: 14},
+    tails_repeated={0: 34, 1: 42, 2: 17, 3: 3, 4: 1, 6: 1}, pickups={True: 34, False: 283})
+LAST_STOP = {"tables": dataclasses.replace(TABLES, endings=TONIC_ENDINGS, voltas={0: 1}, **SHORT_FORMS), "widen": 1.0, "reach": 0.0,
+             "echo_alone": SongShape().echo, "chord_tone_aims": False}
+SAMPLING = ("n", "temperature", "top_p", "seed", "max_tokens", "enforce")
 LEVERS_OFF = dict(form=None, cadence=False, chord_tones=0.0, intervals=0.0, balance=0.0, motifs=False, ranges=False, retune=0.0,
-                  closing=False, rhythms=False)  # with shape=True: each lever alone
+                  closing=False, rhythms=False)  # each lever alone
 
 
 def features_of(body: str) -> dict:
@@ -113,15 +115,10 @@ def auc_over_seeds(a: list[dict], b: list[dict], seeds: int = 5) -> dict:
 
 
 def run_config(backend, pairs, n: int, settings: dict, training: metrics.TrainingBars) -> dict:
-    patches = settings.get("patch", ())
-    saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
-    try:
-        for module, name, value in patches:
-            setattr(module, name, value)
-        return _run_config(backend, pairs, n, {k: v for k, v in settings.items() if k != "patch"}, training)
-    finally:
-        for module, name, value in saved:
-            setattr(module, name, value)
+    """Candidates for every pair under these settings: sampling knobs and `SongShape` fields."""
+    sampling = {k: v for k, v in settings.items() if k in SAMPLING}
+    shape = SongShape(**{k: v for k, v in settings.items() if k not in SAMPLING})
+    return _run_config(backend, pairs, n, {**sampling, "song": shape}, training)
 
 
 def _run_config(backend, pairs, n: int, settings: dict, training: metrics.TrainingBars) -> dict:
@@ -186,11 +183,11 @@ def main() -> None:
 
     backend = local.LocalBackend(args.model)
     training = metrics.TrainingBars(abc.decode_body(r["completion"]) for r in records)
-    default = GenerateConfig()
+    default = SongShape()
     settings = {
         "default": {},
         "before": {"closing": False, "rhythms": False, "retune": 0.0},  # the last stop's default, less what the balance changed
-        "off": {"shape": False},
+        "off": {"planned": False},
         "form": {**LEVERS_OFF, "form": default.form},
         "cadence": {**LEVERS_OFF, "cadence": True},
         "tones": {**LEVERS_OFF, "chord_tones": default.chord_tones},
@@ -207,18 +204,19 @@ def main() -> None:
         "no_retune": {"retune": 0.0},
         "ranges": {"ranges": True},
         "intervals1": {"intervals": 1.0},
-        "last_stop": {"patch": LAST_STOP},  # the last session's default: before endings, voltas, widened aims, reach, chord-tone aims
-        "no_endings": {"patch": ((tasks, "ENDINGS", TONIC_ENDINGS),)},
-        "no_voltas": {"patch": ((tasks, "VOLTAS", {0: 1}),)},
-        "no_widen": {"patch": ((meter, "WIDEN", 1.0),)},
-        "no_reach": {"patch": ((meter, "REACH", 0.0),)},
-        "no_harmony": {"patch": (NO_HARMONY,)},
-        "no_long_forms": {"patch": SHORT_FORMS},
-        "no_echo_alone": {"patch": ((meter, "ECHO_ALONE", meter.ECHO),)},
+        "last_stop": LAST_STOP,  # the stop before last: before endings, voltas, widened aims, reach, chord-tone aims
+        "no_endings": {"tables": dataclasses.replace(TABLES, endings=TONIC_ENDINGS)},
+        "no_voltas": {"tables": dataclasses.replace(TABLES, voltas={0: 1})},
+        "no_widen": {"widen": 1.0},
+        "no_reach": {"reach": 0.0},
+        "no_harmony": {"chord_tone_aims": False},
+        "no_long_forms": {"tables": dataclasses.replace(TABLES, **SHORT_FORMS)},
+        "no_echo_alone": {"echo_alone": SongShape().echo},
+        "no_lead_in": {"lead_in": 0.0},
+        "no_range_penalty": {"range_penalty": 0.0},
     }
     for name in args.configs.split(","):
-        shown = {k: v for k, v in settings[name].items() if k != "patch"} | (
-            {"patched": [n for _, n, _ in settings[name]["patch"]]} if "patch" in settings[name] else {})
+        shown = {k: ("other tables" if k == "tables" else v) for k, v in settings[name].items()}
         print(f"\n== {name}: {shown or 'the defaults'} ==")
         run = run_config(backend, pairs, args.n, settings[name], training)
         report = compare(real, run["valid"])

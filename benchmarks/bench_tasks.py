@@ -8,7 +8,7 @@ fine-tunes the `tiny` preset from the committed folk-tune base on the three task
 - song:   n whole songs from its title and composer (the baseline for NDM);
 - phrase: its first 4 bars as the prefix, n continuations;
 - chords: the chart of its first 16 bars, n melodies, with the chord-tone bonus
-  (`generate.CHORD_TONE_BIAS`) and without it (the model alone).
+  (`SongShape.chord_tones`) and without it (the model alone).
 The real held-out songs are scored the same way, for scale. Needs `out/songs.jsonl` and
 `out/stats.json` (`python -m aitunes_lib prep --out out`).
 """
@@ -28,8 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from aitunes_lib import abc, dataset, metrics, tasks  # noqa: E402
 from aitunes_lib.backends import local  # noqa: E402
-from aitunes_lib.generate import CHORD_TONE_BIAS, GenerateConfig, Request, generate  # noqa: E402
-from aitunes_lib.meter import bar_lengths  # noqa: E402
+from aitunes_lib.generate import GenerateConfig, Request, SongShape, generate  # noqa: E402
+from aitunes_lib.abc import bar_lengths  # noqa: E402
+
+CHORD_TONE_BIAS = SongShape().chord_tones
 
 PREFIX_BARS, MIXTURE = 4, {"song": 1, "phrase": 2, "chords": 2}
 
@@ -53,7 +55,7 @@ def chords_run(backend: local.LocalBackend, held: list[dict], stats, n: int, bia
         section = tasks.CHORDS.record(record, 0)["completion"]
         chart = tasks.ChordChart.from_body(section)
         source = metrics.TrainingBars([abc.decode_body(section)])
-        melodies = generate(backend, "chords", Request("t", "c", chart), GenerateConfig(n=n, seed=i, chord_tones=bias))
+        melodies = generate(backend, "chords", Request("t", "c", chart), GenerateConfig(n=n, seed=i, song=SongShape(chord_tones=bias)))
         for melody in melodies:
             row = metrics.evaluate(melody, stats, source)
             row["chart_exact"] = not melody.violations and tasks.chart_violations(chart, abc.encode_body(melody.body)) == []
@@ -115,7 +117,7 @@ def main() -> int:
     print("\n== song: whole songs from held-out titles ==")
     song_rows = []
     for i, record in enumerate(held):
-        for song in generate(backend, "song", Request(*abc.parse_prompt(record["prompt"])), GenerateConfig(n=args.n, seed=i, shape=False)):
+        for song in generate(backend, "song", Request(*abc.parse_prompt(record["prompt"])), GenerateConfig(n=args.n, seed=i, song=SongShape(planned=False))):
             song_rows.append(metrics.evaluate(song, stats))
         print(f"  {i + 1}/{len(held)}", end="\r", flush=True)
     song_ndm = median(r.get("NDM") for r in song_rows if r["valid"])

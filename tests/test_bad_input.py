@@ -15,7 +15,7 @@ import pytest
 from aitunes_lib import abc, audio, cli, dataset, metrics, prep, render, tasks
 from aitunes_lib.backends import local
 from aitunes_lib.backends.local import BASE_CHECKPOINT
-from aitunes_lib.generate import GenerateConfig, Request, generate
+from aitunes_lib.generate import GenerateConfig, Request, SongShape, generate
 from aitunes_lib.song import Song
 
 SONG = 'X:1\nT:t\nM:4/4\nL:1/4\nK:C\n"C"C E G c | "F"A c "G7"B d | "C"c4 |\n'
@@ -222,7 +222,7 @@ def test_a_title_with_the_stop_marker_still_gives_every_candidate():
 
     backend = LocalBackend(BASE_CHECKPOINT)
     songs = generate(backend, "song", Request("Stop `<end>` here\x1b", "Band $ <end>"),
-                     GenerateConfig(n=3, seed=0, max_tokens=120, form=None))
+                     GenerateConfig(n=3, seed=0, max_tokens=120, song=SongShape(form=None)))
     assert len(songs) == 3 and all("<end>" not in s.title and "\x1b" not in s.abc for s in songs)
     assert metrics.rank(songs)["valid"].all()
 

@@ -11,7 +11,7 @@ import pytest
 
 from aitunes_lib import abc, cli, dataset, fewshot, metrics, prep, tasks
 from aitunes_lib.backends.openai_backend import OpenAIBackend, OpenAIBackendError, OpenAIConfig
-from aitunes_lib.generate import GenerateConfig, Request, generate
+from aitunes_lib.generate import GenerateConfig, Request, SongShape, generate
 from openai_standin import StandIn
 
 KEY = "sk-fewshot-test"
@@ -81,7 +81,7 @@ def test_few_shot_end_to_end_over_http_with_ranking_and_the_repair_rate(records,
         standin.chat_replies.append(GOOD)  # the resampled answer
         backend = chat_backend(standin, examples, lines)
         with pytest.warns(UserWarning, match="few-shot asks for it in words"):
-            songs = generate(backend, "song", Request("Harbour Lights", "The Lanterns"), GenerateConfig(n=3, seed=1, form="AABA"))
+            songs = generate(backend, "song", Request("Harbour Lights", "The Lanterns"), GenerateConfig(n=3, seed=1, song=SongShape(form="AABA")))
         sent = chats(standin)
     first = sent[0]["messages"]
     assert first[0]["role"] == "system" and "exactly four quarter" in first[0]["content"]

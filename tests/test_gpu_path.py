@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from aitunes_lib.backends import local
-from aitunes_lib.generate import GenerateConfig, Request, generate
+from aitunes_lib.generate import GenerateConfig, Request, SongShape, generate
 from safetensors.torch import load_file
 
 QUICK = dict(block_size=64, batch_size=2, max_steps=6, warmup_steps=1, eval_every=3, save_every=1000, learning_rate=5e-3)
@@ -44,7 +44,7 @@ def test_lora_trains_adapters_and_the_token_table_then_saves_a_plain_model(kind,
     assert torch.equal(before[mlp], after[mlp])  # what LoRA leaves alone stays exactly as the base had it
     assert result.history["val_loss"].notna().any()
     songs = generate(local.LocalBackend(tmp_path / "lora"), "song", Request("Harbour Lights", "The Lanterns"),
-                     GenerateConfig(n=2, seed=0, max_tokens=120, shape=False))
+                     GenerateConfig(n=2, seed=0, max_tokens=120, song=SongShape(planned=False)))
     assert len(songs) == 2
 
 

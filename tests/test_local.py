@@ -12,8 +12,9 @@ import pytest
 from aitunes_lib import abc, dataset, tasks
 from aitunes_lib.backends import local
 from aitunes_lib.backends.base import ModelHandle
-from aitunes_lib.generate import GenerateConfig, Request, generate
-from aitunes_lib.meter import WholeBars, bar_lengths
+from aitunes_lib.generate import GenerateConfig, Request, SongShape, generate
+from aitunes_lib.abc import bar_lengths
+from aitunes_lib.decoding.constraints import WholeBars
 
 QUICK = dict(preset="tiny", block_size=128, batch_size=4, warmup_steps=5, eval_every=10, save_every=1000, learning_rate=2e-3)
 PROMPT = abc.seed_prompt("Moonlight on the Harbour", "The Paper Lanterns")
@@ -73,7 +74,7 @@ def test_a_song_longer_than_the_window_slides_it_on(trained):
     backend = local.LocalBackend(out)
     window = local.context_length(backend.model.config)
     songs = generate(backend, "song", Request("Moonlight on the Harbour", "The Paper Lanterns"),
-                     GenerateConfig(n=2, seed=4, form="AABACCDC"))
+                     GenerateConfig(n=2, seed=4, song=SongShape(form="AABACCDC")))
     for song in songs:
         completion = abc.encode_body(song.body)
         assert song.violations == () and len(backend.tokenizer.encode(completion)) > 2 * window, song.body
@@ -82,7 +83,7 @@ def test_a_song_longer_than_the_window_slides_it_on(trained):
         assert len(tunes) == 64 and tunes[8:15] == tunes[:7] and tunes[24:31] == tunes[:7]  # A returns (its last bar free at first)
         assert tunes[40:47] == tunes[32:39] and tunes[56:63] == tunes[40:47]  # so does C, long out of the window's view
     assert generate(backend, "song", Request("Moonlight on the Harbour", "The Paper Lanterns"),
-                    GenerateConfig(n=2, seed=4, form="AABACCDC")) == songs  # the seed still decides
+                    GenerateConfig(n=2, seed=4, song=SongShape(form="AABACCDC"))) == songs  # the seed still decides
 
 
 def test_unseen_characters_in_a_prompt_still_generate(trained):
@@ -279,7 +280,7 @@ def test_the_chord_tone_bonus_raises_chord_fit(tasks_model):
     chords = ["C", "Am", "F", "G7", "C", "Dm G7", "Em A7", "Dm G7"]
 
     def fit(bonus):
-        melodies = generate(backend, "chords", Request(text=chords), GenerateConfig(n=4, seed=11, chord_tones=bonus))
+        melodies = generate(backend, "chords", Request(text=chords), GenerateConfig(n=4, seed=11, song=SongShape(chord_tones=bonus)))
         assert [m.violations for m in melodies] == [()] * 4
         return np.nanmedian([metrics.chord_fit(m) for m in melodies])
 

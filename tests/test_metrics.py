@@ -329,3 +329,23 @@ def test_realism_prefers_real_songs_to_a_plod(few_texts):
     assert M.realism(M.song_features(plod), reference) < min(real) and max(real) <= 0
     table = M.rank([plod, abc.decode_body(few_texts[1].split("<song>")[1])], reference=reference)
     assert table["candidate"].tolist() == [1, 0] and "repeated_bars" in table  # the real song first
+
+
+def test_a_candidate_is_parsed_once_from_ranking_to_its_midi(monkeypatch, tmp_path, song_path):
+    """rank → the best song's MIDI and piano roll: music21 reads each candidate once, and its notes once."""
+    from aitunes_lib import abc, prep, render
+    from aitunes_lib.metrics import fit, notes, ranking
+    from aitunes_lib.song import Song
+
+    bodies = [prep.process_file(song_path(stem))["body"] for stem in ("Jingle_Bells", "Dinah")]
+    songs = [Song("A", "B", body) for body in bodies]
+    parses, reads = [], []
+    real_parse, real_events = abc.parse_abc, notes.note_events
+    monkeypatch.setattr(abc, "parse_abc", lambda text, *a, **k: parses.append(1) or real_parse(text, *a, **k))
+    for module in (notes, fit, ranking, M.song_level):
+        monkeypatch.setattr(module, "note_events", lambda song, *a, **k: reads.append(1) or real_events(song, *a, **k))
+    table = M.rank(songs, reference={"pitch_range": [12.0, 14.0]})
+    assert len(parses) == 2 and len(reads) == 2 and table["chord_tones"].notna().all()  # once each
+    best = table["song"].iloc[0]
+    render.to_midi(best, path=tmp_path / "best.mid")
+    assert len(parses) == 2  # the ranked Song carries its parse to the renderer

@@ -17,7 +17,7 @@ from aitunes_lib import abc, cli, dataset
 from aitunes_lib.backends import local
 from aitunes_lib.backends.base import ModelFileError, ModelHandle
 from aitunes_lib.generate import GenerateConfig
-from aitunes_lib.meter import WholeBars
+from aitunes_lib.decoding.constraints import WholeBars
 
 QUICK = dict(preset="tiny", block_size=64, batch_size=2, warmup_steps=1, eval_every=2, save_every=1000)
 PROMPT = abc.seed_prompt("Harbour Lights", "The Lanterns")

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from aitunes_lib import abc, config, dataset, naming, prep, tasks
-from aitunes_lib.generate import GenerateConfig, Request, generate
+from aitunes_lib.generate import GenerateConfig, Request, SongShape, generate
 from aitunes_lib.backends.openai_backend import (
     DEFAULT_BASE_MODEL, DEFAULT_CHAT_MODEL, MODELS, FineTuneFailed, OpenAIBackend, OpenAIBackendError, OpenAIConfig, state_path,
 )
@@ -300,7 +300,7 @@ def test_mixed_tasks_upload_and_chord_violations_are_reported(tmp_path, key, son
         uploaded = [json.loads(line) for line in standin.files["file-0001"].decode().splitlines()]
         assert {tasks.task_of(r["messages"][1]["content"]) for r in uploaded} == {"song", "phrase", "chords"}
 
-        config = GenerateConfig(n=2, chord_tones=1.0)  # a local-only knob, ignored here
+        config = GenerateConfig(n=2, song=SongShape(chord_tones=1.0))  # a local-only knob, ignored here
         with pytest.warns(UserWarning, match="cannot enforce a chord chart of 3 bars"):
             kept = generate(b, "chords", Request(text=["C", "G7", "C"]), config)
         assert [s.body for s in kept] == ['"C"E G c2 | "G7"B4 |\n"C"c4 |\n'] * 2 and [s.violations for s in kept] == [(), ()]

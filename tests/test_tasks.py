@@ -9,7 +9,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from aitunes_lib import abc, dataset, meter, tasks
+from aitunes_lib import abc, dataset, tasks
+from aitunes_lib.decoding.constraints import SongForm, WholeBars
+from aitunes_lib.decoding.plan import SongPlan, SongShape, draw_plans
 
 REAL = {"prompt": "X: 1 $ T: Oh, Johnny! $ C: Abe Olman $ <song>",
         "completion": " `C`G2 F E | G2 F E | `G7`F E F D- | D3 z | $ A2 G F | A2 G ^F | `C`G ^F G E- | E G `Cdim`A `G7`B |"
@@ -103,14 +105,14 @@ def test_chart_violations_name_the_bar():
 
 
 def test_prompts_name_their_constraints():
-    song = tasks.get("song").prompt(tasks.Request("Tea", "Me"))  # no decoding settings: the meter rules alone
-    assert song.text == "X: 1 $ T: Tea $ C: Me $ <song>" and song.constraint == meter.WholeBars()
+    song = tasks.get("song").prompt(tasks.Request("Tea", "Me"))  # no settings: the defaults, a planned song
+    assert song.text == "X: 1 $ T: Tea $ C: Me $ <song>" and isinstance(song.constraint, SongForm)
     phrase = tasks.get("phrase").prompt(tasks.Request("Tea", "Me", '"C"c2 e2 | "G7"d4 |'))
     assert phrase.text.endswith("<phrase> `C`c2 e2 | `G7`d4 |") and phrase.prefix == " `C`c2 e2 | `G7`d4 |"
-    assert phrase.constraint == meter.WholeBars(bars_before=2, min_bars=6) and phrase.context["prefix_quarters"] == 8
+    assert phrase.constraint == WholeBars(bars_before=2, min_bars=6) and phrase.context["prefix_quarters"] == 8
     from aitunes_lib.generate import GenerateConfig
 
-    chords = tasks.get("chords").prompt(tasks.Request(text=["C", "G7"]), GenerateConfig(chord_tones=1.5))
+    chords = tasks.get("chords").prompt(tasks.Request(text=["C", "G7"]), GenerateConfig(song=SongShape(chord_tones=1.5)))
     assert chords.constraint.tone_bias == 1.5 and chords.constraint.tones == (frozenset({0, 4, 7}), frozenset({2, 5, 7, 11}))
     candidate = tasks.get("chords").song(chords, " `C`c4 | `G7`B2 d2 | $ <end>", 3)
     assert candidate.task == "chords" and candidate.candidate == 3 and candidate.violations == ()
@@ -134,7 +136,7 @@ class EightBars(tasks.Task):
     def prompt(self, request, config=None):
         # the marker the base model knows, and the meter rules with a floor of eight bars
         return tasks.Prompt(self.name, abc.seed_prompt(request.title, request.composer), request.title, request.composer,
-                            meter.WholeBars(min_bars=8))
+                            WholeBars(min_bars=8))
 
     def violations(self, prompt, completion):
         bars = len(abc.read_bars(completion))
@@ -185,78 +187,23 @@ def test_a_task_of_ones_own_runs_through_the_cli_and_the_studio(eight_bars, tmp_
     assert list(ranked.columns[:3]) == ["candidate", "task", "valid"] and ranked["song"].iloc[0].scores["valid"] in (True, False)
 
 
-def test_song_forms_are_drawn_from_the_real_songs_and_played_as_written():
+def test_a_song_prompt_carries_one_plan_per_candidate_and_is_played_as_written():
     from aitunes_lib.generate import GenerateConfig
 
-    drawn = tasks.sample_forms(400, seed=1)
-    assert drawn == tasks.sample_forms(400, seed=1) and set(drawn) <= set(tasks.FORMS)
-    assert drawn.count("AABA") > drawn.count("ABCDE") > 0  # as common as among the real songs
-    assert tasks.sample_forms(3, 0, "AB*2") == ["AB*2"] * 3
-    assert all(len(set(f.split("*")[0])) == len(f.split("*")[0]) for f in tasks.sample_forms(50, 2, None))  # nothing returns
-    prompt = tasks.get("song").prompt(tasks.Request("Tea", "Me"), GenerateConfig(n=3, seed=0, form="AB*2"))
-    assert prompt.constraint == meter.SongForm(("AB", "AB", "AB"), 8, vary=(0, 1), cadence=True, endings=prompt.constraint.endings, tone_bias=1.75,
-                                               intervals=0.5, balance=4.0, motifs=True, ranges=prompt.constraint.ranges, seed=0,
-                                               pickups=tuple(tasks.sample_pickups(3, 0)), rhythms=tuple(tasks.sample_rhythms(3, 0)),
-                                               retune=meter.RETUNE, voltas=tuple(tasks.sample_voltas(["AB*2"] * 3, 0)))
-    assert prompt.constraint.tails == ()  # a form asked for is played as written; drawn ones get the real songs' closing bars
-    assert len(prompt.constraint.endings) == 3 and set(prompt.constraint.endings) <= set(tasks.ENDINGS)
-    drawn = tasks.sample_endings(400, 1)
-    assert drawn.count("C:C") > drawn.count("C6:C") > 0 and drawn.count("C:C") > 200  # as in the real songs
-    assert 0.05 < sum(meter.landing(e) != 0 for e in drawn) / len(drawn) < 0.2  # some land off the tonic, as 12% of real songs do
-    assert len(prompt.constraint.ranges) == 3 and set(prompt.constraint.ranges) <= set(tasks.RANGES)  # on by default
-    assert tasks.get("song").prompt(tasks.Request(), GenerateConfig(n=3, seed=0, ranges=False)).constraint.ranges == ()
-    assert 13 <= np.median(tasks.sample_ranges(400, 1)) <= 16  # the real songs' median range is 15 semitones
-    plain = tasks.get("song").prompt(tasks.Request(), GenerateConfig(n=2, seed=0, motifs=False))
-    assert plain.constraint.motifs is False
+    config = GenerateConfig(n=3, seed=0, song=SongShape(form="AB*2"))
+    prompt = tasks.get("song").prompt(tasks.Request("Tea", "Me"), config)
+    assert prompt.constraint == SongForm(prompt.plans, config.song) and prompt.plans == tuple(draw_plans(config.song, 3, 0))
+    assert [p.form for p in prompt.plans] == ["AB*2"] * 3 and all(p.tail == 0 for p in prompt.plans)  # a form asked for: as written
     song = tasks.get("song").song(prompt, " `C`c4 | $ <end>", 1)
     assert song.body == '"C"c4 |\n"C"c4 |\n' and song.context["form"] == "AB*2"  # one pass written, played twice
-    assert song.violations == ("1 bars; the form AB*2 has 16",)  # a cut-short pass is reported (it ends on C)
-    drawn = tasks.get("song").prompt(tasks.Request(), GenerateConfig(n=5, seed=3))
-    assert drawn.constraint.tails == tuple(tasks.sample_tails(drawn.context["forms"], 3))
-    forms = tasks.sample_forms(2000, 3)
-    tails = tasks.sample_tails(forms, 3)
-    assert set(tails) <= set(tasks.TAILS) | set(tasks.TAILS_REPEATED) and -1 not in [t for f, t in zip(forms, tails) if "*" in f]
-    assert 0.4 < tails.count(1) / tails.count(0) < 1.0 and tails.count(-1) > 0  # often a closing bar, now and then a bar short
-    assert 0.08 < sum(tasks.sample_pickups(2000, 3)) / 2000 < 0.13  # a tenth open with a pickup, as the real songs do
-    bare = tasks.get("song").prompt(tasks.Request(), GenerateConfig(n=5, seed=3, closing=False, rhythms=False, retune=0.0)).constraint
-    assert (bare.tails, bare.pickups, bare.rhythms, bare.retune) == ((), (), (), 0.0)  # each lever switches off
-    assert drawn.constraint.rhythms == tuple(tasks.sample_rhythms(5, 3)) and drawn.constraint.retune == meter.RETUNE
-    with pytest.raises(ValueError, match=r"retune=1.5: use a share from 0"):
-        GenerateConfig(retune=1.5)
-    off = tasks.get("song").prompt(tasks.Request(), GenerateConfig(shape=False))
-    assert off.constraint == meter.WholeBars()  # the model alone, with the meter rules
+    assert song.violations[0].startswith("1 bars; the form AB*2")  # a cut-short pass is reported
+    off = tasks.get("song").prompt(tasks.Request(), GenerateConfig(song=SongShape(planned=False)))
+    assert off.constraint == WholeBars() and off.plans == ()  # the model alone, with the bar rules
     for bad in ("ABACABACD", "xyz", "AB*9", "ABIJ"):
         with pytest.raises(ValueError, match="section letters"):
-            GenerateConfig(form=bad)
-
-
-@pytest.mark.slow
-def test_the_drawn_tables_are_what_the_training_songs_do(prepared):
-    """`ENDINGS`, `RANGES` and `meter.MOTIF_SHARES`, counted again from the prepared OpenEWLD songs."""
-    from collections import Counter
-
-    endings, ranges, repeats, rhythms, bars_seen = Counter(), Counter(), Counter(), Counter(), 0
-    for song in prepared[0].songs:
-        body = dataset.seed_record(song)["completion"].split(abc.END)[0]
-        melody = abc.CHORD.sub(" ", body)
-        lengths = sorted({abc.note_length(m.group(0)) for m in abc.NOTE.finditer(melody) if abc.pitch_number(m.group(0)) is not None})
-        rhythms[" ".join(map(str, lengths)) + (" (3" if abc.TUPLET.search(melody) else "")] += 1
-        chords = [m.group(0)[1:-1] for m in abc.CHORD.finditer(body)]
-        sung = [m.group(0) for m in abc.NOTE.finditer(abc.CHORD.sub(" ", body)) if abc.pitch_number(m.group(0)) is not None]
-        landing = {0: "C", 2: "D", 4: "E", 5: "F", 7: "G", 9: "A", 11: "B"}.get(abc.pitch_class(sung[-1]), "another")
-        endings[f"{chords[-1] if chords else None}:{landing}"] += 1
-        numbers = [n for n in (abc.pitch_number(m.group(0)) for m in abc.NOTE.finditer(abc.CHORD.sub(" ", body))) if n is not None]
-        ranges[max(numbers) - min(numbers)] += 1
-        bars = [abc.CHORD.sub("", b).strip() for b in body.replace(" $", "").split("|")][:-1]  # the melody alone
-        bars_seen += len(bars)
-        for i, bar in enumerate(bars):
-            nearest = next((d for d in (1, 2, 4, 8, 16) if i >= d and bars[i - d] == bar), None)
-            if nearest:
-                repeats[nearest] += 1
-    assert {name: n for name, n in endings.items() if n >= 2} == tasks.ENDINGS  # the endings more than one song shares
-    assert dict(ranges) == tasks.RANGES
-    assert {rhythm: n for rhythm, n in rhythms.items() if n >= 2} == tasks.RHYTHMS  # the sets more than one song keeps to
-    assert {d: round(repeats[d] / bars_seen, 3) for d in meter.MOTIF_SHARES} == meter.MOTIF_SHARES
+            GenerateConfig(song=SongShape(form=bad))
+    with pytest.raises(ValueError, match=r"retune=1.5: use a share from 0"):
+        GenerateConfig(song=SongShape(retune=1.5))
 
 
 def test_a_repeated_form_opens_with_its_pickup_once_and_closes_once():
@@ -269,10 +216,10 @@ def test_a_repeated_form_opens_with_its_pickup_once_and_closes_once():
     assert tasks.SongTask.unfold(pass_, 3, 16).count('"G7"G4') == 12  # a third pass: the form once more, closing once
     for unruly in (" c4 <end> | d4 | e4 |", " | | c4 | ] x |", " c4 `C` | (3 |", "", " hello $ <end>"):  # what a model left free may write
         assert isinstance(tasks.SongTask.unfold(unruly, 2, 16), str)
-    prompt = tasks.Prompt("song", "", "T", "C", meter.SongForm(("AB",), tails=(2,)), context={"forms": ["AB*2"]})
+    prompt = tasks.Prompt("song", "", "T", "C", plans=(SongPlan.of("AB*2", tail=2),))
     song = tasks.get("song").song(prompt, pass_, 0)
     assert song.violations == () and song.context["tail"] == 2 and song.body == body
-    assert tasks.get("song").song(dataclasses.replace(prompt, constraint=meter.SongForm(("AB",))), pass_, 0).violations == (
+    assert tasks.get("song").song(dataclasses.replace(prompt, plans=(SongPlan.of("AB*2"),)), pass_, 0).violations == (
         "18 bars; the form AB*2 has 16",)
 
 
@@ -284,19 +231,15 @@ def test_a_repeated_form_with_a_volta_closes_each_pass_with_its_own_ending():
     bars = [b.strip() for b in body.replace("\n", " ").split("|") if b.strip()]
     assert len(bars) == 48 and bars[:16] == bars[16:32]  # three passes of 16 bars, the first two alike
     assert bars[14:16] == ["e4", '"G7"d4'] and bars[32:46] == bars[:14] and bars[46:] == ["f4", '"C"c4']
-    prompt = tasks.Prompt("song", "", "T", "C", meter.SongForm(("AB",), voltas=(2,), endings=("C:C",)), context={"forms": ["AB*3"]})
+    prompt = tasks.Prompt("song", "", "T", "C", plans=(SongPlan.of("AB*3", volta=2),))
     song = tasks.get("song").song(prompt, pass_, 0)
     assert song.violations == () and song.context["volta"] == 2 and song.body == body
-    once = tasks.get("song").song(dataclasses.replace(prompt, context={"forms": ["AB"]}), pass_, 0)
+    once = tasks.get("song").song(dataclasses.replace(prompt, plans=(SongPlan.of("AB", volta=2),)), pass_, 0)
     assert once.violations == ("18 bars; the form AB has 16",) and "volta" not in once.context  # a form played once has no volta
-    assert tasks.sample_voltas(["AB", "AABA*2", "A*3"], 4)[0] == 0
-    drawn = tasks.sample_voltas(["AABA*2"] * 400, 1)
-    assert 0.5 < sum(v > 0 for v in drawn) / len(drawn) < 0.8 and set(drawn) <= set(tasks.VOLTAS)  # 65% of real repeats have one
 
 
 def test_an_ending_off_the_tonic_is_kept_and_checked():
     """A candidate drawn to end on E over Am must land on E; C there is a violation."""
-    form = meter.SongForm(("A",), section_bars=1, endings=("Am:E",))
-    prompt = tasks.Prompt("song", "", "T", "C", form, context={"forms": ["A"]})
+    prompt = tasks.Prompt("song", "", "T", "C", plans=(SongPlan.of("A", section_bars=1, ending="Am:E"),))
     assert tasks.get("song").song(prompt, " `Am`e4 | $ <end>", 0).violations == ()
     assert tasks.get("song").song(prompt, " `Am`c4 | $ <end>", 0).violations == ("the melody does not end on E",)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol
 from aitunes_lib import files
 
 if TYPE_CHECKING:
-    from aitunes_lib.generate import GenerateConfig
+    from aitunes_lib.decoding.settings import GenerateConfig
 
 STOP = " $ <end>"  # the article's stop sequence: a completion ends with it
 
@@ -48,7 +48,7 @@ class Backend(Protocol):
     """Fine-tune on the article's JSONL, and sample completions in the article's format.
 
     `sample` returns n completions (` … $ <end>`) of a prompt. `constraint` is what the task
-    wants enforced while decoding (see `aitunes_lib.meter`): a backend that can, does; one
+    wants enforced while decoding (see `aitunes_lib.decoding`): a backend that can, does; one
     that cannot says so, and the task's check reports what each candidate broke.
     Everything else (prompts, decoding to `Song`s, ranking) is `aitunes_lib.generate`'s.
     """

@@ -3,8 +3,8 @@
 It fine-tunes on the same JSONL as the OpenAI backend (prompt + completion per song), from
 scratch, from a base checkpoint made by `python -m aitunes_lib pretrain`, or from any
 Hugging Face causal-LM checkpoint (a local folder or, with internet, a hub id such as
-`gpt2`). It generates n candidates in one batched call, with the meter rules of
-`aitunes_lib.meter` on by default so that every bar adds up.
+`gpt2`). It generates n candidates in one batched call, with the bar rules of
+`aitunes_lib.decoding` on by default so that every bar adds up.
 
 A model folder holds `config.json` + `model.safetensors` (Hugging Face), `tokenizer.json`
 (`AbcTokenizer`), `handle.json`, `history.csv`, and `checkpoint.pt` (optimizer state, step,
@@ -35,7 +35,7 @@ from aitunes_lib.tokenizer import END, PAD, AbcTokenizer
 if TYPE_CHECKING:
     import torch
 
-    from aitunes_lib.generate import GenerateConfig
+    from aitunes_lib.decoding.settings import GenerateConfig
 
 # GPT-2 shapes. tiny trains usefully on 2 CPU cores in minutes; small and base want a GPU.
 # n_positions is also the training window: positions a model never trained on are never used.
@@ -639,7 +639,7 @@ def pretrain(out: str | Path = BASE_CHECKPOINT, openewld_jsonl: str | Path | Non
 class LocalBackend:
     """Fine-tune and sample with a local model; follows `backends.base.Backend`.
 
-    It enforces every constraint a task names (`meter.WholeBars`, `meter.FollowChart`, …)
+    It enforces every constraint a task names (`decoding.constraints`: `WholeBars`, `FollowChart`, `SongForm`)
     while decoding: each one builds its rules over this model's vocabulary.
     """
 
@@ -698,7 +698,7 @@ class LocalBackend:
 
     @property
     def rules(self):
-        from aitunes_lib.meter import MeterRules
+        from aitunes_lib.decoding.masks.bars import MeterRules
 
         if self._rules is None:
             tokenizer = self.tokenizer
@@ -713,7 +713,7 @@ class LocalBackend:
         import torch
         from transformers import LogitsProcessorList
 
-        from aitunes_lib.meter import make_processor
+        from aitunes_lib.decoding.processor import make_processor
 
         if n < 0:
             raise ValueError("n must be 0 or more")

@@ -20,7 +20,7 @@ from aitunes_lib import config, dataset, files
 from aitunes_lib.backends.base import STOP, ModelHandle, as_completion
 
 if TYPE_CHECKING:
-    from aitunes_lib.generate import GenerateConfig
+    from aitunes_lib.decoding.settings import GenerateConfig
 
 @dataclasses.dataclass(frozen=True)
 class ModelFacts:
@@ -433,7 +433,6 @@ class OpenAIBackend:
         """n songs from a chat model shown `self.examples`: one request per form asked (in words),
         bars that do not add up repaired, unusable replies asked for once more."""
         from aitunes_lib import fewshot, tasks
-        from aitunes_lib.meter import cycled
 
         if tasks.task_of(prompt) != "song":
             raise OpenAIBackendError(f"few-shot writes whole songs; the {tasks.task_of(prompt)!r} task needs a model "
@@ -444,10 +443,10 @@ class OpenAIBackend:
         if constraint is not None:
             warnings.warn(f"the OpenAI API cannot enforce {constraint.describe()}; few-shot asks for it in words, "
                           "repairs bars that do not add up, and checks each candidate (see Song.violations)", stacklevel=3)
-        cadence = bool(getattr(constraint, "cadence", False))
-        wanted = [(cycled(getattr(constraint, "forms", ()), i), cycled(getattr(constraint, "tails", ()), i, 0),
-                   cycled(getattr(constraint, "voltas", ()), i, 0), cycled(getattr(constraint, "endings", ()), i, "C:C"))
-                  for i in range(n)]
+        cadence = bool(getattr(getattr(constraint, "shape", None), "cadence", False))
+        plans = getattr(constraint, "plans", ())
+        wanted = [(plan.sections, plan.tail, plan.volta, plan.ending) if plan is not None else (None, 0, 0, "C:C")
+                  for plan in (plans[i % len(plans)] if plans else None for i in range(n))]
         options: dict[str, Any] = {"temperature": config.temperature, "top_p": config.top_p, "stop": [STOP.strip()],
                                    "max_tokens": max(config.max_tokens, 1500), **({"seed": config.seed} if config.seed is not None else {})}
         repairs = fewshot.Repairs(candidates=n)

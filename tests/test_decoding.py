@@ -1,4 +1,4 @@
-"""The meter rules: no interior bar can overflow or fall short, whatever the logits say."""
+"""Decoding: no interior bar can overflow or fall short, whatever the logits say; forms, cadences and levers."""
 
 from __future__ import annotations
 
@@ -12,11 +12,43 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from aitunes_lib import abc, meter, tasks
+from aitunes_lib import abc, tasks
+from aitunes_lib.abc import BARLINE, TIE, bar_lengths, classify, pitch_class
 from aitunes_lib.backends.base import as_completion
-from aitunes_lib.abc import BARLINE, TIE
-from aitunes_lib.meter import BarState, MeterRules, bar_lengths, classify, make_processor, pitch_class
+from aitunes_lib.decoding import constraints
+from aitunes_lib.decoding.masks.bars import BarState, MeterRules
+from aitunes_lib.decoding.plan import SongPlan, SongShape, Stream, cycled, draw_aims, form_plan, motif_plan, retune_plan, stream
+from aitunes_lib.decoding.processor import make_processor
+from aitunes_lib.decoding.tables import load as load_tables
 from aitunes_lib.tokenizer import EVENT, AbcTokenizer
+
+TABLES = load_tables()
+DEFAULTS = SongShape()
+
+
+def SongForm(forms, section_bars=8, vary=1, cadence=True, endings=("C:C",), motifs=False, ranges=(), seed=None, tone_bias=0.0,
+             intervals=0.0, balance=0.0, tails=(), voltas=(), pickups=(), rhythms=(), retune=0.0) -> constraints.SongForm:
+    """The constraint for forms written out by hand, one per candidate (levers off unless named),
+    the rest drawn as `draw_plans` draws them."""
+    shape = SongShape(chord_tones=tone_bias, intervals=intervals, balance=balance, motifs=motifs, retune=retune, cadence=cadence,
+                      section_bars=section_bars)
+    varies = vary if isinstance(vary, tuple) else (vary,)
+    aims = draw_aims(shape, len(forms), seed)
+    plans = [SongPlan.of(form, section_bars, cycled(varies, i), cadence, cycled(tails, i, 0), cycled(voltas, i, 0),
+                         ending=cycled(endings, i), pickup=cycled(pickups, i), span=cycled(ranges, i), rhythm=cycled(rhythms, i),
+                         aims=aims[i]) for i, form in enumerate(forms)]
+    rng, tunes = stream(seed, Stream.MOTIFS), stream(seed, Stream.RETUNE)
+    if motifs:
+        plans = [dataclasses.replace(p, steps=motif_plan(p.steps, rng, TABLES.motifs, DEFAULTS.echo, DEFAULTS.echo_alone)) for p in plans]
+    if retune:
+        plans = [dataclasses.replace(p, steps=retune_plan(p.steps, tunes, retune)) for p in plans]
+    return constraints.SongForm(tuple(plans), shape)
+
+
+def aiming(state, **aims):
+    """The state with other aims in its plan (what the melody would do, had it drawn these)."""
+    state.plan = dataclasses.replace(state.plan, aims=dataclasses.replace(state.plan.aims, **aims))
+    return state
 
 PROMPT = abc.seed_prompt("Random Logits", "Hypothesis")
 
@@ -125,11 +157,41 @@ def test_processor_masks_a_batch(vocab):
 # --------------------------------------------------------------------------- chord charts
 
 
+from aitunes_lib.decoding.masks.chart import ChartRules  # noqa: E402
+from aitunes_lib.decoding.masks.chords import MAX_CHORDS_PER_BAR  # noqa: E402
+from aitunes_lib.decoding.levers.base import AVOID  # noqa: E402
+from aitunes_lib.decoding.levers.held_tie import UNTIED  # noqa: E402
+from aitunes_lib.decoding.levers.moves import interval_prior as prior_of  # noqa: E402
+
+
+def moves_drawn(n, seed):
+    return [a.moves for a in draw_aims(DEFAULTS, n, seed)]
+
+
+def densities_drawn(n, seed):
+    return [a.density for a in draw_aims(DEFAULTS, n, seed)]
+
+
+def chromatic_drawn(n, seed):
+    return [a.chromatic for a in draw_aims(DEFAULTS, n, seed)]
+
+
+def rests_drawn(n, seed):
+    return [a.rests for a in draw_aims(DEFAULTS, n, seed)]
+
+
+def tones_drawn(n, seed):
+    return [a.chord_tones for a in draw_aims(DEFAULTS, n, seed)]
+
+
+def interval_prior(weight):
+    return prior_of(weight, TABLES.intervals)
+
+
 def chart_rules(tokenizer, rules, chart):
     """ChartRules for a tasks.ChordChart, built by the chords task's constraint (as the local backend does)."""
-    from aitunes_lib.meter import FollowChart
 
-    return FollowChart(chart.bars, ()).build(rules, tokenizer.encode, budget=10**9)[0]
+    return constraints.FollowChart(chart.bars, ()).build(rules, tokenizer.encode, budget=10**9)[0]
 
 
 @settings(max_examples=30, deadline=None)
@@ -170,7 +232,6 @@ def test_the_phrase_task_starts_the_rules_after_the_prefix(vocab):
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), slack=st.sampled_from([0, 3, 20]))
 def test_a_token_budget_still_reaches_the_last_bar(vocab, few_texts, seed, slack):
-    from aitunes_lib.meter import ChartRules
 
     tokenizer, rules = vocab
     chart, _ = tasks.chart_input(["C", "Am F", "Dm G7", "C", "F", "C A7", "D7", "G7"])
@@ -190,7 +251,6 @@ def test_a_token_budget_still_reaches_the_last_bar(vocab, few_texts, seed, slack
 
 
 def test_the_chord_tone_bonus_goes_to_the_sounding_chords_tones(vocab):
-    from aitunes_lib.meter import ChartRules, pitch_class
 
     tokenizer, rules = vocab
     chart, _ = tasks.chart_input(["C G7"])
@@ -219,7 +279,6 @@ def test_the_chord_tone_bonus_goes_to_the_sounding_chords_tones(vocab):
 @example(seed=138, form="AABA", ending="C", tail=-1, pickup=True, retune=0.0, volta=0)  # a tie offered where only a note that filled the pickup fitted
 def test_a_form_copies_its_returns_and_ends_on_its_ending(vocab, seed, form, ending, tail, pickup, retune, volta):
     from aitunes_lib import chords
-    from aitunes_lib.meter import MAX_CHORDS_PER_BAR, SongForm, form_plan
 
     tokenizer, rules = vocab
     shape = SongForm((form,), section_bars=4, endings=(ending,), tone_bias=1.0, tails=(tail,), pickups=() if pickup is None else (pickup,),
@@ -243,7 +302,7 @@ def test_a_form_copies_its_returns_and_ends_on_its_ending(vocab, seed, form, end
     tied = [(spelling.match(a.strip()).group(0), spelling.match(b.strip()).group(0)) for (a, tie), (b, _) in zip(notes, notes[1:]) if tie]
     assert all(a == b for a, b in tied), melody  # one pitch, written alike (not Eb tied to D#)
     assert not re.search(r"-[\s|$]*<end>", melody), melody  # nothing tied past the last note
-    plan = state.plan
+    plan = state.plan.steps
     assert [s if s in ("free", "cadence") else ("copy", s[1]) for s in plan] == list(form_plan(form, 4, vary=1, tail=tail, volta=volta))
     assert all(s[0] == ("tune" if retune else "copy") for s in plan if isinstance(s, tuple))  # every copy, or none, its melody alone
     for b, step in enumerate(plan):
@@ -253,13 +312,12 @@ def test_a_form_copies_its_returns_and_ends_on_its_ending(vocab, seed, form, end
             assert re.sub(r"[\s$]|`[^`]*`", "", bars[offset + b]) == re.sub(r"[\s$]|`[^`]*`", "", bars[offset + step[1]]), (b, melody)
     last = abc.parse_abc(abc.decode_seed(PROMPT, melody)).parts[0].getElementsByClass("Measure")[-1]
     assert [c.figure for c in last.recurse().getElementsByClass("ChordSymbol")] == [chords.music21_figure(ending.partition(":")[0])]
-    assert {n.pitch.pitchClass for n in last.recurse().notes if n.isNote} == {meter.landing(ending)}  # the melody lands on its note
+    assert {n.pitch.pitchClass for n in last.recurse().notes if n.isNote} == {SongPlan('A', (), ending=ending).landing}  # the melody lands on its note
     struck = [n for n in last.recurse().notes if n.isNote and (n.tie is None or n.tie.type == "start")]
     assert len(struck) <= 1, melody  # once: held on or followed by rests
 
 
 def test_the_chord_tone_nudge_of_a_form_follows_the_last_chord(vocab):
-    from aitunes_lib.meter import SongForm
 
     tokenizer, rules = vocab
     form_rules, starts = SongForm(("A",), section_bars=4, tone_bias=2.0).build(rules, tokenizer.encode, None)
@@ -270,65 +328,6 @@ def test_the_chord_tone_nudge_of_a_form_follows_the_last_chord(vocab):
     bonus = form_rules.bias(state)
     favoured = {tokenizer.decode([i]) for i in np.flatnonzero(bonus)}
     assert favoured and {pitch_class(t) for t in favoured} <= {7, 11, 2, 5}
-
-
-@pytest.mark.slow
-def test_the_interval_table_is_what_the_training_songs_do(prepared):
-    """`INTERVAL_SHARES`, the balance's `MOVE_SHARES`, `MOVE_SPREAD`, `TIE_SHARE` (and the other aims' tables, `TONE_SHARE` among
-    them) re-measured from the prepared OpenEWLD songs, as the decoder reads notes."""
-    from aitunes_lib import dataset
-    from aitunes_lib.meter import INTERVAL_SHARES
-
-    from aitunes_lib.meter import (CHROMATIC, CHROMATIC_SPREAD, DENSITY, DENSITY_SPREAD, DIATONIC, MOVE_GROUPS, MOVE_SHARES,
-                                   MOVE_SPREAD, RESTING, RESTING_SPREAD, RESTLESS, TIE_SHARE)
-
-    counts = np.zeros(len(INTERVAL_SHARES))
-    mixes, notes, ties, paces, off_scale, resting = [], 0, 0, [], [], []
-    for song in prepared[0].songs:
-        completion = dataset.seed_record(song)["completion"]
-        body = abc.CHORD.sub(" ", completion.split(abc.END)[0])  # `<end>` holds no notes
-        struck = notes - ties
-        last, tied = None, False
-        mix = np.zeros(len(MOVE_SHARES))
-        sung = off = rests = 0.0  # quarters
-        for match in abc.NOTE.finditer(body):
-            number, quarters = abc.pitch_number(match.group(0)), float(abc.note_length(match.group(0)) or 0)
-            if number is None:
-                rests += quarters
-                continue
-            sung, off = sung + quarters, off + quarters * (number % 12 not in (0, 2, 4, 5, 7, 9, 11))
-            if last is not None and not tied:
-                counts[min(abs(number - last), len(counts) - 1)] += 1
-                mix[MOVE_GROUPS[min(abs(number - last), len(MOVE_GROUPS) - 1)]] += 1
-            last, tied = number, body[match.end():match.end() + 1] == "-"
-            notes, ties = notes + 1, ties + tied
-        if mix.sum() >= 10:
-            mixes.append(mix / mix.sum())
-        paces.append((notes - ties - struck) / float(sum(abc.bar_lengths(completion))))  # notes struck per quarter
-        off_scale.append(off / sung)
-        resting.append(rests / (rests + sung))
-    assert counts.sum() > 50_000
-    assert np.allclose(counts / counts.sum(), INTERVAL_SHARES, atol=0.001)
-    # the balance's aims: each song's own mix of moves, their mean and spread (a Dirichlet's concentration)
-    mixes = np.array(mixes)
-    mean, variance = mixes.mean(axis=0), mixes.var(axis=0)
-    assert len(mixes) > 370 and np.allclose(mean, MOVE_SHARES, atol=0.001)
-    assert round(float((mean * (1 - mean)).sum() / variance.sum() - 1)) == MOVE_SPREAD
-    assert round(ties / notes, 3) == TIE_SHARE
-    assert round(float(np.exp(np.log(paces).mean())), 2) == DENSITY and round(float(np.log(paces).std()), 2) == DENSITY_SPREAD
-    for shares, none, mean, spread in ((off_scale, DIATONIC, CHROMATIC, CHROMATIC_SPREAD), (resting, RESTLESS, RESTING, RESTING_SPREAD)):
-        shares = np.array(shares)
-        some = shares[shares > 0]  # the songs that do it at all: a Beta by its moments
-        assert round(float(np.mean(shares == 0)), 3) == none
-        assert round(float(some.mean()), 3) == mean and round(float(some.mean() * (1 - some.mean()) / some.var() - 1)) == spread
-    # the share of note time on the sounding chord's tones, as the features read it (music21)
-    from aitunes_lib import metrics
-    from aitunes_lib.meter import TONE_SHARE, TONE_SPREAD
-
-    fits = np.array([metrics.chord_fit(abc.decode_body(dataset.seed_record(song)["completion"])) for song in prepared[0].songs])
-    fits = fits[~np.isnan(fits)]
-    assert len(fits) > 370 and round(float(fits.mean()), 3) == TONE_SHARE
-    assert round(float(fits.mean() * (1 - fits.mean()) / fits.var() - 1)) == TONE_SPREAD
 
 
 def events(rules: MeterRules, text: str) -> list[int]:
@@ -346,7 +345,7 @@ def note_bias_after(vocab, form, notes: str):
     form_rules, starts = form.build(rules, tokenizer.encode, None)
     state = starts[0]
     before = form_rules.bias(state)
-    if not form.rhythms:  # (a rhythm holds from the first note)
+    if not any(plan.rhythm for plan in form.plans):  # (a rhythm holds from the first note)
         assert before is None or np.abs(before).max() < 1e-5  # no note yet: nothing to move from, no range to keep, on every aim
     for token in tokenizer.encode(notes) if isinstance(notes, str) else notes:
         form_rules.advance(state, token)
@@ -355,7 +354,6 @@ def note_bias_after(vocab, form, notes: str):
 
 
 def test_the_interval_prior_favours_real_moves_and_leaves_a_tie_alone(vocab):
-    from aitunes_lib.meter import UNTIED, SongForm, interval_prior
 
     assert interval_prior(1.0)[2] == 0.0 and interval_prior(0.0).max() == interval_prior(0.0).min() == 0.0
     tokenizer, _ = vocab
@@ -365,7 +363,7 @@ def test_the_interval_prior_favours_real_moves_and_leaves_a_tie_alone(vocab):
     assert by_text.get("z", 0.0) == 0.0  # rests are not moves
     for token in events(form_rules.rules, "- |"):
         form_rules.advance(state, token)
-    assert state.tied and state.bar_index == 1
+    assert state.melody.tied and state.bar_index == 1
     after_tie = form_rules.bias(state)  # the note after a tie, across the bar line too, continues the tied note: no move weighed
     assert {after_tie[i] for i in form_rules.rules.note_ids if abc.pitch_number(tokenizer.decode([int(i)])) == abc.pitch_number("E")} == {0.0}
     assert after_tie[form_rules.rules.note_ids].min() == -UNTIED  # and every other note gives way to it
@@ -384,7 +382,7 @@ def test_the_interval_prior_makes_the_base_models_melodies_move_by_step():
     backend = local.LocalBackend(local.BASE_CHECKPOINT)
 
     def mean_interval(weight: float) -> float:
-        songs = generate(backend, "song", Request("Interval Test", "Pytest"), GenerateConfig(n=6, seed=3, intervals=weight, balance=0.0))  # the prior alone
+        songs = generate(backend, "song", Request("Interval Test", "Pytest"), GenerateConfig(n=6, seed=3, song=SongShape(intervals=weight, balance=0.0)))  # the prior alone
         values = [metrics.song_features(s)["mean_interval"] for s in songs if s.scores.get("valid", True)]
         return float(np.nanmedian(values))
 
@@ -402,7 +400,7 @@ def test_the_balance_brings_the_base_models_melodies_to_a_real_pace_and_colour()
     backend = local.LocalBackend(local.BASE_CHECKPOINT)
 
     def medians(balance: float) -> tuple[float, float]:
-        songs = generate(backend, "song", Request("Balance Test", "Pytest"), GenerateConfig(n=6, seed=3, balance=balance))
+        songs = generate(backend, "song", Request("Balance Test", "Pytest"), GenerateConfig(n=6, seed=3, song=SongShape(balance=balance)))
         rows = [metrics.song_features(s) for s in songs if s.scores.get("valid", True)]
         return tuple(float(np.nanmedian([r[k] for r in rows])) for k in ("notes_per_bar", "in_scale"))
 
@@ -410,52 +408,47 @@ def test_the_balance_brings_the_base_models_melodies_to_a_real_pace_and_colour()
     assert abs(paced - 3.2) < abs(busy - 3.2) - 1 and coloured < scale
 
 
-def test_motifs_repeat_a_bar_a_short_way_back_as_often_as_real_melodies(monkeypatch):
-    from aitunes_lib import meter
-    from aitunes_lib.meter import ECHO, ECHO_ALONE, MOTIF_SHARES, form_plan, motif_plan
+def test_motifs_repeat_a_bar_a_short_way_back_as_often_as_real_melodies():
 
     plan = form_plan("ABCD", 8)  # nothing returns: every bar but the cadence is free
     rng = np.random.default_rng(0)
-    drawn = [motif_plan(plan, rng) for _ in range(500)]
+    drawn = [motif_plan(plan, rng, TABLES.motifs, DEFAULTS.echo, DEFAULTS.echo_alone) for _ in range(500)]
     copies = [(b, step[1]) for p in drawn for b, step in enumerate(p) if isinstance(step, tuple)]
     assert all(source >= 0 for _, source in copies)
-    near = [(b, source) for b, source in copies if b - source in MOTIF_SHARES]
-    echoes = [(b, source) for b, source in copies if b - source not in MOTIF_SHARES]
-    assert {b - source for b, source in near} == set(MOTIF_SHARES)
+    near = [(b, source) for b, source in copies if b - source in TABLES.motifs]
+    echoes = [(b, source) for b, source in copies if b - source not in TABLES.motifs]
+    assert {b - source for b, source in near} == set(TABLES.motifs)
     assert all((b - source) % 4 == 0 and b - source >= 8 for b, source in echoes)  # the same place of an earlier phrase
     assert len({b - source for b, source in echoes}) >= 5  # 8, 12, 16, 20, 24, …
     later = sum(1 for p in drawn for b, step in enumerate(p) if b >= 8 and (step == "free" or isinstance(step, tuple) and b - step[1] >= 8))
-    assert abs(len(echoes) / later - ECHO_ALONE * len(plan) / 31) < 0.02  # of the free bars from the ninth on (31 of 32 bars are free)
+    assert abs(len(echoes) / later - DEFAULTS.echo_alone * len(plan) / 31) < 0.02  # of the free bars from the ninth on (31 of 32 bars are free)
     returning = form_plan("ABAC", 8)  # where a section returns, free bars echo less often
-    echoed = [b - step[1] for p in (motif_plan(returning, rng) for _ in range(500)) for b, step in enumerate(p)
-              if isinstance(step, tuple) and returning[b] == "free" and b - step[1] not in MOTIF_SHARES]
+    echoed = [b - step[1] for p in (motif_plan(returning, rng, TABLES.motifs, DEFAULTS.echo, DEFAULTS.echo_alone) for _ in range(500)) for b, step in enumerate(p)
+              if isinstance(step, tuple) and returning[b] == "free" and b - step[1] not in TABLES.motifs]
     free_later = sum(1 for b, step in enumerate(returning) if b >= 8 and step == "free")
-    assert ECHO < ECHO_ALONE and abs(len(echoed) / (500 * free_later) - ECHO * len(returning) / 24) < 0.03
-    monkeypatch.setattr(meter, "ECHO_ALONE", 0.0)
-    drawn = [motif_plan(plan, rng) for _ in range(500)]
+    assert DEFAULTS.echo < DEFAULTS.echo_alone and abs(len(echoed) / (500 * free_later) - DEFAULTS.echo * len(returning) / 24) < 0.03
+    drawn = [motif_plan(plan, rng, TABLES.motifs, DEFAULTS.echo, 0.0) for _ in range(500)]  # no echoes where nothing returns
     copies = [(b, step[1]) for p in drawn for b, step in enumerate(p) if isinstance(step, tuple)]
-    assert {b - source for b, source in copies} == set(MOTIF_SHARES)
+    assert {b - source for b, source in copies} == set(TABLES.motifs)
     share = len(copies) / (500 * len(plan))
-    assert abs(share - sum(MOTIF_SHARES.values())) < 0.015  # the real songs' share, less the first bars' lost chances
+    assert abs(share - sum(TABLES.motifs.values())) < 0.015  # the real songs' share, less the first bars' lost chances
     assert all(p[-1] == "cadence" for p in drawn)
     aaba = form_plan("AABA", 8)
-    assert all(step == original for p in (motif_plan(aaba, rng) for _ in range(50))
+    assert all(step == original for p in (motif_plan(aaba, rng, TABLES.motifs, DEFAULTS.echo, DEFAULTS.echo_alone) for _ in range(50))
                for step, original in zip(p, aaba) if original != "free")  # returns and cadence stay as planned
 
 
 def test_a_melody_keeps_to_its_range(vocab):
-    from aitunes_lib.meter import RANGE_PENALTY, SongForm
 
     tokenizer, rules = vocab
     by_text, _, _ = note_bias_after(vocab, SongForm(("A",), section_bars=4, ranges=(12,)), " C c")
     assert by_text["G"] == by_text["c"] == by_text["C"] == 0.0  # inside the octave already spanned
-    assert by_text["d"] == by_text["B,"] == -RANGE_PENALTY  # a step past either end
+    assert by_text["d"] == by_text["B,"] == -DEFAULTS.range_penalty  # a step past either end
     free = SongForm(("A",), section_bars=4).build(rules, tokenizer.encode, None)
-    assert free[1][0].span is None
+    assert free[1][0].plan.span is None
 
 
 def test_a_tie_joins_two_notes_of_one_pitch(vocab):
-    from aitunes_lib.meter import SongForm
 
     tokenizer, rules = vocab
     form_rules, starts = SongForm(("A",), section_bars=4, intervals=0.5).build(rules, tokenizer.encode, None)
@@ -471,12 +464,11 @@ def test_a_tie_joins_two_notes_of_one_pitch(vocab):
         state = copy.deepcopy(starts[0])
         for token in tokenizer.encode(f" C D E F | G A B {last}"):
             form_rules.advance(state, token)
-        assert state.elapsed == rules.bar and state.plan[2] == ("copy", 0)
+        assert state.elapsed == rules.bar and state.plan.steps[2] == ("copy", 0)
         assert form_rules.allowed(state)[rules.kinds == TIE].any() == tie
 
 
 def test_the_note_that_ends_a_bar_leads_into_a_copied_bar(vocab):
-    from aitunes_lib.meter import LEAD_IN, SongForm, interval_prior
 
     tokenizer, rules = vocab
     form = SongForm(("AA",), section_bars=2, vary=0, intervals=1.0)
@@ -484,34 +476,32 @@ def test_the_note_that_ends_a_bar_leads_into_a_copied_bar(vocab):
     half = next(t for t in by_text if abc.pitch_number(t) == abc.pitch_number("E") and abc.note_length(t) == 2)
     quarter = next(t for t in by_text if abc.pitch_number(t) == abc.pitch_number("E") and abc.note_length(t) == 1)
     # both move 5 down from A; only the half note ends the bar, 4 semitones above the copied bar's C
-    assert by_text[half] - by_text[quarter] == pytest.approx(LEAD_IN * interval_prior(1.0)[4])
+    assert by_text[half] - by_text[quarter] == pytest.approx(DEFAULTS.lead_in * interval_prior(1.0)[4])
     assert by_text[half] < by_text[quarter] < 0
 
 
 def test_the_balance_leans_toward_the_moves_a_melody_is_behind_on(vocab):
-    from aitunes_lib.meter import MOVE_SHARES, WIDEN, SongForm, move_aims
 
     steady = " E E E E | E E E E | E"  # nothing but repeated notes so far
     plain, _, _ = note_bias_after(vocab, SongForm(("A",), section_bars=8, intervals=0.5), steady)
     leaning, rules, state = note_bias_after(vocab, SongForm(("A",), section_bars=8, intervals=0.5, balance=1.0, seed=0), steady)
-    assert state.moves[0] == 8 and sum(state.moves) == 8 and len(state.aim) == len(MOVE_SHARES)
+    assert state.melody.moves[0] == 8 and sum(state.melody.moves) == 8 and len(state.plan.aims.moves) == len(TABLES.moves)
     assert leaning["E"] - plain["E"] < 0 < leaning["F"] - plain["F"]  # away from another repeat, toward a step
     for token in events(vocab[1], "- E - E - E"):
         rules.advance(state, token)
     assert rules.bias(state)[rules.kinds == TIE].max() < 0  # three ties in 12 notes: the next tie is leaned against
-    # the aims: one per melody, around the real songs' mix, WIDEN times as varied as theirs
-    aims = np.array(move_aims(4000, seed=1))
-    assert move_aims(3, 5) == move_aims(3, 5) != move_aims(3, 6)
-    assert np.allclose(aims.mean(axis=0), MOVE_SHARES, atol=0.01) and np.allclose(aims.sum(axis=1), 1, atol=0.01)
-    assert abs(aims[:, 1].std() - 0.13 * WIDEN ** 0.5) < 0.02  # the real songs' step shares: standard deviation 0.13
+    # the aims: one per melody, around the real songs' mix, DEFAULTS.widen times as varied as theirs
+    aims = np.array(moves_drawn(4000, seed=1))
+    assert moves_drawn(3, 5) == moves_drawn(3, 5) != moves_drawn(3, 6)
+    assert np.allclose(aims.mean(axis=0), TABLES.moves, atol=0.01) and np.allclose(aims.sum(axis=1), 1, atol=0.01)
+    assert abs(aims[:, 1].std() - 0.13 * DEFAULTS.widen ** 0.5) < 0.02  # the real songs' step shares: standard deviation 0.13
 
 
 def test_the_balance_keeps_a_melody_near_its_pace(vocab):
-    from aitunes_lib.meter import DENSITY, DENSITY_SPREAD, SongForm, paces
 
     tokenizer, _ = vocab
     busy, _, state = note_bias_after(vocab, SongForm(("A",), section_bars=8, balance=1.0, seed=0), " E/ E/ E/ E/ E/ E/ E/ E/ |")
-    assert state.onsets == 8 and state.pace is not None and 2 > state.pace
+    assert state.melody.onsets == 8 and state.plan.aims.density is not None and 2 > state.plan.aims.density
     long, short = [next(t for t in busy if abc.pitch_number(t) == abc.pitch_number("E") and abc.note_length(t) == n)
                    for n in (2, Fraction(1, 2))]
     assert busy[long] > busy[short]  # two notes a quarter is ahead of its pace: longer notes now (the same move)
@@ -519,52 +509,50 @@ def test_the_balance_keeps_a_melody_near_its_pace(vocab):
     assert calm[long] < calm[short]  # one note a bar is behind: shorter ones
     plain, _, _ = note_bias_after(vocab, SongForm(("A",), section_bars=8, intervals=0.5, seed=0), " E4 | E4 | E4 |")
     assert plain[long] == plain[short]  # without the balance, no lean
-    drawn = np.log(paces(4000, seed=1))
-    assert paces(3, 5) == paces(3, 5) != paces(3, 6)
-    assert abs(np.exp(drawn.mean()) - DENSITY) < 0.02 and abs(drawn.std() - DENSITY_SPREAD) < 0.02
+    drawn = np.log(densities_drawn(4000, seed=1))
+    assert densities_drawn(3, 5) == densities_drawn(3, 5) != densities_drawn(3, 6)
+    assert abs(np.exp(drawn.mean()) - TABLES.density) < 0.02 and abs(drawn.std() - TABLES.density_spread) < 0.02
 
 
 def test_the_balance_leaves_the_scale_as_often_as_real_melodies(vocab):
-    from aitunes_lib.meter import DIATONIC, SongForm, colours
 
     form = SongForm(("A",), section_bars=8, balance=1.0, seed=0)
     diatonic, _, state = note_bias_after(vocab, form, " c e g e | d e c e |")
-    assert state.sung == 8 and state.off_scale == 0 and state.colour is not None
+    assert state.melody.sung == 8 and state.melody.off_scale == 0 and state.plan.aims.chromatic is not None
 
     def gap(bias):  # D# against F: one semitone below and above the last note (e), so the same move
         return bias["^d"] - bias["f"]
 
     assert gap(diatonic) > 0.2  # 8 quarters on the scale: a D# is welcome
     chromatic, _, state = note_bias_after(vocab, form, events(vocab[1], "^c ^d ^f _A | _B ^c ^d e |"))
-    assert state.sung == 8 and state.off_scale == 7
+    assert state.melody.sung == 8 and state.melody.off_scale == 7
     assert gap(chromatic) < -0.5  # nearly all of it off the scale: back to it
     assert gap(note_bias_after(vocab, SongForm(("A",), section_bars=8, intervals=0.5, seed=0), " c e g e | d e c e |")[0]) == 0  # off: no lean
-    drawn = np.array(colours(4000, seed=1))
-    assert colours(3, 5) == colours(3, 5) != colours(3, 6)
-    assert abs(np.mean(drawn == 0) - DIATONIC) < 0.02  # a fifth never leave the scale
+    drawn = np.array(chromatic_drawn(4000, seed=1))
+    assert chromatic_drawn(3, 5) == chromatic_drawn(3, 5) != chromatic_drawn(3, 6)
+    assert abs(np.mean(drawn == 0) - TABLES.diatonic) < 0.02  # a fifth never leave the scale
     assert abs(drawn.mean() - 0.057) < 0.005 and abs(drawn.std() - 0.055) < 0.01  # the real songs' mean and spread
     _, rules, state = note_bias_after(vocab, form, " c e g e | d e c e |")
-    state.colour = 0.0  # the same melody, had it aimed never to leave the scale
+    aiming(state, chromatic=0.0)  # the same melody, had it aimed never to leave the scale
     bonus = rules.bias(state)
     assert gap({vocab[0].decode([int(i)]).strip(): bonus[i] for i in rules.rules.note_ids}) < -5
 
 
 def test_the_balance_rests_as_often_as_real_melodies(vocab):
-    from aitunes_lib.meter import RESTING, RESTLESS, SongForm, pauses
 
     form = SongForm(("A",), section_bars=8, balance=1.0, seed=0)
     busy, rules, state = note_bias_after(vocab, form, " C E G E | D E C E |")
-    assert state.rested == 0 and state.pause is not None
-    rest = rules.rests[0]
+    assert state.melody.rested == 0 and state.plan.aims.rests is not None
+    rest = rules.rules.vocab.rest_ids[0]
     assert busy[vocab[0].decode([int(rest)]).strip()] > 0.2  # 8 quarters without a breath: a rest is welcome
     resting, _, state = note_bias_after(vocab, form, events(vocab[1], "z z z z | z z C C |"))
-    assert state.rested == 6 and state.sung == 2
+    assert state.melody.rested == 6 and state.melody.sung == 2
     assert resting[vocab[0].decode([int(rest)]).strip()] < -1  # mostly rests so far: sing
-    drawn = np.array(pauses(4000, seed=1))
-    assert pauses(3, 5) == pauses(3, 5) != pauses(3, 6)
-    assert abs(np.mean(drawn == 0) - RESTLESS) < 0.02 and abs(drawn[drawn > 0].mean() - RESTING) < 0.005
+    drawn = np.array(rests_drawn(4000, seed=1))
+    assert rests_drawn(3, 5) == rests_drawn(3, 5) != rests_drawn(3, 6)
+    assert abs(np.mean(drawn == 0) - TABLES.restless) < 0.02 and abs(drawn[drawn > 0].mean() - TABLES.resting) < 0.005
     assert abs(drawn.mean() - 0.059) < 0.005 and abs(drawn.std() - 0.057) < 0.01  # the real songs' mean and spread
-    state.pause = 0.0  # a melody that aims never to rest
+    aiming(state, rests=0.0)  # a melody that aims never to rest
     assert rules.bias(state)[rest] < -5
 
 
@@ -573,46 +561,45 @@ def test_a_shaping_weight_out_of_range_is_refused(knob, top):
     from aitunes_lib.generate import GenerateConfig
 
     with pytest.raises(ValueError, match=f"{next(iter(knob))}=.*use 0 \\(off\\) to {top}"):
-        GenerateConfig(**knob)
+        GenerateConfig(song=SongShape(**knob))
 
 
 def test_candidates_take_turns_repeating_a_section_exactly_or_with_a_new_last_bar():
-    from aitunes_lib.meter import MeterRules, SongForm, form_plan
 
     rules = MeterRules([" C", " |", " `C`", "<end>", " $", " "])
     _, starts = SongForm(("AAB", "AAB", "AAB"), section_bars=4, vary=(0, 1)).build(rules, lambda text: [2], None)
-    assert [s.plan for s in starts] == [form_plan("AAB", 4, vary=v) for v in (0, 1, 0)]
-    assert starts[0].plan[7] == ("copy", 3) and starts[1].plan[7] == "free"  # the returning A's last bar: kept, or new
-    assert starts[0].plan[6] == starts[1].plan[6] == ("copy", 2) and starts[0].plan[11] == "cadence"
+    assert [s.plan.steps for s in starts] == [form_plan("AAB", 4, vary=v) for v in (0, 1, 0)]
+    assert starts[0].plan.steps[7] == ("copy", 3) and starts[1].plan.steps[7] == "free"  # the returning A's last bar: kept, or new
+    assert starts[0].plan.steps[6] == starts[1].plan.steps[6] == ("copy", 2) and starts[0].plan.steps[11] == "cadence"
 
 
 def test_a_melody_keeps_to_its_rhythm(vocab):
-    from aitunes_lib.meter import AVOID, SongForm, read_rhythm
 
     tokenizer, _ = vocab
     straight = SongForm(("A",), section_bars=8, rhythms=("1 2 3 4",))
     bias, rules, state = note_bias_after(vocab, straight, " C D E F |")
-    assert state.lengths == read_rhythm("1 2 3 4")["lengths"] and not state.tuplets
+    assert state.plan.lengths == SongPlan("A", (), rhythm="1 2 3 4").lengths and not state.plan.tuplets
     length = {t: abc.note_length(t) for t in bias}
     assert {length[t] for t in bias if bias[t] == -AVOID and abc.pitch_number(t) is not None} >= {Fraction(1, 2), Fraction(3, 2)}
     assert all(bias[t] == 0 for t in bias if length[t] in (1, 2, 3, 4) or abc.pitch_number(t) is None)  # its lengths, and rests, alone
     assert (rules.bias(state)[rules.kinds == abc.TUPLET_KIND] == -AVOID).all()  # no triplets either
     swung, _, state = note_bias_after(vocab, SongForm(("A",), section_bars=8, rhythms=("1/2 1 3/2 2 (3",)), " C D E F |")
-    assert state.tuplets and swung[next(t for t in swung if length[t] == Fraction(1, 2))] == 0
+    assert state.plan.tuplets and swung[next(t for t in swung if length[t] == Fraction(1, 2))] == 0
     free, _, state = note_bias_after(vocab, SongForm(("A",), section_bars=8, intervals=0.5), " C D E F |")
-    assert state.lengths is None and len({free[t] for t in free if abc.pitch_number(t) == abc.pitch_number("E")}) == 1  # none drawn: any
-    drawn = tasks.sample_rhythms(2000, seed=1)
-    assert drawn == tasks.sample_rhythms(2000, seed=1) and set(drawn) <= set(tasks.RHYTHMS)
-    assert abs(drawn.count("1 2 3 4") / len(drawn) - tasks.RHYTHMS["1 2 3 4"] / sum(tasks.RHYTHMS.values())) < 0.02
+    assert state.plan.lengths is None and len({free[t] for t in free if abc.pitch_number(t) == abc.pitch_number("E")}) == 1  # none drawn: any
+    from aitunes_lib.decoding.plan import draw_plans
+
+    drawn = [p.rhythm for p in draw_plans(DEFAULTS, 2000, 1)]
+    assert set(drawn) <= set(TABLES.rhythms)
+    assert abs(drawn.count("1 2 3 4") / len(drawn) - TABLES.rhythms["1 2 3 4"] / sum(TABLES.rhythms.values())) < 0.02
 
 
 def test_a_retuned_copy_keeps_the_melody_and_lets_the_model_choose_chords_that_hold_it(vocab):
-    from aitunes_lib.meter import SongForm
 
     tokenizer, rules = vocab
     form_rules, starts = SongForm(("AA",), section_bars=2, tone_bias=1.0, retune=1.0, seed=0).build(rules, tokenizer.encode, None)
     state = starts[0]
-    assert state.plan == ("free", "free", ("tune", 0), "cadence")
+    assert state.plan.steps == ("free", "free", ("tune", 0), "cadence")
     for token in tokenizer.encode(" `C` C D E F | `G` G A B c |"):
         form_rules.advance(state, token)
     assert state.retuning and [tokenizer.decode([t]).strip() for t in state.forcing] == ["`C`", "C", "D", "E", "F", "|"]
@@ -630,13 +617,12 @@ def test_a_retuned_copy_keeps_the_melody_and_lets_the_model_choose_chords_that_h
 
 
 def test_the_balance_keeps_each_melody_on_the_chord_as_much_as_it_aims_to(vocab):
-    from aitunes_lib.meter import TONE_SHARE, WIDEN, SongForm, harmonies
 
     tokenizer, vocabulary = vocab
 
     def lean(aim: float, notes: str) -> tuple[float, object]:  # E against F under C: a chord tone and its neighbour
         rules, starts = SongForm(("A",), section_bars=8, balance=1.0, tone_bias=1.0, seed=0).build(vocabulary, tokenizer.encode, None)
-        state = dataclasses.replace(starts[0], harmony=aim)
+        state = aiming(starts[0], chord_tones=aim)
         for token in tokenizer.encode(" `C`" + notes):
             rules.advance(state, token)
         bonus = rules.bias(state)
@@ -644,22 +630,21 @@ def test_the_balance_keeps_each_melody_on_the_chord_as_much_as_it_aims_to(vocab)
         return by_text["e"] - by_text["f"], state
 
     on, state = lean(0.9, "d f a b |")  # 4 quarters, all off the chord, against an aim of 0.9: back to it
-    assert state.under == 4 and state.on_chord == 0 and on > 1.0 + 0.5  # the tone bonus (1.0) and the lean
+    assert state.melody.under == 4 and state.melody.on_chord == 0 and on > 1.0 + 0.5  # the tone bonus (1.0) and the lean
     off, state = lean(0.5, "c e g c | c e g c | c e g c |")  # all on it, against 0.5: away from it
-    assert state.on_chord == 12 and off < 1.0 - 0.5
-    drawn = np.array(harmonies(4000, seed=1))
-    assert harmonies(3, 5) == harmonies(3, 5) != harmonies(3, 6)
-    assert abs(drawn.mean() - TONE_SHARE) < 0.01 and abs(drawn.std() - 0.10 * WIDEN ** 0.5) < 0.02  # real: 0.10
+    assert state.melody.on_chord == 12 and off < 1.0 - 0.5
+    drawn = np.array(tones_drawn(4000, seed=1))
+    assert tones_drawn(3, 5) == tones_drawn(3, 5) != tones_drawn(3, 6)
+    assert abs(drawn.mean() - TABLES.tone_share) < 0.01 and abs(drawn.std() - 0.10 * DEFAULTS.widen ** 0.5) < 0.02  # real: 0.10
 
 
 def test_a_melody_reaches_for_its_range_as_the_song_goes_on(vocab):
-    from aitunes_lib.meter import REACH, SongForm
 
     form = SongForm(("A",), section_bars=8, ranges=(12,), seed=0)
     early, _, state = note_bias_after(vocab, form, " c d e")
-    assert state.high - state.low == 4 and early["A"] == early["g"] == early["d"] == 0  # the first bar: no reach yet
+    assert state.melody.high - state.melody.low == 4 and early["A"] == early["g"] == early["d"] == 0  # the first bar: no reach yet
     late, _, state = note_bias_after(vocab, form, " c d e d |" * 6 + " c d e")
-    assert late["A"] == late["g"] > late["d"] == 0 and abs(late["A"] - REACH * 6 / 8) < 1e-5  # 6 bars of 8: toward the whole octave
+    assert late["A"] == late["g"] > late["d"] == 0 and abs(late["A"] - DEFAULTS.reach * 6 / 8) < 1e-5  # 6 bars of 8: toward the whole octave
     assert late["C"] < 0 and late["G,"] < 0  # past the range: the limit
     cadence, _, _ = note_bias_after(vocab, form, vocab[0].encode(" c d e d |" * 7) + vocab[0].encode(" `C`"))  # its chord, forced
     assert cadence["A"] == 0 and cadence["C"] < 0  # the last bar lands where its ending says, reaching for nothing
@@ -667,7 +652,6 @@ def test_a_melody_reaches_for_its_range_as_the_song_goes_on(vocab):
 
 def test_the_landing_note_is_held_in_one_note_to_the_end_of_the_bar(vocab):
     """After the cadence's note and a tie, only the note of its pitch that fills the bar (not a chain of short tied notes)."""
-    from aitunes_lib.meter import SongForm
 
     tokenizer, rules = vocab
     form_rules, starts = SongForm(("A",), section_bars=1).build(rules, tokenizer.encode, None)  # one bar: the cadence

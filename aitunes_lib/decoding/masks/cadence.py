@@ -1,0 +1,36 @@
+"""The last bar lands on the plan's note (mostly the tonic) and holds it.
+
+Its first note is the landing note in any octave; once landed, the melody holds it (a tie, in
+one note to the bar's end where one fits) or rests: no other note follows.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from aitunes_lib.abc import BARLINE, TIE
+from aitunes_lib.decoding.state import SongState
+
+
+class Cadence:
+    def __init__(self, rules, tracker):
+        self.rules, self.vocab, self.kinds = rules, rules.vocab, rules.kinds
+
+    def restrict(self, state: SongState, mask: np.ndarray) -> None:
+        if not state.in_cadence:
+            return
+        rules, melody = self.rules, state.melody
+        notes = np.zeros_like(mask)
+        if not state.cadence_note:
+            notes[self.vocab.landings[state.plan.landing]] = True
+        elif melody.tied and melody.last_pitch is not None:  # the landing note held on
+            held = self.vocab.held(melody.last_spelling)
+            whole = held & (rules.note_ticks[Fraction(1)] == rules.bar - state.elapsed)
+            notes[rules.note_ids[whole if whole.any() else held]] = True
+        else:
+            notes[self.vocab.rest_ids] = True
+        keep = mask & (notes | (self.kinds == TIE) | (self.kinds == BARLINE))
+        if keep.any():
+            mask[:] = keep

@@ -1,0 +1,27 @@
+"""One chord symbol per onset, and at most a few a bar.
+
+A lead sheet names at most one chord per onset and rarely more than one per beat: 94% of the
+training songs' bars hold 0 to 2 chord symbols, 0.1% more than 4. Left alone, a small model at
+temperature 1 sometimes writes a chord on every note.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aitunes_lib.abc import CHORD_KIND
+from aitunes_lib.decoding.state import SongState
+
+MAX_CHORDS_PER_BAR = 4
+
+
+class ChordSpacing:
+    """No chord symbol right after another, nor past `MAX_CHORDS_PER_BAR` in a bar."""
+
+    def __init__(self, rules, tracker):
+        self.kinds = rules.kinds
+
+    def restrict(self, state: SongState, mask: np.ndarray) -> None:
+        kinds = self.kinds
+        if state.last == CHORD_KIND or int((kinds[state.current] == CHORD_KIND).sum()) >= MAX_CHORDS_PER_BAR:
+            mask[kinds == CHORD_KIND] = False

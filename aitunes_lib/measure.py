@@ -1,0 +1,160 @@
+"""Measure the real songs' tables that decoding aims at (`decoding/tables.json`).
+
+    python -m aitunes_lib tables            # prep (cached) + measure + write tables.json
+
+Every figure is read from the prepared training songs, as the decoder reads notes (each
+token's own accidental; a tied note's continuation is not a move). Counts are kept for the
+values more than one song shares (a table the decoder draws from); shares are rounded to
+three places, concentrations to whole numbers.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from aitunes_lib import abc, dataset, files, metrics
+from aitunes_lib.decoding.plan import MAX_SECTIONS, SECTION_BARS
+from aitunes_lib.decoding.state import MOVE_GROUPS
+from aitunes_lib.decoding.tables import PATH, Tables
+from aitunes_lib.song import Song
+
+INTERVAL_BINS = 13  # moves of 0 … 11 semitones, and 12 for an octave or more
+
+
+def _beta(shares: np.ndarray) -> tuple[float, float, float]:
+    """(share of zeros, mean of the rest, their Beta concentration by the moments)."""
+    some = shares[shares > 0]
+    return (round(float(np.mean(shares == 0)), 3), round(float(some.mean()), 3),
+            float(round(float(some.mean() * (1 - some.mean()) / some.var() - 1))))
+
+
+def melody_tables(completions: Sequence[str]) -> dict:
+    """Moves, ties, density, chromatic share and rests, from the training completions."""
+    counts = np.zeros(INTERVAL_BINS)
+    mixes, notes, ties, paces, off_scale, resting = [], 0, 0, [], [], []
+    for completion in completions:
+        body = abc.CHORD.sub(" ", completion.split(abc.END)[0])  # `<end>` holds no notes
+        struck = notes - ties
+        last, tied = None, False
+        mix = np.zeros(max(MOVE_GROUPS) + 1)
+        sung = off = rests = 0.0  # quarters
+        for match in abc.NOTE.finditer(body):
+            number, quarters = abc.pitch_number(match.group(0)), float(abc.note_length(match.group(0)) or 0)
+            if number is None:
+                rests += quarters
+                continue
+            sung, off = sung + quarters, off + quarters * (number % 12 not in (0, 2, 4, 5, 7, 9, 11))
+            if last is not None and not tied:
+                counts[min(abs(number - last), INTERVAL_BINS - 1)] += 1
+                mix[MOVE_GROUPS[min(abs(number - last), len(MOVE_GROUPS) - 1)]] += 1
+            last, tied = number, body[match.end():match.end() + 1] == "-"
+            notes, ties = notes + 1, ties + tied
+        if mix.sum() >= 10:
+            mixes.append(mix / mix.sum())
+        paces.append((notes - ties - struck) / float(sum(abc.bar_lengths(completion))))  # notes struck per quarter
+        off_scale.append(off / sung)
+        resting.append(rests / (rests + sung))
+    mixes = np.array(mixes)
+    mean, variance = mixes.mean(axis=0), mixes.var(axis=0)
+    diatonic, chromatic, chromatic_spread = _beta(np.array(off_scale))
+    restless, resting_share, resting_spread = _beta(np.array(resting))
+    return {"intervals": tuple(round(float(x), 3) for x in counts / counts.sum()),
+            "moves": tuple(round(float(x), 3) for x in mean),
+            "move_spread": float(round(float((mean * (1 - mean)).sum() / variance.sum() - 1))),
+            "tie_share": round(ties / notes, 3),
+            "density": round(float(np.exp(np.log(paces).mean())), 2), "density_spread": round(float(np.log(paces).std()), 2),
+            "diatonic": diatonic, "chromatic": chromatic, "chromatic_spread": chromatic_spread,
+            "restless": restless, "resting": resting_share, "resting_spread": resting_spread}
+
+
+def tone_tables(bodies: Iterable[str]) -> dict:
+    """The share of note time on the sounding chord's tones, as the realism features read it (music21)."""
+    fits = np.array([metrics.chord_fit(body) for body in bodies])
+    fits = fits[~np.isnan(fits)]
+    return {"tone_share": round(float(fits.mean()), 3),
+            "tone_spread": float(round(float(fits.mean() * (1 - fits.mean()) / fits.var() - 1)))}
+
+
+def drawn_tables(completions: Sequence[str]) -> dict:
+    """Endings, ranges, rhythms and short repeats (motifs), from the training completions."""
+    endings, ranges, repeats, rhythms, bars_seen = Counter(), Counter(), Counter(), Counter(), 0
+    for completion in completions:
+        body = completion.split(abc.END)[0]
+        melody = abc.CHORD.sub(" ", body)
+        sung = [m.group(0) for m in abc.NOTE.finditer(melody) if abc.pitch_number(m.group(0)) is not None]
+        lengths = sorted({abc.note_length(note) for note in sung})
+        rhythms[" ".join(map(str, lengths)) + (" (3" if abc.TUPLET.search(melody) else "")] += 1
+        chords = [m.group(0)[1:-1] for m in abc.CHORD.finditer(body)]
+        landing = {0: "C", 2: "D", 4: "E", 5: "F", 7: "G", 9: "A", 11: "B"}.get(abc.pitch_class(sung[-1]), "another")
+        endings[f"{chords[-1] if chords else None}:{landing}"] += 1
+        numbers = [abc.pitch_number(note) for note in sung]
+        ranges[max(numbers) - min(numbers)] += 1
+        bars = [abc.CHORD.sub("", b).strip() for b in body.replace(" $", "").split("|")][:-1]  # the melody alone
+        bars_seen += len(bars)
+        for i, bar in enumerate(bars):
+            nearest = next((d for d in (1, 2, 4, 8, 16) if i >= d and bars[i - d] == bar), None)
+            if nearest:
+                repeats[nearest] += 1
+    shared = lambda counts: {k: n for k, n in counts.most_common() if n >= 2}  # noqa: E731
+    return {"endings": shared(endings), "ranges": dict(sorted(ranges.items())), "rhythms": shared(rhythms),
+            "motifs": {d: round(repeats[d] / bars_seen, 3) for d in (1, 2, 4)}}
+
+
+def form_tables(forms: Sequence[str], completions: Sequence[str]) -> dict:
+    """The songs' forms (at most `MAX_SECTIONS` sections), and around them: bars after the last
+    whole section, pickups, and how repeats end (the last bars that differ between passes)."""
+    usable = [(form, c) for form, c in zip(forms, completions) if form and len(form.split("*")[0]) <= MAX_SECTIONS]
+    counts = Counter(form for form, _ in usable)
+    once, repeated, pickups, voltas = Counter(), Counter(), Counter(), Counter()
+    for form, completion in usable:
+        lengths = abc.bar_lengths(completion)
+        pickup = len(lengths) > 1 and lengths[0] < lengths[1]
+        left = (len(lengths) - pickup) % SECTION_BARS
+        (repeated if "*" in form else once)[-1 if left == SECTION_BARS - 1 else left] += 1
+        pickups[pickup] += 1
+        if "*" in form:
+            bars = [b.strip() for b in completion.split(abc.END, 1)[0].replace(" $", "").split("|")][:-1]
+            size = len(form.split("*")[0]) * SECTION_BARS
+            first, second = bars[int(pickup):int(pickup) + size], bars[int(pickup) + size:int(pickup) + 2 * size]
+            if len(second) == size:
+                voltas[next((e for e in range(size) if first[size - 1 - e] == second[size - 1 - e]), size)] += 1
+    by_bars = lambda counts: {k: counts[k] for k in sorted(counts, key=lambda k: (k < 0, k))}  # noqa: E731 (a bar short last)
+    return {"forms": dict(counts.most_common()), "tails": by_bars(once), "tails_repeated": by_bars(repeated),
+            "pickups": {True: pickups[True], False: pickups[False]}, "voltas": dict(sorted(voltas.items()))}
+
+
+def measure(songs: Sequence[Song], index: pd.DataFrame, provenance: dict | None = None) -> Tables:
+    """Every table, from prepared songs and their index (its `form` column)."""
+    completions = [dataset.seed_record(song)["completion"] for song in songs]
+    kept = index[index["status"] == "kept"]
+    form_of = dict(zip(kept["title"], kept["form"]))
+    return Tables(**melody_tables(completions), **tone_tables(abc.decode_body(c) for c in completions),
+                  **drawn_tables(completions), **form_tables([form_of.get(s.title, "") for s in songs], completions),
+                  provenance=provenance or {})
+
+
+def data_hash(songs: Sequence[Song]) -> str:
+    """A short hash of the prepared songs (titles and bodies), naming the data the tables came from."""
+    digest = hashlib.sha256()
+    for song in songs:
+        digest.update(f"{song.title}\n{song.body}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def write(tables: Tables, path: Path = PATH) -> Path:
+    """tables.json, atomically."""
+    files.write_text(path, json.dumps(tables.to_json(), indent=1, ensure_ascii=False) + "\n")
+    return path
+
+
+def provenance(songs: Sequence[Song], source: str) -> dict:
+    return {"command": "python -m aitunes_lib tables", "data": f"{source} ({len(songs)} prepared songs, sha256 {data_hash(songs)})",
+            "songs": len(songs), "date": datetime.date.today().isoformat()}
