@@ -87,7 +87,6 @@ class SongShape:
     reach: float = 1.5  # logit bonus toward the drawn range's edges, times the share of the form written
     range_penalty: float = 3.0  # logit penalty for a note past the drawn range
     lead_in: float = 2.0  # weight of the move into a known next bar's first note (`levers.lead_in`)
-    final_step: float = 0.0  # logit bonus for a step into the final note (`levers.final_step`; a toy, off)
     tables: Tables | None = dataclasses.field(default=None, compare=False)  # None: the measured `tables.json`
 
     def problems(self) -> list[str]:

@@ -8,7 +8,6 @@ from aitunes_lib.decoding.levers.base import Lever
 from aitunes_lib.decoding.levers.chord_tones import ChordTones
 from aitunes_lib.decoding.levers.chromatic import Chromatic
 from aitunes_lib.decoding.levers.density import Density
-from aitunes_lib.decoding.levers.final_step import FinalStep
 from aitunes_lib.decoding.levers.held_tie import HeldTie
 from aitunes_lib.decoding.levers.lead_in import LeadIn
 from aitunes_lib.decoding.levers.moves import Moves
@@ -18,6 +17,6 @@ from aitunes_lib.decoding.levers.rhythm import Rhythm
 from aitunes_lib.decoding.levers.ties import TieShare
 
 # the order of the sum (floating point: keep it, and a candidate's logits stay the same bits)
-ORDER = (HeldTie, ChordTones, Moves, Density, Rests, Chromatic, Rhythm, TieShare, LeadIn, Register, FinalStep)
+ORDER = (HeldTie, ChordTones, Moves, Density, Rests, Chromatic, Rhythm, TieShare, LeadIn, Register)
 
 __all__ = ["Lever", "ORDER", *(lever.__name__ for lever in ORDER)]
