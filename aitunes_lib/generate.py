@@ -41,7 +41,11 @@ def generate(backend: Sampler, task: "str | tasks.Task" = "song", request: "Requ
     prompt = task.prompt(request or Request(), config)
     constraint = prompt.constraint if config.enforce else None
     completions = backend.sample(prompt.text, config.n, config, constraint)
-    return [task.song(prompt, completion, i) for i, completion in enumerate(completions)]
+    songs = [task.song(prompt, completion, i) for i, completion in enumerate(completions)]
+    judge = getattr(backend, "likelihood", None)  # what the model alone thinks of each (`metrics.rank` orders by it)
+    if judge is not None and songs:
+        songs = [song.with_scores(likelihood=value) for song, value in zip(songs, judge(prompt.text, completions))]
+    return songs
 
 
 def save_candidates(songs: Sequence[Song], folder: str | Path, midi: bool = True) -> Path:

@@ -138,7 +138,7 @@ def measure(songs: Sequence[Song], index: pd.DataFrame, provenance: dict | None 
     form_of = dict(zip(kept["title"], kept["form"]))
     return Tables(**melody_tables(completions), **tone_tables(abc.decode_body(c) for c in completions),
                   **drawn_tables(completions), **form_tables([form_of.get(s.title, "") for s in songs], completions),
-                  provenance=provenance or {})
+                  **harmony_tables(completions), provenance=provenance or {})
 
 
 def data_hash(songs: Sequence[Song]) -> str:
@@ -158,3 +158,59 @@ def write(tables: Tables, path: Path = PATH) -> Path:
 def provenance(songs: Sequence[Song], source: str) -> dict:
     return {"command": "python -m aitunes_lib tables", "data": f"{source} ({len(songs)} prepared songs, sha256 {data_hash(songs)})",
             "songs": len(songs), "date": datetime.date.today().isoformat()}
+
+
+COMMON_CHORD = 20  # chord symbols heard in at least this many half-bars keep their name; rarer ones are simplified
+
+
+def _slots(completion: str) -> list[str | None]:
+    """The chord sounding on beats 1 and 3 of every bar after any pickup (None before the first)."""
+    bars = abc.read_bars(completion)
+    if len(bars) > 1 and bars[0][0] < bars[1][0]:
+        bars = bars[1:]
+    sounding, slots = None, []
+    for length, chords, _ in bars:
+        for slot in (0, 2):
+            here = [name for onset, name in chords if slot <= onset < slot + 2]
+            sounding = here[0] if here else sounding
+            slots.append(sounding)
+    return slots
+
+
+def simplified(name: str) -> str | None:
+    """A chord symbol as its root and basic quality (`"D9"` → `"D7"`, `"Fm6"` → `"Fm"`); None when unreadable."""
+    from aitunes_lib.metrics.sequences import ChordEvent, root_of
+
+    tones, root = abc.chord_pitch_classes(name), root_of(name)
+    if not tones or root is None:
+        return None
+    quality = ChordEvent(0, 0, 0, 0, name, root, tones).quality
+    spelled = name.strip()[: 2 if name.strip()[1:2] in ("#", "b") else 1]
+    return spelled + {"M": "", "m": "m", "M7": "maj7", "m7": "m7", "7": "7", "mM7": "m", "x7": "7", "x": "dim"}.get(quality, "")
+
+
+def harmony_tables(completions: Sequence[str]) -> dict:
+    """How real charts move, half-bar by half-bar: how often a chord holds on beat 1 and on
+    beat 3, which chord a song starts on, and which chord comes before which (`progressions`:
+    "from to" counts of chord changes, rare chord symbols simplified)."""
+    charts = [_slots(c) for c in completions]
+    heard = Counter(name for chart in charts for name in chart if name)
+    names = {name: (name if n >= COMMON_CHORD else simplified(name)) for name, n in heard.items()}
+    holds = {"bar": [0, 0], "half": [0, 0]}
+    changes, starts = Counter(), Counter()
+    for chart in charts:
+        chart = [names.get(name) if name else None for name in chart]
+        known = [name for name in chart if name]
+        if known:
+            starts[known[0]] += 1
+        for i in range(1, len(chart)):
+            if chart[i] is None or chart[i - 1] is None:
+                continue
+            kind = "bar" if i % 2 == 0 else "half"
+            holds[kind][0] += chart[i] == chart[i - 1]
+            holds[kind][1] += 1
+            if chart[i] != chart[i - 1]:
+                changes[f"{chart[i - 1]} {chart[i]}"] += 1
+    return {"holds": {kind: round(held / total, 3) for kind, (held, total) in holds.items()},
+            "starts": {k: n for k, n in starts.most_common() if n >= 2},
+            "progressions": {k: n for k, n in changes.most_common() if n >= 2}}

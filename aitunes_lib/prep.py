@@ -75,6 +75,33 @@ class PrepResult:
     report: dict[str, Any]
 
 
+def tonic_by_the_music(score: "music21.stream.Score") -> "music21.key.Key | None":
+    """The major key a song (already moved to C by its key signature) is really in, when the
+    music says it is not C: it ends on a major chord and a melody note of the same root, and
+    music21's key analysis finds that key's signature (the key or its relative minor). None when
+    the music agrees with C.
+
+    About 15 OpenEWLD songs end on F over F after the move to C: their key signature is a
+    fourth off the music's key (what the song sounds in).
+    """
+    import music21 as m21
+
+    from aitunes_lib.abc import chord_pitch_classes
+
+    part = score.parts[0]
+    harmonies = [h for h in part.recurse().getElementsByClass(m21.harmony.Harmony) if not isinstance(h, m21.harmony.NoChord)]
+    notes = [n for n in part.recurse().notes if n.isNote]
+    if not harmonies or not notes:
+        return None
+    last, tones = harmonies[-1], chord_pitch_classes(harmonies[-1]) or frozenset()
+    root = last.root().pitchClass if last.root() is not None else None
+    if root in (None, 0) or notes[-1].pitch.pitchClass != root or (root + 4) % 12 not in tones:
+        return None
+    analysed = score.analyze("key")  # the same signature as that root's major key (it, or its relative minor)
+    key = m21.key.Key(last.root().name)
+    return key if analysed.sharps == key.sharps else None
+
+
 def process_file(path: str | Path, prep: PrepConfig = PrepConfig()) -> dict[str, Any]:
     """Parse, filter, transpose, expand and write one lead sheet; returns a JSON-able record."""
     import music21 as m21
@@ -112,6 +139,13 @@ def process_file(path: str | Path, prep: PrepConfig = PrepConfig()) -> dict[str,
             record["transposed_by"] = interval.directedName
             score.transpose(interval, inPlace=True)
             part = score.parts[0]
+            moved = tonic_by_the_music(score)
+            if moved:  # the key signature disagrees with the music: transpose by the music
+                record["key_by_music"] = moved.tonic.name
+                score.transpose(transposition(moved), inPlace=True)
+                part = score.parts[0]
+                for signature in list(part.recurse().getElementsByClass(m21.key.KeySignature)):
+                    signature.activeSite.replace(signature, m21.key.Key("C"))
         record["respelled_chords"] = chords.respell(score)  # as written, sounded and scored alike
         expanded = repeats.playing_order(part)
         record["expanded_bars"] = len(expanded)
@@ -325,6 +359,7 @@ def batch_report(records: list[dict[str, Any]], prep: PrepConfig, seconds: float
         "reasons": dict(sorted(reasons.items())),
         "skipped": [{"path": r["path"], "reason": r["reason"]} for r in records if r["status"] != "kept"],
         "irregular_bars": {r["path"]: r["irregular_bars"] for r in kept if r.get("irregular_bars")},
+        "key_by_music": {r["path"]: r["key_by_music"] for r in kept if r.get("key_by_music")},
         "seconds": round(seconds, 2),
     }
 
@@ -345,6 +380,7 @@ def summary(report: dict[str, Any]) -> str:
         f"converted to ABC        {report['converted']:4d}   (article: 374, xml2abc lost 5)",
         f"training pairs          {report['kept']:4d}",
         f"songs with irregular bars in the source: {len(report['irregular_bars'])} ({inner} inner bars, kept as written)",
+        f"songs moved to C by their music, not their key signature: {len(report.get('key_by_music', {}))}",
         "skipped: " + ", ".join(f"{k} {v}" for k, v in report["reasons"].items() if k != "kept"),
         f"time {report['seconds']:.1f} s",
     ]

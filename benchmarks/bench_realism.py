@@ -131,7 +131,7 @@ def _run_config(backend, pairs, n: int, settings: dict, training: metrics.Traini
         for song in songs:
             scores = metrics.evaluate(song, training=training)
             features = metrics.song_features(song) if scores["valid"] else {}
-            rows.append({**scores, **features, "form": song.context.get("form")})
+            rows.append({**scores, **features, "form": song.context.get("form"), "body": song.body})
         print(f"  {i + 1}/{len(pairs)}", end="\r", flush=True)
     valid = [r for r in rows if r["valid"]]
     interior = sum(max(0, r.get("bars", 0) - 2) for r in valid)

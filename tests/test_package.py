@@ -88,7 +88,8 @@ def wheel(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_the_wheel_holds_the_backends_and_the_base_model(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    for member in ("aitunes_lib/backends/local.py", "aitunes_lib/backends/openai_backend.py",
+    for member in ("aitunes_lib/backends/local/__init__.py", "aitunes_lib/backends/local/training.py",
+                   "aitunes_lib/backends/openai_backend/__init__.py", "aitunes_lib/cli/__init__.py",
                    "aitunes_lib/models/folk-tiny/model.safetensors", "aitunes_lib/models/folk-tiny/tokenizer.json",
                    "aitunes_lib/models/folk-tiny/config.json"):
         assert member in names, member

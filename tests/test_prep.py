@@ -110,3 +110,17 @@ def test_prepare_dedupes_and_reports(tmp_path, song_path):
     first = str(folder / "a" / "Sleepy_Time_Gal" / "Sleepy_Time_Gal.mxl")
     assert list(result.index["reason"].dropna()) == [f"duplicate of {first}", "meter 3/4 not in 4/4/2/2"]
     assert "songs read                 3" in prep.summary(result.report)
+
+
+def test_a_key_signature_that_disagrees_with_the_music_is_corrected_by_the_music(song_path):
+    """Avalon's signature says C, its music is in F (it ends on F over F): it is moved to C by its music."""
+    from aitunes_lib import abc
+
+    record = prep.process_file(song_path("Avalon"))
+    assert record["status"] == "kept" and record["key_by_music"] == "F" and record["abc_key"] == "C"
+    body = abc.encode_body(record["body"]).split(abc.END)[0]
+    chords = [m.group(0)[1:-1] for m in abc.CHORD.finditer(body)]
+    notes = [m.group(0) for m in abc.NOTE.finditer(abc.CHORD.sub(" ", body)) if abc.pitch_number(m.group(0)) is not None]
+    assert chords[-1] == "C" and abc.pitch_class(notes[-1]) == 0  # it ends on its tonic, now C
+    plain = prep.process_file(song_path("Jingle_Bells"))  # a song whose signature is right is left alone
+    assert "key_by_music" not in plain and plain["transposed_by"] == "P4"

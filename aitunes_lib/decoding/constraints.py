@@ -12,7 +12,7 @@ import dataclasses
 from fractions import Fraction
 from typing import Callable, ClassVar
 
-from aitunes_lib.abc import BARLINE
+from aitunes_lib.abc import BARLINE, CHORD_KIND
 from aitunes_lib.decoding.masks.bars import BarState, MeterRules
 from aitunes_lib.decoding.masks.chart import ChartRules
 from aitunes_lib.decoding.plan import SongPlan, SongShape
@@ -73,5 +73,22 @@ class SongForm:
 
     def build(self, rules: MeterRules, encode: Encode, budget: int | None) -> tuple[SongRules, list[SongState]]:
         song = SongRules(rules, self.shape, budget)
-        starts = [SongState(plan=plan, closing=encode(f" `{plan.chord}`")) for plan in self.plans]
+        starts = [SongState(plan=plan, closing=encode(f" `{plan.chord}`"), chart=self.chart_tokens(plan, rules, encode))
+                  for plan in self.plans]
         return song, starts
+
+    @staticmethod
+    def chart_tokens(plan: SongPlan, rules: MeterRules, encode: Encode) -> list:
+        """A plan's chart as each bar's (onset in ticks, token ids); a chord the vocabulary cannot
+        write as one chord token is left out (the chord before it holds)."""
+        half = rules.bar // 2
+
+        def ids(name: str) -> list[int] | None:
+            tokens = encode(f" `{name}`")
+            return tokens if len(tokens) == 1 and rules.kinds[tokens[0]] == CHORD_KIND else None
+
+        out = []
+        for first, second in plan.chart:
+            bar = [(0, ids(first))] + ([(half, ids(second))] if second else [])
+            out.append([(at, tokens) for at, tokens in bar if tokens])
+        return out

@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from aitunes_lib import abc
+from aitunes_lib.decoding.harmony import ChartDrawer
 from aitunes_lib.decoding.tables import Tables, load
 
 SECTION_BARS = 8
@@ -42,6 +43,7 @@ class Stream(enum.IntEnum):
     PICKUPS = 13
     RHYTHMS = 14
     VOLTAS = 15
+    HARMONY = 16
 
 
 def stream(seed: int | None, which: Stream) -> np.random.Generator:
@@ -87,6 +89,7 @@ class SongShape:
     reach: float = 1.5  # logit bonus toward the drawn range's edges, times the share of the form written
     range_penalty: float = 3.0  # logit penalty for a note past the drawn range
     lead_in: float = 2.0  # weight of the move into a known next bar's first note (`levers.lead_in`)
+    harmony: bool = False  # plan each chord chart first (`decoding.harmony`), then write the melody over it
     tables: Tables | None = dataclasses.field(default=None, compare=False)  # None: the measured `tables.json`
 
     def problems(self) -> list[str]:
@@ -146,6 +149,7 @@ class SongPlan:
     span: int | None = None  # the widest range of its melody, in semitones (None: any)
     rhythm: str | None = None  # its note lengths ("1/2 1 2 4", "(3" for tuplets; None: any)
     aims: Aims = Aims()
+    chart: tuple = ()  # per bar of the form: (chord on beat 1, chord on beat 3 or None); () leaves the chords to the model
 
     @property
     def passes(self) -> int:
@@ -269,7 +273,13 @@ def draw_plans(shape: SongShape, n: int, seed: int | None) -> list[SongPlan]:
                               spans[i], rhythms[i], aims[i]))
     if shape.motifs:
         plans = [dataclasses.replace(p, steps=motif_plan(p.steps, motifs, t.motifs, shape.echo, shape.echo_alone)) for p in plans]
-    if shape.retune:
+    if shape.harmony:  # the chart first; a bar that repeats an earlier one within a section keeps to its chords
+        drawer, rng = ChartDrawer(t), stream(seed, Stream.HARMONY)
+        charts = [drawer.chart(p.sections, p.section_bars, p.steps, p.ending, rng) for p in plans]
+        plans = [dataclasses.replace(p, chart=chart, steps=tuple(
+            "free" if isinstance(step, tuple) and chart[b] != chart[step[1]] else step for b, step in enumerate(p.steps)))
+            for p, chart in zip(plans, charts)]
+    elif shape.retune:
         plans = [dataclasses.replace(p, steps=retune_plan(p.steps, retunes, shape.retune)) for p in plans]
     return plans
 

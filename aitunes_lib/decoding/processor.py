@@ -21,12 +21,13 @@ from aitunes_lib.decoding.masks.cadence import Cadence
 from aitunes_lib.decoding.masks.chart import ChartRules
 from aitunes_lib.decoding.masks.chords import ChordSpacing
 from aitunes_lib.decoding.masks.form import Form, forced
+from aitunes_lib.decoding.masks.harmony import Harmony
 from aitunes_lib.decoding.masks.pickup import Pickup
 from aitunes_lib.decoding.masks.ties import Ties
 from aitunes_lib.decoding.plan import SongShape
 from aitunes_lib.decoding.state import SongState, Tracker
 
-MASKS = (Form, Pickup, ChordSpacing, Ties, Cadence)  # in this order; the budget comes last
+MASKS = (Form, Pickup, ChordSpacing, Harmony, Ties, Cadence)  # in this order; the budget comes last
 
 
 class SongRules:

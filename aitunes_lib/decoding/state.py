@@ -55,6 +55,8 @@ class SongState(BarState):
     offset: int = 0  # 1 when the song opened with a pickup: form bars count from the first whole bar
     emitted: int = 0  # tokens generated so far (against the window's budget)
     cadence_note: bool = False  # the last bar has its first note
+    chart: list = dataclasses.field(default_factory=list)  # per form bar, the planned chords as (onset in ticks, token ids)
+    chord_due: int = 0  # how many of this bar's planned chords are written
     melody: Melody = dataclasses.field(default_factory=Melody)
 
     @property
@@ -97,6 +99,8 @@ class Tracker:
             state.forcing = []
         state.current.append(token)
         state.emitted += 1
+        if kind == CHORD_KIND and state.chart and not state.forcing:
+            self._chart_chord(state, token)
         if kind == CHORD_KIND:
             melody.chord = vocab.tones(token)
         elif kind == TIE:
@@ -129,6 +133,7 @@ class Tracker:
             state.offset = 1 if pickup else state.offset
             state.bars.append(state.current)
             state.current = []
+            state.chord_due = 0
             step = state.step()
             state.retuning = isinstance(step, tuple) and step[0] == "tune"
             if isinstance(step, tuple):
@@ -136,6 +141,16 @@ class Tracker:
             elif step == "cadence":
                 state.forcing = list(state.closing)
         return state
+
+    @staticmethod
+    def _chart_chord(state: SongState, token: int) -> None:
+        """A planned chord's first token written at its onset: the rest of its tokens follow."""
+        b = state.form_bar
+        if 0 <= b < len(state.chart) and state.step() == "free" and state.chord_due < len(state.chart[b]):
+            onset, ids = state.chart[b][state.chord_due]
+            if onset == state.elapsed and ids[0] == token:
+                state.forcing = list(ids[1:])
+                state.chord_due += 1
 
     def next_opening(self, state: SongState) -> tuple[int, bool, int] | None:
         """The first note of the next bar when it is already known, as (pitch, tonic, spelling):

@@ -43,6 +43,9 @@ class Tables:
     rhythms: Mapping[str, int]  # songs per set of note lengths ("1/2 1 2 4", "(3" for tuplets)
     endings: Mapping[str, int]  # songs per ending, "last chord:landing note"
     ranges: Mapping[int, int]  # songs per melodic range in semitones
+    holds: Mapping[str, float] = dataclasses.field(default_factory=dict)  # share of half-bars a chord holds on: "bar" (beat 1), "half" (beat 3)
+    starts: Mapping[str, int] = dataclasses.field(default_factory=dict)  # songs per first chord
+    progressions: Mapping[str, int] = dataclasses.field(default_factory=dict)  # chord changes, "from to": how many
     provenance: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # data, command, date
 
     @classmethod

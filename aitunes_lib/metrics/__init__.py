@@ -16,8 +16,11 @@ One concern a module; every name is also here, as `metrics.rank`, `metrics.FEATU
   (`song_features`, `song_form`, `form_of_bars`, `realism`, `realism_reference`);
 - `distributions`: kernel densities and their overlap (`kde`, `overlap_area`,
   `compare_distributions`);
+- `sequences`: what a musician hears in order: music-theory rates of the harmony and the
+  phrases (`theory_rates`, `RATES`, `coherence`) and the bags a sequence judge classifies
+  (`sequence_tokens`);
 - `ranking`: every feature and check of a candidate (`evaluate`), and candidates best first
-  (`rank`).
+  (`rank`, by `listener` when the model's likelihood is known).
 
 Functions take note arrays, a `NoteEvents`, a `Song` or ABC text and return floats; a feature
 that is undefined for a song (no notes, one note, no chord symbols) is NaN, by design.
@@ -42,4 +45,5 @@ from aitunes_lib.metrics.song_level import (
     BINARY_FEATURES, MAJOR_SCALE, SONG_FEATURES, form_of_bars, realism, realism_reference, song_features, song_form,
 )
 from aitunes_lib.metrics.distributions import compare_distributions, kde, overlap_area
-from aitunes_lib.metrics.ranking import evaluate, rank
+from aitunes_lib.metrics.sequences import RATES, coherence, sequence_tokens, theory_rates
+from aitunes_lib.metrics.ranking import evaluate, listener, rank

@@ -10,6 +10,7 @@ from aitunes_lib.metrics.fit import chord_fit, continuation
 from aitunes_lib.metrics.notes import note_array, note_events
 from aitunes_lib.metrics.novelty import TrainingBars, _bar_texts, repetition
 from aitunes_lib.metrics.rhythm import rhythm_validity
+from aitunes_lib.metrics.sequences import coherence, theory_rates
 from aitunes_lib.metrics.song_level import realism, song_features
 from aitunes_lib.metrics.tonality import features
 
@@ -59,6 +60,8 @@ def evaluate(
     row.update(features(notes, events, variant))
     row["notes"] = int(len(notes))
     row["chord_fit"] = chord_fit(score, events)
+    rates = theory_rates(score, events)
+    row.update(rates, coherence=coherence(rates))
     row.update(rhythm_validity(score, meter_quarters))
     bars = _bar_texts(split_header(text)[1])
     row["distinct_bars"] = repetition(bars)
@@ -91,6 +94,14 @@ def evaluate(
     return row
 
 
+def listener(likelihood: float, harmony: float) -> float:
+    """likelihood + coherence: the model's mean log-probability per token of its own song (nats,
+    about −1; higher: the model finds the song more idiomatic) plus the share of the harmony
+    that moves as tonal harmony does (`sequences.coherence`, 0 to 1; 0.5 where no chord moves).
+    Neither is a statistic that the decoder pushes toward an average."""
+    return float(likelihood) + (0.5 if harmony != harmony else float(harmony))
+
+
 def rank(
     songs: "Sequence[Song | str]",
     stats: Mapping[str, Mapping[str, float]] = ARTICLE_STATS,
@@ -100,9 +111,12 @@ def rank(
 ) -> "pd.DataFrame":
     """One row per candidate, best first (invalid last): its features, NDM, checks and reasons.
 
-    With a `reference` (the real songs' values, `stats.json`'s "realism"), each row also gets
-    the song-level features and `realism`, and the order is by realism, most real-sounding
-    first; without one, by the article's NDM, lowest first. NDM is a column either way.
+    Candidates that carry the model's likelihood (`Song.scores["likelihood"]`, which `generate`
+    attaches when the backend can read it) are ordered by `listener`, best first: what the
+    model thinks of its own song plus how its harmony moves (see `listener`). Otherwise, with a
+    `reference` (the real songs' values, `stats.json`'s "realism"), by realism, most
+    real-sounding first; without one, by the article's NDM, lowest first. NDM and realism are
+    columns either way.
 
     `candidate` is the song's candidate number (its position when it has none), `task_kept`
     and `violations` say whether it kept its task, and `song` holds the `Song` itself with
@@ -116,7 +130,9 @@ def rank(
     rows = []
     for position, item in enumerate(songs):
         song = item if isinstance(item, Song) else Song.from_abc(item)
-        scores = evaluate(item, stats, training, variant, reference=reference)
+        scores = evaluate(song if isinstance(item, Song) else item, stats, training, variant, reference=reference)
+        if "likelihood" in song.scores and scores["valid"]:  # the model's own view, and the harmony's direction
+            scores["listener"] = listener(song.scores["likelihood"], scores.get("coherence", math.nan))
         number = song.candidate if song.candidate is not None else position
         rows.append({"candidate": number, "task": song.task, **scores, **({"form": song.context["form"]} if "form" in song.context else {}),
                      "task_kept": not song.violations,
@@ -126,7 +142,9 @@ def rank(
         return pd.DataFrame(columns=["candidate", "task", "valid", "NDM", "reason", "task_kept", "violations", "song"])
     if "NDM" not in table:
         table["NDM"] = math.nan
-    if reference is not None:
+    if "listener" in table and table["listener"].notna().any():
+        order, ascending = ["valid", "task_kept", "listener", "NDM"], [False, False, False, True]
+    elif reference is not None:
         if "realism" not in table:
             table["realism"] = math.nan
         order, ascending = ["valid", "task_kept", "realism", "NDM"], [False, False, False, True]

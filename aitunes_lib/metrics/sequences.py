@@ -30,6 +30,7 @@ from aitunes_lib.metrics.notes import _score
 if TYPE_CHECKING:
     import music21
 
+    from aitunes_lib.metrics.notes import NoteEvents
     from aitunes_lib.song import Song
 
 C_MAJOR = frozenset({0, 2, 4, 5, 7, 9, 11})
@@ -93,8 +94,9 @@ def _bars_and_chords(score: "music21.stream.Stream") -> tuple[list[tuple[float, 
     return bars, chords
 
 
-def theory_rates(song: "Song | str | music21.stream.Stream") -> dict[str, float]:
-    """The music-theory rates of one song (see the module's docstring); NaN where undefined."""
+def theory_rates(song: "Song | str | music21.stream.Stream", events: "NoteEvents | None" = None) -> dict[str, float]:
+    """The music-theory rates of one song (see the module's docstring); NaN where undefined
+    (`events`: its notes, when a caller has read them already)."""
     from aitunes_lib.metrics.notes import note_events
 
     score = _score(song)
@@ -112,7 +114,7 @@ def theory_rates(song: "Song | str | music21.stream.Stream") -> dict[str, float]
         rates["diatonic_chords"] = sum(c.length for c in chords if c.tones <= C_MAJOR) / total
     if chords:
         rates["strong_beat_changes"] = sum(c.beat % 2 == 0 for c in chords) / len(chords)
-    events = note_events(score)
+    events = note_events(score) if events is None else events
     start = 1 if len(bars) > 1 and bars[0][1] < bars[1][1] else 0  # after a pickup
     phrase_ends = [bars[b] for b in range(start + 3, len(bars), 4)]
     if phrase_ends and len(events.onset):
@@ -126,6 +128,12 @@ def theory_rates(song: "Song | str | music21.stream.Stream") -> dict[str, float]
 
 
 RATES = ("dominant_resolution", "fifth_motion", "diatonic_chords", "strong_beat_changes", "breathing_phrases")
+
+
+def coherence(rates: dict[str, float]) -> float:
+    """How the harmony moves: the mean of `dominant_resolution` and `fifth_motion` (those defined; NaN: no chord change)."""
+    values = [rates[k] for k in ("dominant_resolution", "fifth_motion") if rates.get(k) == rates.get(k) and k in rates]
+    return sum(values) / len(values) if values else math.nan
 
 
 def sequence_tokens(song: "Song | str | music21.stream.Stream") -> dict[str, Counter]:

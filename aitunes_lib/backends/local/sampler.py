@@ -1,0 +1,212 @@
+"""`LocalBackend`: fine-tune, then sample n candidates in one batch with a task's constraint
+enforced token by token; and the held-out loss of whole songs."""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import pandas as pd
+
+from aitunes_lib.backends.base import ModelHandle, as_completion
+from aitunes_lib.backends.local.data import training_texts
+from aitunes_lib.backends.local.folders import is_model_folder, load_model, load_tokenizer
+from aitunes_lib.backends.local.model import context_length
+from aitunes_lib.backends.local.settings import LocalBackendError, TrainConfig, pick_device
+from aitunes_lib.backends.local.training import loss_of, train
+from aitunes_lib.tokenizer import END, PAD, AbcTokenizer
+
+if TYPE_CHECKING:
+    from aitunes_lib.decoding.settings import GenerateConfig
+
+
+class LocalBackend:
+    """Fine-tune and sample with a local model; follows `backends.base.Backend`.
+
+    It enforces every constraint a task names (`decoding.constraints`: `WholeBars`, `FollowChart`, `SongForm`)
+    while decoding: each one builds its rules over this model's vocabulary.
+    """
+
+    name = "local"
+
+    def __init__(self, model: str | Path | None = None, device: str | None = None):
+        self.device = device
+        self.folder: Path | None = None
+        self._model = None
+        self._tokenizer: AbcTokenizer | None = None
+        self._rules = None
+        self.history: pd.DataFrame | None = None
+        if model is not None:
+            self.use(model)
+
+    def fine_tune(self, train_jsonl: str | Path, config: TrainConfig | None = None, out: str | Path | None = None,
+                  progress: bool = True, callback: Callable[[dict[str, Any]], None] | None = None) -> ModelHandle:
+        """Train on an article-format JSONL file; the model goes to `out` (default: beside the data)."""
+        config = config or TrainConfig()
+        out = Path(out) if out is not None else Path(train_jsonl).parent / "local_model"
+        result = train(training_texts(train_jsonl), out, config, progress=progress, callback=callback)
+        self.use(out)
+        self.history = result.history
+        return ModelHandle.load(out / "handle.json")
+
+    def use(self, model: str | Path | ModelHandle) -> None:
+        """Generate with a trained model folder (or the handle of one)."""
+        folder = Path(model.model if isinstance(model, ModelHandle) else model)
+        if not is_model_folder(folder):
+            raise FileNotFoundError(f"{folder}: not a local model folder (config.json and tokenizer.json missing); train one first")
+        self.folder, self._model, self._rules = folder, None, None
+        self._tokenizer = load_tokenizer(folder)
+        history = folder / "history.csv"
+        try:
+            self.history = pd.read_csv(history) if history.is_file() and history.stat().st_size > 1 else None
+        except (ValueError, OSError):  # the loss curve is a nicety: a damaged one is left out
+            self.history = None
+
+    @property
+    def tokenizer(self) -> AbcTokenizer:
+        if self._tokenizer is None:
+            raise LocalBackendError("no model chosen: call fine_tune(...) or use(folder) first")
+        return self._tokenizer
+
+    @property
+    def model(self):
+        """The torch model, loaded on first use."""
+        if self._model is None:
+            if self.folder is None:
+                raise LocalBackendError("no model chosen: call fine_tune(...) or use(folder) first")
+            self._model = load_model(self.folder).to(pick_device(self.device)).eval()
+            # rows that finished early are padded while the others go on; they are cut at <end>, so
+            # transformers' "input_ids may be padded" warning does not apply (generate gets pad_token_id itself)
+            self._model.config.pad_token_id = None
+        return self._model
+
+    @property
+    def rules(self):
+        from aitunes_lib.decoding.masks.bars import MeterRules
+
+        if self._rules is None:
+            tokenizer = self.tokenizer
+            self._rules = MeterRules([tokenizer.decode([i]) for i in range(tokenizer.vocab_size)])
+        return self._rules
+
+    def sample(self, prompt: str, n: int, config: "GenerateConfig", constraint: Any = None) -> list[str]:
+        """n completions in the article's format (` … $ <end>`), sampled in one batch, with the
+        constraint (if any) enforced token by token. A constraint that `slides` (a song form)
+        may run past the model's window: the candidates still writing go on with the last half
+        of the window in view, their rules' states carried over, up to `config.max_tokens`."""
+        import torch
+        from transformers import LogitsProcessorList
+
+        from aitunes_lib.decoding.processor import make_processor
+
+        if n < 0:
+            raise ValueError("n must be 0 or more")
+        if n == 0:
+            return []
+        model, tokenizer = self.model, self.tokenizer
+        prompt_ids = tokenizer.encode(prompt)
+        window = context_length(model.config)
+        room = window - len(prompt_ids)
+        if room < 16:
+            raise LocalBackendError(f"the prompt takes {len(prompt_ids)} tokens and this model reads at most {window}: "
+                                    "the title or the task's input is too long; shorten it")
+        slides = bool(getattr(constraint, "slides", False))  # a song form may run past the window: it slides on
+        total = config.max_tokens if slides else min(config.max_tokens, room)
+        rules, states = None, None
+        if constraint is not None:
+            try:
+                rules, start = constraint.build(self.rules, tokenizer.encode, total)
+            except ValueError as error:
+                raise LocalBackendError(f"cannot follow {constraint.describe()} (the model reads {window} tokens): {error}") from error
+            states = [copy.deepcopy(start[i % len(start)] if isinstance(start, (list, tuple)) else start) for i in range(n)]
+        if config.seed is not None:
+            torch.manual_seed(config.seed)
+        device = next(model.parameters()).device
+        end, pad = tokenizer.token_id(END), tokenizer.token_id(PAD)
+        sample = config.temperature > 0
+        written: list[list[int]] = [[] for _ in range(n)]  # each candidate's tokens after the prompt
+        context = [list(prompt_ids) for _ in range(n)]  # what the model reads next: the prompt, then the last tokens in view
+        active = list(range(n))
+        while active:
+            steps = min(total - len(written[active[0]]), window - len(context[active[0]]))
+            inputs = torch.tensor([context[i] for i in active], device=device)  # (rows, L): still writing, all as long
+            processors = LogitsProcessorList()
+            if rules is not None:
+                processors.append(make_processor(rules, inputs.shape[1], [states[i] for i in active]))
+            with torch.no_grad():
+                output = model.generate(
+                    inputs, attention_mask=torch.ones_like(inputs), do_sample=sample, max_new_tokens=steps,
+                    logits_processor=processors, eos_token_id=end, pad_token_id=pad,
+                    **({"temperature": config.temperature, "top_p": config.top_p, "top_k": 0} if sample else {}),
+                )  # (rows, L + new)
+            carried = processors[0] if rules is not None else None
+            still = []
+            for row, i in enumerate(active):
+                new = output[row, inputs.shape[1]:].tolist()
+                written[i] += new
+                if carried is not None:  # the rules' state, past the last token too (the processor never read it)
+                    states[i] = carried.states[row] if carried.states else states[i]
+                    for token in output[row, carried.seen:].tolist():
+                        rules.advance(states[i], token)
+                if end not in new and pad not in new and len(written[i]) < total and slides:
+                    context[i] = (context[i] + new)[-(window // 2):]  # the window slides: the last half stays in view
+                    still.append(i)
+            active = still
+        return [self._completion(ids) for ids in written]
+
+    def _completion(self, ids: list[int]) -> str:
+        tokenizer = self.tokenizer
+        end, pad = tokenizer.token_id(END), tokenizer.token_id(PAD)
+        finished = end in ids
+        ids = [t for t in ids[: ids.index(end)] if t != pad] if finished else [t for t in ids if t != pad]
+        text = tokenizer.decode(ids)
+        if not finished and "|" in text:  # out of tokens: keep whole bars only
+            text = text[: text.rindex("|") + 1]
+        return as_completion(text)
+
+    def loss(self, texts: Sequence[str]) -> dict[str, float]:
+        """Held-out loss of whole songs: nats and bits per token, and bits per character."""
+        import torch
+
+        model, tokenizer = self.model, self.tokenizer
+        device = next(model.parameters()).device
+        total, tokens, chars = 0.0, 0, 0
+        limit = context_length(model.config)
+        with torch.no_grad():
+            for text in texts:
+                ids = tokenizer.encode(text)[:limit]
+                window = torch.tensor([ids], device=device)
+                total += loss_of(model, window[:, :-1], window[:, 1:]).item() * (len(ids) - 1)
+                tokens += len(ids) - 1
+                chars += len(tokenizer.decode(ids[1:]))
+        return {"nats_per_token": total / tokens, "bits_per_token": total / tokens / math.log(2),
+                "bits_per_char": total / chars / math.log(2), "tokens": tokens, "chars": chars}
+
+    def likelihood(self, prompt: str, completions: Sequence[str]) -> list[float]:
+        """Each completion's mean log-probability per token after the prompt, under the model
+        alone (nats; no rule or lever): how idiomatic the model finds its own song. A song longer
+        than the window is read in windows that overlap by half, every token once."""
+        import torch
+
+        model, tokenizer = self.model, self.tokenizer
+        device = next(model.parameters()).device
+        window = context_length(model.config)
+        head = tokenizer.encode(prompt)
+        out = []
+        with torch.no_grad():
+            for completion in completions:
+                ids = head + tokenizer.encode(completion)
+                total, counted, start = 0.0, 0, len(head)  # score tokens start … len(ids) - 1
+                while start < len(ids):
+                    lo = max(0, min(start - 1, len(ids) - window))  # a window that reads token start with what precedes it
+                    chunk = torch.tensor([ids[lo: lo + window]], device=device)
+                    logits = model(chunk).logits[0, :-1].float()  # (L - 1, vocab): token t + 1 given tokens ≤ t
+                    logp = torch.log_softmax(logits, -1).gather(1, chunk[0, 1:, None])[:, 0]
+                    first = start - lo - 1  # the row that predicts token `start`
+                    total += float(logp[first:].sum())
+                    counted += len(logp) - first
+                    start = lo + window
+                out.append(total / counted if counted else math.nan)
+        return out

@@ -1,0 +1,135 @@
+"""Harmony first: each candidate's chord chart, planned before its melody.
+
+A chart gives every bar of the form a chord on beat 1 and, where it changes, one on beat 3.
+It is drawn from how the training songs' charts move (`Tables.progressions`: which chord
+comes before which, counted half-bar by half-bar; `Tables.holds`: how often a chord holds),
+walking backward from where each phrase must arrive, so that the harmony has a direction:
+
+- the half cadence: the fourth bar of an 8-bar section ends on the dominant (V7);
+- the arrival: the seventh bar goes from the tonic to V7 (in the last section the final
+  cadence follows it), and the eighth ends on V7, the turnaround back to the top (the next section opens on a chord that follows V7 in the real charts);
+- the final cadence: the bar before the song's last bar ends on the dominant of its ending
+  chord, and the last bar is the ending chord (`SongPlan.ending`).
+
+A section that returns brings its chart back (it is drawn once per letter). Between the
+anchors, each half-bar holds its chord with the real songs' odds, or changes to a chord that
+the real charts put before the next one, weighed by how often it follows the chord before it.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from aitunes_lib.abc import chord_pitch_classes
+from aitunes_lib.decoding.tables import Tables
+from aitunes_lib.metrics.sequences import root_of
+
+NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+@functools.lru_cache(maxsize=None)
+def _moves(progressions: tuple[tuple[str, int], ...]) -> tuple[dict, dict]:
+    """(chords before each chord, chords after each chord), as {chord: {other: count}}."""
+    before: dict[str, dict[str, int]] = {}
+    after: dict[str, dict[str, int]] = {}
+    for pair, count in progressions:
+        a, b = pair.split(" ")
+        before.setdefault(b, {})[a] = count
+        after.setdefault(a, {})[b] = count
+    return before, after
+
+
+def dominant_of(chord: str) -> str:
+    """The dominant seventh a fifth above a chord's root (`"C"` → `"G7"`, `"Am"` → `"E7"`)."""
+    root = root_of(chord)
+    return NAMES[(root + 7) % 12] + "7" if root is not None else "G7"
+
+
+def tonic_of(chord: str) -> str:
+    """The plain triad of an ending chord, the tonic phrases arrive on (`"C6"` → `"C"`, `"Am7"` → `"Am"`)."""
+    root = root_of(chord)
+    if root is None:
+        return "C"
+    tones = chord_pitch_classes(chord) or frozenset()
+    return NAMES[root] + ("m" if (root + 3) % 12 in tones and (root + 4) % 12 not in tones else "")
+
+
+class ChartDrawer:
+    """Draws charts from one set of tables."""
+
+    def __init__(self, tables: Tables):
+        self.before, self.after = _moves(tuple(tables.progressions.items()))
+        self.holds = tables.holds
+        self.starts = dict(tables.starts)
+
+    def _pick(self, rng: np.random.Generator, options: dict[str, float]) -> str | None:
+        names = list(options)
+        weights = np.array([options[n] for n in names], dtype=float)
+        if not names or weights.sum() <= 0:
+            return None
+        return names[int(rng.choice(len(names), p=weights / weights.sum()))]
+
+    def fill(self, slots: int, anchors: dict[int, str], rng: np.random.Generator, first: dict[str, float] | None,
+             last: str) -> list[str]:
+        """A chain of half-bar chords, walking backward from `last` (what follows the chain) through
+        the `anchors`; the first half-bar is weighed by `first` (chords that may open it)."""
+        chart: list[str] = [""] * slots
+        following = last
+        for i in range(slots - 1, -1, -1):
+            if i in anchors:
+                chart[i] = following = anchors[i]
+                continue
+            kind = "bar" if (i + 1) % 2 == 0 else "half"  # the change, if any, falls on the next half-bar
+            before = dict(self.before.get(following, {}))
+            ahead = anchors.get(i - 1) if i > 0 else None  # a fixed chord before: weigh by what follows it
+            if ahead is not None:
+                before = {c: n * self.after.get(ahead, {}).get(c, 0.0) for c, n in before.items()}
+                before[ahead] = before.get(ahead, 0.0)
+            if i == 0 and first is not None:
+                before = {c: n * first.get(c, 0.0) for c, n in before.items()}
+            hold = self.holds.get(kind, 0.5)
+            if i == slots - 1 and following == last and i + 1 >= slots:
+                hold = 0.0 if last in anchors.values() else hold
+            if rng.random() < hold or not any(v > 0 for v in before.values()):
+                chart[i] = following
+            else:
+                chart[i] = self._pick(rng, {c: n for c, n in before.items() if c != following}) or following
+            following = chart[i]
+        return chart
+
+    def section(self, bars: int, tonic: str, rng: np.random.Generator, opening: bool) -> list[str]:
+        """A section's half-bars: V closing its first half, I then V7 in its second-to-last bar, V7
+        closing it (the turnaround back to the top); the first section opens on I, another on a
+        chord that follows V7 in the real charts."""
+        anchors = {0: tonic} if opening else {}
+        if bars >= 4:
+            anchors[2 * (bars // 2) - 1] = dominant_of(tonic)
+        if bars >= 6:
+            anchors[2 * (bars - 2)] = tonic
+            anchors[2 * (bars - 2) + 1] = dominant_of(tonic)  # (the last section's cadence follows this bar: V7 → I)
+        anchors[2 * bars - 1] = dominant_of(tonic)
+        first = None if opening else self.after.get(dominant_of(tonic))
+        return self.fill(2 * bars, anchors, rng, first, tonic)
+
+    def chart(self, sections: str, section_bars: int, steps: tuple, ending: str, rng: np.random.Generator) -> tuple:
+        """Per bar of the form: (chord on beat 1, chord on beat 3 or None where the first holds)."""
+        tonic, closing = tonic_of(ending.partition(":")[0]), ending.partition(":")[0]
+        letters: dict[str, list[str]] = {}
+        halves: list[str] = []
+        for s, letter in enumerate(sections):
+            if letter not in letters:
+                letters[letter] = self.section(section_bars, tonic, rng, opening=s == 0)
+            halves += letters[letter]
+        total = len(steps)
+        halves = halves[: 2 * total]
+        if len(halves) < 2 * total:  # closing bars and endings after the sections: walk back from the cadence
+            more = 2 * total - len(halves)
+            halves += self.fill(more, {more - 1: dominant_of(tonic)} if more >= 2 else {}, rng,
+                                self.after.get(dominant_of(tonic)), closing)
+        if steps and steps[-1] == "cadence":  # the last bar: the ending's chord; a free bar before it ends on its dominant
+            halves[-2:] = [closing, closing]
+            if total >= 2 and steps[-2] == "free":
+                halves[-3] = dominant_of(tonic)
+        return tuple((halves[2 * b], halves[2 * b + 1] if halves[2 * b + 1] != halves[2 * b] else None) for b in range(total))

@@ -1,0 +1,55 @@
+"""A planned chart followed in the free bars (`SongShape.harmony`): each planned chord symbol
+at its beat, no other chord symbol, and no note across a planned chord's onset.
+
+At a bar's start the chord comes right after the bar line (or the line break that may follow
+it); in a pickup no chord is written. Copied bars and the cadence bring their own chords.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from aitunes_lib.abc import BARLINE, CHORD_KIND, LINEBREAK, TUPLET_KIND
+from aitunes_lib.decoding.state import SongState
+
+
+def due(state: SongState) -> tuple[int, list[int]] | None:
+    """The planned chord still to write in this bar, as (onset in ticks, token ids); None when none is left."""
+    b = state.form_bar
+    if not state.chart or not 0 <= b < len(state.chart) or state.step() != "free":
+        return None
+    chords = state.chart[b]
+    return chords[state.chord_due] if state.chord_due < len(chords) else None
+
+
+class Harmony:
+    def __init__(self, rules, tracker):
+        self.rules, self.kinds = rules, rules.kinds
+
+    def restrict(self, state: SongState, mask: np.ndarray) -> None:
+        if not state.chart:
+            return
+        kinds, rules = self.kinds, self.rules
+        if state.form_bar < 0 or state.bar_index == 0 and state.plan.pickup:  # a pickup: no chord yet
+            mask[kinds == CHORD_KIND] = False
+            return
+        if state.step() != "free":
+            return
+        next_chord = due(state)
+        if next_chord is not None and state.elapsed == next_chord[0]:
+            token = next_chord[1][0]
+            keep = np.zeros_like(mask)
+            keep[token] = True
+            if state.elapsed == 0 and state.last == BARLINE:
+                keep |= mask & (kinds == LINEBREAK)  # a line break may come between the bar line and the chord
+            mask[:] = keep
+            return
+        mask[kinds == CHORD_KIND] = False
+        if next_chord is not None and not state.tuplet_left:  # land on the chord's onset, not across it
+            crossing = state.elapsed + rules.note_ticks[Fraction(1)] > next_chord[0]
+            notes = mask[rules.note_ids]
+            if (notes & ~crossing).any():
+                mask[rules.note_ids[crossing]] = False
+            mask[kinds == TUPLET_KIND] = False

@@ -1,0 +1,95 @@
+"""Harmony first: charts drawn from real progressions, with cadences, followed exactly while decoding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aitunes_lib import abc
+from aitunes_lib.decoding import constraints
+from aitunes_lib.decoding.harmony import ChartDrawer, dominant_of, tonic_of
+from aitunes_lib.decoding.masks.bars import MeterRules
+from aitunes_lib.decoding.plan import SongPlan, SongShape, draw_plans
+from aitunes_lib.decoding.tables import load
+from aitunes_lib.tokenizer import AbcTokenizer
+
+TABLES = load()
+
+
+def test_dominants_and_tonics():
+    assert dominant_of("C") == "G7" and dominant_of("Am") == "E7" and dominant_of("F") == "C7"
+    assert tonic_of("C6") == "C" and tonic_of("Cmaj7") == "C" and tonic_of("Am") == "Am"
+
+
+def test_a_chart_has_its_cadences_and_its_returns():
+    drawer, rng = ChartDrawer(TABLES), np.random.default_rng(0)
+    for ending in ("C:C", "C6:C", "Am:A"):
+        plan = SongPlan.of("AABA", ending=ending)
+        chart = drawer.chart(plan.sections, 8, plan.steps, plan.ending, rng)
+        tonic = tonic_of(ending.partition(":")[0])
+        assert len(chart) == 32 and chart[-1] == (ending.partition(":")[0], None)  # the last bar: the ending's chord
+        assert (chart[-2][1] or chart[-2][0]) == dominant_of(tonic)  # approached by its dominant
+        for section in range(3):  # every section: V closing bar 4, I opening bar 7
+            assert (chart[8 * section + 3][1] or chart[8 * section + 3][0]) == dominant_of(tonic)
+            assert chart[8 * section + 6][0] == tonic
+        assert chart[0:8] == chart[8:16] and chart[0:7] == chart[24:31]  # A returns with its chart
+        assert (chart[7][1] or chart[7][0]) == dominant_of(tonic) and chart[0][0] == tonic  # opens on I, turns around on V7
+
+
+def test_charts_move_as_real_charts_do():
+    drawer, rng = ChartDrawer(TABLES), np.random.default_rng(1)
+    before, _ = drawer.before, drawer.after
+    moves = 0
+    for _ in range(50):
+        plan = SongPlan.of("ABAC")
+        halves = [c for a, b in drawer.chart(plan.sections, 8, plan.steps, plan.ending, rng) for c in (a, b or a)]
+        for a, b in zip(halves, halves[1:]):
+            if a != b:
+                moves += 1
+                assert a in before.get(b, {}) or b in (dominant_of("C"), "C") or a in (dominant_of("C"), "C"), (a, b)
+    assert moves > 500
+
+
+def test_plans_carry_charts_only_when_asked_and_copies_keep_their_chords():
+    assert all(p.chart == () for p in draw_plans(SongShape(), 5, 3))
+    for plan in draw_plans(SongShape(harmony=True), 20, 3):
+        assert len(plan.chart) == len(plan.steps)
+        for b, step in enumerate(plan.steps):
+            if isinstance(step, tuple):
+                assert step[0] == "copy" and plan.chart[b] == plan.chart[step[1]]  # no retuned copies; a copy's chords are its source's
+
+
+@pytest.fixture(scope="module")
+def vocab(few_texts):
+    tokenizer = AbcTokenizer.train(few_texts)
+    return tokenizer, MeterRules([tokenizer.decode([i]) for i in range(tokenizer.vocab_size)])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_logits_follow_the_planned_chart_exactly(vocab, seed):
+    tokenizer, rules = vocab
+    shape = SongShape(harmony=True, chord_tones=1.0, intervals=0.0, balance=0.0)
+    plan = draw_plans(shape, 1, seed)[0]
+    form = constraints.SongForm((plan,), shape)
+    song, (state,) = form.build(rules, tokenizer.encode, None)
+    planned = state.chart
+    rng = np.random.default_rng(seed)
+    ids = []
+    for _ in range(4000):
+        mask = song.allowed(state)
+        logits = np.where(mask, rng.normal(size=len(mask)), -np.inf)
+        ids.append(int(np.argmax(logits)))
+        song.advance(state, ids[-1])
+        if state.done:
+            break
+    assert state.done
+    text = tokenizer.decode(ids)
+    bars = abc.read_bars(text)
+    offset = 1 if len(bars) > 1 and bars[0][0] < bars[1][0] else 0
+    assert offset == 0 or not bars[0][1]  # no chord in a pickup
+    for b, step in enumerate(plan.steps):
+        if step != "free" or not planned[b]:
+            continue
+        written = bars[offset + b][1]
+        want = [(at * 4 // rules.bar, tokenizer.decode(ids).strip()[1:-1]) for at, ids in planned[b]]  # (this vocabulary's chords)
+        assert [(int(onset), name) for onset, name in written] == want, (b, text)
