@@ -26,7 +26,7 @@ BackendFactory = Callable[[str], Backend]  # model name or folder -> a backend r
 
 
 STAGES = ("loading the model", "sampling", "scoring", "showing the best")  # the progress bar's steps, in order
-SHOWN = ("candidate", "valid", "realism", "NDM", "form", "bars", "repeated_bars", "ends_on_tonic", "chord_fit",
+SHOWN = ("candidate", "valid", "listener", "realism", "NDM", "form", "bars", "repeated_bars", "ends_on_tonic", "chord_fit",
          "rhythm_ok", "join_interval", "same_key", "task_kept", "reason")  # the table's columns, in order
 
 
@@ -60,7 +60,7 @@ class Studio:
         GenerateConfig(n=n, temperature=temperature, seed=seed)  # the notebook's knobs, checked before any widget
         render.check_tempo(tempo)
         self.backends, self.stats, self.training, self.titles = dict(backends), stats, training, list(titles)
-        self.reference = reference  # the real songs' feature values: rank by realism
+        self.reference = reference  # the real songs' feature values: a realism column (ranked by it where no likelihood is known)
         self.folder = Path(folder)
         self.seed = 0  # the name generator's: each Invent click gives the next pair
         self.sampling_seed = seed  # the notebook's seed for sampling (None: new candidates every click)
@@ -197,7 +197,7 @@ class Studio:
         started = self._stage(3, started)
         shown = self.table[[c for c in SHOWN if c in self.table]]
         self.results.value = shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–")
-        score = "realism" if "realism" in self.table else "NDM"
+        score = next(c for c in ("listener", "realism", "NDM") if c in self.table)  # what the table is ordered by
         self._filling = True  # new options: the observer waits, so the best is drawn once
         try:
             self.choice.options = [(f"#{int(r.candidate)}  {score} {getattr(r, score):.2f}" if r.valid and pd.notna(getattr(r, score))

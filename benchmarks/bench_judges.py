@@ -41,7 +41,10 @@ from aitunes_lib.metrics import sequences  # noqa: E402
 from aitunes_lib.song import Song  # noqa: E402
 
 BAGS = ("intervals", "rhythm", "roots", "degrees")
-SETTINGS = {"default": {}, "off": {"planned": False}, "levers_off": {**LEVERS_OFF, "form": "auto", "cadence": True}}
+SETTINGS = {"default": {}, "no_harmony": {"harmony": False}, "off": {"planned": False},
+            "levers_off": {**LEVERS_OFF, "form": "auto", "cadence": True},  # the chart, forms, returns and the cadence; no soft lever
+            **{f"no_{lever}": {lever: 0.0} for lever in ("chord_tones", "intervals", "balance", "reach", "lead_in", "range_penalty")},
+            "no_motifs": {"motifs": False}, "no_rhythms": {"rhythms": False}, "no_ranges": {"ranges": False}}
 
 
 def read(body: str) -> dict:
@@ -103,7 +106,7 @@ def main() -> None:
     parser.add_argument("--model", default="out/local_model")
     parser.add_argument("--prompts", type=int, default=20)
     parser.add_argument("-n", type=int, default=5)
-    parser.add_argument("--configs", default="default,off")
+    parser.add_argument("--configs", default="default,no_harmony,levers_off,off", help=f"any of {', '.join(SETTINGS)}")
     parser.add_argument("--out", default="out/bench_judges")
     args = parser.parse_args()
     out = Path(args.out)

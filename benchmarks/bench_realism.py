@@ -213,6 +213,7 @@ def main() -> None:
         "no_long_forms": {"tables": dataclasses.replace(TABLES, **SHORT_FORMS)},
         "no_echo_alone": {"echo_alone": SongShape().echo},
         "no_lead_in": {"lead_in": 0.0},
+        "no_harmony": {"harmony": False},
         "no_range_penalty": {"range_penalty": 0.0},
     }
     for name in args.configs.split(","):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from aitunes_lib import abc
 from aitunes_lib.decoding import constraints
 from aitunes_lib.decoding.harmony import ChartDrawer, dominant_of, tonic_of
 from aitunes_lib.decoding.masks.bars import MeterRules
+from aitunes_lib.decoding import plan as plans_module
 from aitunes_lib.decoding.plan import SongPlan, SongShape, draw_plans
 from aitunes_lib.decoding.tables import load
 from aitunes_lib.tokenizer import AbcTokenizer
@@ -28,26 +31,26 @@ def test_a_chart_has_its_cadences_and_its_returns():
         chart = drawer.chart(plan.sections, 8, plan.steps, plan.ending, rng)
         tonic = tonic_of(ending.partition(":")[0])
         assert len(chart) == 32 and chart[-1] == (ending.partition(":")[0], None)  # the last bar: the ending's chord
-        assert (chart[-2][1] or chart[-2][0]) == dominant_of(tonic)  # approached by its dominant
         for section in range(3):  # every section: V closing bar 4, I opening bar 7
             assert (chart[8 * section + 3][1] or chart[8 * section + 3][0]) == dominant_of(tonic)
             assert chart[8 * section + 6][0] == tonic
-        assert chart[0:8] == chart[8:16] and chart[0:7] == chart[24:31]  # A returns with its chart
-        assert (chart[7][1] or chart[7][0]) == dominant_of(tonic) and chart[0][0] == tonic  # opens on I, turns around on V7
+        assert chart[0][0] == tonic and chart[0:8] == chart[8:16] and chart[0:7] == chart[24:31]  # opens on I; A returns with its chart
+        cadenced = plans_module.cadenced(dataclasses.replace(plan, chart=chart))  # the bar before the last: V7, an authentic cadence
+        assert (cadenced.chart[-2][1] or cadenced.chart[-2][0]) == dominant_of(tonic)
+        assert cadenced.steps[-2] == ("free" if chart[-2] != cadenced.chart[-2] else plan.steps[-2])
 
 
 def test_charts_move_as_real_charts_do():
     drawer, rng = ChartDrawer(TABLES), np.random.default_rng(1)
-    before, _ = drawer.before, drawer.after
-    moves = 0
+    moves, unheard = 0, 0
     for _ in range(50):
         plan = SongPlan.of("ABAC")
         halves = [c for a, b in drawer.chart(plan.sections, 8, plan.steps, plan.ending, rng) for c in (a, b or a)]
         for a, b in zip(halves, halves[1:]):
             if a != b:
                 moves += 1
-                assert a in before.get(b, {}) or b in (dominant_of("C"), "C") or a in (dominant_of("C"), "C"), (a, b)
-    assert moves > 500
+                unheard += a not in drawer.before.get(b, {}) and b not in (dominant_of("C"), "C")
+    assert moves > 500 and unheard / moves < 0.05  # (a move into an anchor may be one no real chart makes)
 
 
 def test_plans_carry_charts_only_when_asked_and_copies_keep_their_chords():
@@ -57,6 +60,7 @@ def test_plans_carry_charts_only_when_asked_and_copies_keep_their_chords():
         for b, step in enumerate(plan.steps):
             if isinstance(step, tuple):
                 assert step[0] == "copy" and plan.chart[b] == plan.chart[step[1]]  # no retuned copies; a copy's chords are its source's
+        assert (plan.chart[-2][1] or plan.chart[-2][0]) == dominant_of(tonic_of(plan.chord))
 
 
 @pytest.fixture(scope="module")
@@ -92,4 +96,6 @@ def test_random_logits_follow_the_planned_chart_exactly(vocab, seed):
             continue
         written = bars[offset + b][1]
         want = [(at * 4 // rules.bar, tokenizer.decode(ids).strip()[1:-1]) for at, ids in planned[b]]  # (this vocabulary's chords)
-        assert [(int(onset), name) for onset, name in written] == want, (b, text)
+        assert [name for _, name in written] == [name for _, name in want], (b, text)
+        for (onset, _), (at, _), later in zip(written, want, [*(w[0] for w in want[1:]), 4]):
+            assert at <= onset < later, (b, text)  # on its beat, or under the first note after a note held across it

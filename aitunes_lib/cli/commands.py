@@ -214,10 +214,11 @@ def _generate(args: argparse.Namespace) -> int:
     save_candidates(list(table["song"]), args.out)
     moved = songs[0].context.get("transposed_from") if songs else None
     print(f"{task.name}: {request.title!r} by {request.composer}" + (f" (your input moved from {moved} to C)" if moved else ""))
-    columns = ["candidate", "valid", "realism", "NDM", "form", "bars", "repeated_bars", "ends_on_tonic", "chord_fit",
-               "join_interval", "same_key", "task_kept", "reason"]
+    columns = ["candidate", "valid", "listener", "likelihood", "coherence", "realism", "NDM", "form", "bars", "ends_on_tonic",
+               "chord_fit", "join_interval", "same_key", "task_kept", "reason"]
     print(table[[c for c in columns if c in table]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    order = "realism (most like the real songs first; NDM is a column)" if "realism" in table else "NDM (no realism reference: run prep)"
+    order = ("listener (the model's own likelihood plus how the harmony moves; realism and NDM are columns)" if "listener" in table
+             else "realism (most like the real songs first; NDM is a column)" if "realism" in table else "NDM (no realism reference: run prep)")
     print(f"wrote {len(songs)} candidates to {args.out}, ranked by {order}")
     return 0
 
@@ -253,7 +254,7 @@ def _demo(args: argparse.Namespace) -> int:
     if status:
         return status
     title, band = naming.invent(1, seed=args.seed)[0]
-    print(f"\n== AI-Tunes demo 3/3: 5 candidates for \"{title}\" by {band}, most real-sounding first ==")
+    print(f"\n== AI-Tunes demo 3/3: 5 candidates for \"{title}\" by {band}, best first ==")
     generate_args = argparse.Namespace(backend="local", model=str(out / "local_model"), title=title, band=band, n=5,
                                        temperature=DEFAULTS.temperature, top_p=DEFAULTS.top_p, seed=args.seed, stats=str(out / "stats.json"),
                                        out=str(out / "candidates"), device=None, free_meter=False, task="song",

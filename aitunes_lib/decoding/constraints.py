@@ -87,8 +87,9 @@ class SongForm:
             tokens = encode(f" `{name}`")
             return tokens if len(tokens) == 1 and rules.kinds[tokens[0]] == CHORD_KIND else None
 
-        out = []
-        for first, second in plan.chart:
-            bar = [(0, ids(first))] + ([(half, ids(second))] if second else [])
+        out, sounding = [], None
+        for first, second in plan.chart:  # a chord that holds over the bar line is not written again, as lead sheets do
+            bar = ([(0, ids(first))] if first != sounding else []) + ([(half, ids(second))] if second else [])
             out.append([(at, tokens) for at, tokens in bar if tokens])
+            sounding = second or first
         return out

@@ -6,8 +6,8 @@ comes before which, counted half-bar by half-bar; `Tables.holds`: how often a ch
 walking backward from where each phrase must arrive, so that the harmony has a direction:
 
 - the half cadence: the fourth bar of an 8-bar section ends on the dominant (V7);
-- the arrival: the seventh bar goes from the tonic to V7 (in the last section the final
-  cadence follows it), and the eighth ends on V7, the turnaround back to the top (the next section opens on a chord that follows V7 in the real charts);
+- the arrival: the seventh bar opens on the tonic, and the eighth walks back to it (a
+  turnaround, most often through V7, as the real charts' do) (the next section opens on a chord that follows V7 in the real charts);
 - the final cadence: the bar before the song's last bar ends on the dominant of its ending
   chord, and the last bar is the ending chord (`SongPlan.ending`).
 
@@ -56,17 +56,28 @@ def tonic_of(chord: str) -> str:
     return NAMES[root] + ("m" if (root + 3) % 12 in tones and (root + 4) % 12 not in tones else "")
 
 
+# Songs differ in how fast their harmony moves: each chart draws its own odds of holding a
+# chord, around the real songs' (`Tables.holds`), this many logits apart (a standard deviation).
+HOLD_SPREAD = 1.5
+# and in how colourful it is: progressions are drawn from the real counts raised to a power
+# drawn per chart from this range (below 1, rarer colours such as C6 for C or a passing
+# diminished chord come more often than the counts alone say; real songs use 6 to 25 chords).
+COLOUR = (0.4, 1.0)
+
+
 class ChartDrawer:
     """Draws charts from one set of tables."""
 
     def __init__(self, tables: Tables):
         self.before, self.after = _moves(tuple(tables.progressions.items()))
-        self.holds = tables.holds
+        self.mean_holds = dict(tables.holds)
+        self.holds = dict(tables.holds)
+        self.colour = 1.0
         self.starts = dict(tables.starts)
 
     def _pick(self, rng: np.random.Generator, options: dict[str, float]) -> str | None:
         names = list(options)
-        weights = np.array([options[n] for n in names], dtype=float)
+        weights = np.array([options[n] for n in names], dtype=float) ** self.colour
         if not names or weights.sum() <= 0:
             return None
         return names[int(rng.choice(len(names), p=weights / weights.sum()))]
@@ -100,22 +111,23 @@ class ChartDrawer:
         return chart
 
     def section(self, bars: int, tonic: str, rng: np.random.Generator, opening: bool) -> list[str]:
-        """A section's half-bars: V closing its first half, I then V7 in its second-to-last bar, V7
-        closing it (the turnaround back to the top); the first section opens on I, another on a
-        chord that follows V7 in the real charts."""
+        """A section's half-bars: V closing its first half, I opening its second-to-last bar, and
+        a way back to I from there; the first section opens on I, another on a chord that follows
+        V7 in the real charts."""
         anchors = {0: tonic} if opening else {}
         if bars >= 4:
             anchors[2 * (bars // 2) - 1] = dominant_of(tonic)
         if bars >= 6:
             anchors[2 * (bars - 2)] = tonic
-            anchors[2 * (bars - 2) + 1] = dominant_of(tonic)  # (the last section's cadence follows this bar: V7 → I)
-        anchors[2 * bars - 1] = dominant_of(tonic)
         first = None if opening else self.after.get(dominant_of(tonic))
         return self.fill(2 * bars, anchors, rng, first, tonic)
 
     def chart(self, sections: str, section_bars: int, steps: tuple, ending: str, rng: np.random.Generator) -> tuple:
         """Per bar of the form: (chord on beat 1, chord on beat 3 or None where the first holds)."""
         tonic, closing = tonic_of(ending.partition(":")[0]), ending.partition(":")[0]
+        shift = float(rng.normal(0.0, HOLD_SPREAD))  # this song's harmonic rhythm, and its colour
+        self.holds = {kind: 1 / (1 + np.exp(-(np.log(p / (1 - p)) + shift))) for kind, p in self.mean_holds.items()}
+        self.colour = float(rng.uniform(*COLOUR))
         letters: dict[str, list[str]] = {}
         halves: list[str] = []
         for s, letter in enumerate(sections):
@@ -128,8 +140,12 @@ class ChartDrawer:
             more = 2 * total - len(halves)
             halves += self.fill(more, {more - 1: dominant_of(tonic)} if more >= 2 else {}, rng,
                                 self.after.get(dominant_of(tonic)), closing)
-        if steps and steps[-1] == "cadence":  # the last bar: the ending's chord; a free bar before it ends on its dominant
+        if steps and steps[-1] == "cadence":  # the last bar: the ending's chord; the bar before ends on its dominant
             halves[-2:] = [closing, closing]
-            if total >= 2 and steps[-2] == "free":
+            if total >= 2:
                 halves[-3] = dominant_of(tonic)
-        return tuple((halves[2 * b], halves[2 * b + 1] if halves[2 * b + 1] != halves[2 * b] else None) for b in range(total))
+        chart = [(halves[2 * b], halves[2 * b + 1] if halves[2 * b + 1] != halves[2 * b] else None) for b in range(total)]
+        for b, step in enumerate(steps):  # a copied bar brings its own chords (a bar repeated is mostly heard over the same harmony)
+            if isinstance(step, tuple) and step[1] < b:
+                chart[b] = chart[step[1]]
+        return tuple(chart)

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from aitunes_lib import abc
-from aitunes_lib.decoding.harmony import ChartDrawer
+from aitunes_lib.decoding.harmony import ChartDrawer, dominant_of, tonic_of
 from aitunes_lib.decoding.tables import Tables, load
 
 SECTION_BARS = 8
@@ -89,7 +89,7 @@ class SongShape:
     reach: float = 1.5  # logit bonus toward the drawn range's edges, times the share of the form written
     range_penalty: float = 3.0  # logit penalty for a note past the drawn range
     lead_in: float = 2.0  # weight of the move into a known next bar's first note (`levers.lead_in`)
-    harmony: bool = False  # plan each chord chart first (`decoding.harmony`), then write the melody over it
+    harmony: bool = True  # plan each chord chart first (`decoding.harmony`), then write the melody over it
     tables: Tables | None = dataclasses.field(default=None, compare=False)  # None: the measured `tables.json`
 
     def problems(self) -> list[str]:
@@ -273,15 +273,28 @@ def draw_plans(shape: SongShape, n: int, seed: int | None) -> list[SongPlan]:
                               spans[i], rhythms[i], aims[i]))
     if shape.motifs:
         plans = [dataclasses.replace(p, steps=motif_plan(p.steps, motifs, t.motifs, shape.echo, shape.echo_alone)) for p in plans]
-    if shape.harmony:  # the chart first; a bar that repeats an earlier one within a section keeps to its chords
+    if shape.harmony:  # the chart first (copied bars keep their source's chords; no copy takes new ones)
         drawer, rng = ChartDrawer(t), stream(seed, Stream.HARMONY)
         charts = [drawer.chart(p.sections, p.section_bars, p.steps, p.ending, rng) for p in plans]
-        plans = [dataclasses.replace(p, chart=chart, steps=tuple(
-            "free" if isinstance(step, tuple) and chart[b] != chart[step[1]] else step for b, step in enumerate(p.steps)))
-            for p, chart in zip(plans, charts)]
+        plans = [dataclasses.replace(p, chart=chart) for p, chart in zip(plans, charts)]
+        plans = [cadenced(p) for p in plans]
     elif shape.retune:
         plans = [dataclasses.replace(p, steps=retune_plan(p.steps, retunes, shape.retune)) for p in plans]
     return plans
+
+
+def cadenced(plan: SongPlan) -> SongPlan:
+    """The bar before the last ends on the dominant of the ending (an authentic cadence): a copied
+    bar there that does not is written anew over its chord and the dominant."""
+    steps, chart = list(plan.steps), list(plan.chart)
+    if len(steps) < 2 or steps[-1] != "cadence" or len(chart) != len(steps):
+        return plan
+    dominant = dominant_of(tonic_of(plan.chord))
+    first, second = chart[-2]
+    if (second or first) == dominant:
+        return plan
+    steps[-2], chart[-2] = "free", (first, dominant) if first != dominant else (first, None)
+    return dataclasses.replace(plan, steps=tuple(steps), chart=tuple(chart))
 
 
 def form_plan(form: str, section_bars: int = SECTION_BARS, vary: int = 1, cadence: bool = True, tail: int = 0,

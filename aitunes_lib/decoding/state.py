@@ -148,7 +148,7 @@ class Tracker:
         b = state.form_bar
         if 0 <= b < len(state.chart) and state.step() == "free" and state.chord_due < len(state.chart[b]):
             onset, ids = state.chart[b][state.chord_due]
-            if onset == state.elapsed and ids[0] == token:
+            if onset <= state.elapsed and ids[0] == token:
                 state.forcing = list(ids[1:])
                 state.chord_due += 1
 

@@ -131,8 +131,10 @@ def rank(
     for position, item in enumerate(songs):
         song = item if isinstance(item, Song) else Song.from_abc(item)
         scores = evaluate(song if isinstance(item, Song) else item, stats, training, variant, reference=reference)
-        if "likelihood" in song.scores and scores["valid"]:  # the model's own view, and the harmony's direction
-            scores["listener"] = listener(song.scores["likelihood"], scores.get("coherence", math.nan))
+        if "likelihood" in song.scores:  # the model's own view, and the harmony's direction
+            scores["likelihood"] = float(song.scores["likelihood"])
+            if scores["valid"]:
+                scores["listener"] = listener(scores["likelihood"], scores.get("coherence", math.nan))
         number = song.candidate if song.candidate is not None else position
         rows.append({"candidate": number, "task": song.task, **scores, **({"form": song.context["form"]} if "form" in song.context else {}),
                      "task_kept": not song.violations,
