@@ -382,7 +382,7 @@ def test_the_interval_prior_makes_the_base_models_melodies_move_by_step():
     backend = local.LocalBackend(local.BASE_CHECKPOINT)
 
     def mean_interval(weight: float) -> float:
-        songs = generate(backend, "song", Request("Interval Test", "Pytest"), GenerateConfig(n=6, seed=3, song=SongShape(intervals=weight, balance=0.0)))  # the prior alone
+        songs = generate(backend, "song", Request("Interval Test", "Pytest"), GenerateConfig(n=6, seed=3, song=SongShape(intervals=weight, balance=0.0, harmony=False)))  # the prior alone
         values = [metrics.song_features(s)["mean_interval"] for s in songs if s.scores.get("valid", True)]
         return float(np.nanmedian(values))
 
@@ -400,7 +400,7 @@ def test_the_balance_brings_the_base_models_melodies_to_a_real_pace_and_colour()
     backend = local.LocalBackend(local.BASE_CHECKPOINT)
 
     def medians(balance: float) -> tuple[float, float]:
-        songs = generate(backend, "song", Request("Balance Test", "Pytest"), GenerateConfig(n=6, seed=3, song=SongShape(balance=balance)))
+        songs = generate(backend, "song", Request("Balance Test", "Pytest"), GenerateConfig(n=6, seed=3, song=SongShape(balance=balance, harmony=False)))
         rows = [metrics.song_features(s) for s in songs if s.scores.get("valid", True)]
         return tuple(float(np.nanmedian([r[k] for r in rows])) for k in ("notes_per_bar", "in_scale"))
 

@@ -124,7 +124,7 @@ class ChartDrawer:
 
     def chart(self, sections: str, section_bars: int, steps: tuple, ending: str, rng: np.random.Generator) -> tuple:
         """Per bar of the form: (chord on beat 1, chord on beat 3 or None where the first holds)."""
-        tonic, closing = tonic_of(ending.partition(":")[0]), ending.partition(":")[0]
+        tonic, closing = "C", ending.partition(":")[0]  # every song is in C (prep); only its last bar may close elsewhere
         shift = float(rng.normal(0.0, HOLD_SPREAD))  # this song's harmonic rhythm, and its colour
         self.holds = {kind: 1 / (1 + np.exp(-(np.log(p / (1 - p)) + shift))) for kind, p in self.mean_holds.items()}
         self.colour = float(rng.uniform(*COLOUR))
@@ -143,7 +143,7 @@ class ChartDrawer:
         if steps and steps[-1] == "cadence":  # the last bar: the ending's chord; the bar before ends on its dominant
             halves[-2:] = [closing, closing]
             if total >= 2:
-                halves[-3] = dominant_of(tonic)
+                halves[-3] = dominant_of(tonic_of(closing))
         chart = [(halves[2 * b], halves[2 * b + 1] if halves[2 * b + 1] != halves[2 * b] else None) for b in range(total)]
         for b, step in enumerate(steps):  # a copied bar brings its own chords (a bar repeated is mostly heard over the same harmony)
             if isinstance(step, tuple) and step[1] < b:

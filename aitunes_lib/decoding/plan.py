@@ -284,17 +284,17 @@ def draw_plans(shape: SongShape, n: int, seed: int | None) -> list[SongPlan]:
 
 
 def cadenced(plan: SongPlan) -> SongPlan:
-    """The bar before the last ends on the dominant of the ending (an authentic cadence): a copied
-    bar there that does not is written anew over its chord and the dominant."""
+    """A free bar before the last ends on the dominant of the ending (an authentic cadence); a
+    copied bar there keeps its source's chords, as the returning section keeps its melody."""
     steps, chart = list(plan.steps), list(plan.chart)
-    if len(steps) < 2 or steps[-1] != "cadence" or len(chart) != len(steps):
+    if len(steps) < 2 or steps[-1] != "cadence" or len(chart) != len(steps) or steps[-2] != "free":
         return plan
     dominant = dominant_of(tonic_of(plan.chord))
     first, second = chart[-2]
     if (second or first) == dominant:
         return plan
-    steps[-2], chart[-2] = "free", (first, dominant) if first != dominant else (first, None)
-    return dataclasses.replace(plan, steps=tuple(steps), chart=tuple(chart))
+    chart[-2] = (first, dominant) if first != dominant else (first, None)
+    return dataclasses.replace(plan, chart=tuple(chart))
 
 
 def form_plan(form: str, section_bars: int = SECTION_BARS, vary: int = 1, cadence: bool = True, tail: int = 0,

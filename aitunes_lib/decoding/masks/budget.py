@@ -20,7 +20,7 @@ class Budget:
 
     def need(self, state: SongState, b: int) -> int:
         """The fewest tokens that finish the form from form bar b: a copied bar costs its source's
-        tokens, any other bar one note and a bar line (two more for the cadence's chord), then the ending."""
+        tokens, any other bar one note and a bar line (and its planned chords, or the cadence's chord), then the ending."""
         need = 0 if state.elapsed == self.rules.bar else 1  # the rest of this bar: at least one note
         need += 1  # its bar line
         for j in range(b + 1, len(state.plan.steps)):
@@ -29,6 +29,7 @@ class Budget:
                 need += len(state.bars[step[1] + state.offset])
             else:
                 need += 2 + (len(state.closing) if step == "cadence" else 0)
+                need += sum(len(ids) for _, ids in state.chart[j]) if step == "free" and j < len(state.chart) else 0
         return need + 3  # ` $`, ` ` and `<end>`
 
     def restrict(self, state: SongState, mask: np.ndarray) -> None:
@@ -40,6 +41,8 @@ class Budget:
             return
         rules, kinds = self.rules, self.kinds
         notes = mask[rules.note_ids]
+        if not notes.any():  # a planned chord is due: it is written first
+            return
         room = rules.bar - state.elapsed
         ticks = rules.note_ticks[Fraction(1)]
         fits = notes & (ticks <= room)
