@@ -58,7 +58,7 @@ SHORT_FORMS = dict(  # forms of at most 5 sections, and what follows them in tho
     tails={0: 90, 1: 60, 2: 16, 3: 9, 4: 15, 5: 11, 6: 4, -1: 14},
     tails_repeated={0: 34, 1: 42, 2: 17, 3: 3, 4: 1, 6: 1}, pickups={True: 34, False: 283})
 LAST_STOP = {"tables": dataclasses.replace(TABLES, endings=TONIC_ENDINGS, voltas={0: 1}, **SHORT_FORMS), "widen": 1.0, "reach": 0.0,
-             "echo_alone": SongShape().echo, "chord_tone_aims": False}
+             "echo_alone": SongShape().echo, "chord_tone_aims": False, "harmony": False}
 SAMPLING = ("n", "temperature", "top_p", "seed", "max_tokens", "enforce")
 LEVERS_OFF = dict(form=None, cadence=False, chord_tones=0.0, intervals=0.0, balance=0.0, motifs=False, ranges=False, retune=0.0,
                   closing=False, rhythms=False)  # each lever alone
@@ -161,7 +161,7 @@ def main() -> None:
     parser.add_argument("--model", default="out/local_model")
     parser.add_argument("--prompts", type=int, default=20)
     parser.add_argument("-n", type=int, default=5)
-    parser.add_argument("--configs", default="default,last_stop,off,no_balance,no_endings,no_voltas,no_widen,no_reach,no_harmony,"
+    parser.add_argument("--configs", default="default,last_stop,off,no_balance,no_endings,no_voltas,no_widen,no_reach,no_tone_aims,no_harmony,"
                         "no_long_forms",
                         help="which settings to run (also: form, cadence, tones, intervals, balance: each lever alone; p095)")
     parser.add_argument("--out", default="out/bench_realism")
@@ -209,7 +209,7 @@ def main() -> None:
         "no_voltas": {"tables": dataclasses.replace(TABLES, voltas={0: 1})},
         "no_widen": {"widen": 1.0},
         "no_reach": {"reach": 0.0},
-        "no_harmony": {"chord_tone_aims": False},
+        "no_tone_aims": {"chord_tone_aims": False},
         "no_long_forms": {"tables": dataclasses.replace(TABLES, **SHORT_FORMS)},
         "no_echo_alone": {"echo_alone": SongShape().echo},
         "no_lead_in": {"lead_in": 0.0},
