@@ -179,12 +179,12 @@ def _slots(completion: str) -> list[str | None]:
 
 def simplified(name: str) -> str | None:
     """A chord symbol as its root and basic quality (`"D9"` → `"D7"`, `"Fm6"` → `"Fm"`); None when unreadable."""
-    from aitunes_lib.metrics.sequences import ChordEvent, root_of
+    from aitunes_lib.metrics.sequences import chord_quality, root_of
 
     tones, root = abc.chord_pitch_classes(name), root_of(name)
     if not tones or root is None:
         return None
-    quality = ChordEvent(0, 0, 0, 0, name, root, tones).quality
+    quality = chord_quality(root, tones)
     spelled = name.strip()[: 2 if name.strip()[1:2] in ("#", "b") else 1]
     return spelled + {"M": "", "m": "m", "M7": "maj7", "m7": "m7", "7": "7", "mM7": "m", "x7": "7", "x": "dim"}.get(quality, "")
 

@@ -19,7 +19,6 @@ Needs `out/songs.jsonl` (prep) and a fine-tuned model (what `make demo` trains).
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -33,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_realism import LEVERS_OFF, auc_over_seeds, run_config  # noqa: E402
+from bench_realism import LEVERS_OFF, arguments, auc_over_seeds, run_config  # noqa: E402
 
 from aitunes_lib import abc, dataset, metrics, naming  # noqa: E402
 from aitunes_lib.backends import local  # noqa: E402
@@ -101,11 +100,7 @@ def rates(rows: list[dict]) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default="out/songs.jsonl")
-    parser.add_argument("--model", default="out/local_model")
-    parser.add_argument("--prompts", type=int, default=20)
-    parser.add_argument("-n", type=int, default=5)
+    parser = arguments(__doc__.split("\n")[0])
     parser.add_argument("--configs", default="default,no_harmony,levers_off,off", help=f"any of {', '.join(SETTINGS)}")
     parser.add_argument("--out", default="out/bench_judges")
     args = parser.parse_args()

@@ -155,12 +155,18 @@ def named(rows: list[dict]) -> dict:
             "bars": med("bars")}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def arguments(description: str) -> argparse.ArgumentParser:
+    """The options every judging benchmark takes: the training file, the model, and how many titles and candidates."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", default="out/songs.jsonl")
     parser.add_argument("--model", default="out/local_model")
     parser.add_argument("--prompts", type=int, default=20)
     parser.add_argument("-n", type=int, default=5)
+    return parser
+
+
+def main() -> None:
+    parser = arguments(__doc__.split("\n")[0])
     parser.add_argument("--configs", default="default,last_stop,off,no_balance,no_endings,no_voltas,no_widen,no_reach,no_tone_aims,no_harmony,"
                         "no_long_forms",
                         help="which settings to run (also: form, cadence, tones, intervals, balance: each lever alone; p095)")

@@ -70,22 +70,22 @@ class ChartDrawer:
 
     def __init__(self, tables: Tables):
         self.before, self.after = _moves(tuple(tables.progressions.items()))
-        self.mean_holds = dict(tables.holds)
-        self.holds = dict(tables.holds)
-        self.colour = 1.0
+        self.holds = dict(tables.holds)  # the real songs' odds; each chart draws its own around them
         self.starts = dict(tables.starts)
 
-    def _pick(self, rng: np.random.Generator, options: dict[str, float]) -> str | None:
+    @staticmethod
+    def _pick(rng: np.random.Generator, options: dict[str, float], colour: float) -> str | None:
         names = list(options)
-        weights = np.array([options[n] for n in names], dtype=float) ** self.colour
+        weights = np.array([options[n] for n in names], dtype=float) ** colour
         if not names or weights.sum() <= 0:
             return None
         return names[int(rng.choice(len(names), p=weights / weights.sum()))]
 
     def fill(self, slots: int, anchors: dict[int, str], rng: np.random.Generator, first: dict[str, float] | None,
-             last: str) -> list[str]:
+             last: str, holds: dict[str, float], colour: float) -> list[str]:
         """A chain of half-bar chords, walking backward from `last` (what follows the chain) through
-        the `anchors`; the first half-bar is weighed by `first` (chords that may open it)."""
+        the `anchors`; the first half-bar is weighed by `first` (chords that may open it); `holds`
+        and `colour` are this chart's harmonic rhythm and colour."""
         chart: list[str] = [""] * slots
         following = last
         for i in range(slots - 1, -1, -1):
@@ -97,20 +97,20 @@ class ChartDrawer:
             ahead = anchors.get(i - 1) if i > 0 else None  # a fixed chord before: weigh by what follows it
             if ahead is not None:
                 before = {c: n * self.after.get(ahead, {}).get(c, 0.0) for c, n in before.items()}
-                before[ahead] = before.get(ahead, 0.0)
             if i == 0 and first is not None:
                 before = {c: n * first.get(c, 0.0) for c, n in before.items()}
-            hold = self.holds.get(kind, 0.5)
-            if i == slots - 1 and following == last and i + 1 >= slots:
-                hold = 0.0 if last in anchors.values() else hold
+            hold = holds.get(kind, 0.5)
+            if i == slots - 1 and last in anchors.values():  # the last half-bar moves into what follows when that is an anchor's chord
+                hold = 0.0
             if rng.random() < hold or not any(v > 0 for v in before.values()):
                 chart[i] = following
             else:
-                chart[i] = self._pick(rng, {c: n for c, n in before.items() if c != following}) or following
+                chart[i] = self._pick(rng, {c: n for c, n in before.items() if c != following}, colour) or following
             following = chart[i]
         return chart
 
-    def section(self, bars: int, tonic: str, rng: np.random.Generator, opening: bool) -> list[str]:
+    def section(self, bars: int, tonic: str, rng: np.random.Generator, opening: bool, holds: dict[str, float],
+                colour: float) -> list[str]:
         """A section's half-bars: V closing its first half, I opening its second-to-last bar, and
         a way back to I from there; the first section opens on I, another on a chord that follows
         V7 in the real charts."""
@@ -120,26 +120,26 @@ class ChartDrawer:
         if bars >= 6:
             anchors[2 * (bars - 2)] = tonic
         first = None if opening else self.after.get(dominant_of(tonic))
-        return self.fill(2 * bars, anchors, rng, first, tonic)
+        return self.fill(2 * bars, anchors, rng, first, tonic, holds, colour)
 
     def chart(self, sections: str, section_bars: int, steps: tuple, ending: str, rng: np.random.Generator) -> tuple:
         """Per bar of the form: (chord on beat 1, chord on beat 3 or None where the first holds)."""
         tonic, closing = "C", ending.partition(":")[0]  # every song is in C (prep); only its last bar may close elsewhere
         shift = float(rng.normal(0.0, HOLD_SPREAD))  # this song's harmonic rhythm, and its colour
-        self.holds = {kind: 1 / (1 + np.exp(-(np.log(p / (1 - p)) + shift))) for kind, p in self.mean_holds.items()}
-        self.colour = float(rng.uniform(*COLOUR))
+        holds = {kind: 1 / (1 + np.exp(-(np.log(p / (1 - p)) + shift))) for kind, p in self.holds.items()}
+        colour = float(rng.uniform(*COLOUR))
         letters: dict[str, list[str]] = {}
         halves: list[str] = []
         for s, letter in enumerate(sections):
             if letter not in letters:
-                letters[letter] = self.section(section_bars, tonic, rng, opening=s == 0)
+                letters[letter] = self.section(section_bars, tonic, rng, s == 0, holds, colour)
             halves += letters[letter]
         total = len(steps)
         halves = halves[: 2 * total]
         if len(halves) < 2 * total:  # closing bars and endings after the sections: walk back from the cadence
             more = 2 * total - len(halves)
             halves += self.fill(more, {more - 1: dominant_of(tonic)} if more >= 2 else {}, rng,
-                                self.after.get(dominant_of(tonic)), closing)
+                                self.after.get(dominant_of(tonic)), closing, holds, colour)
         if steps and steps[-1] == "cadence":  # the last bar: the ending's chord; the bar before ends on its dominant
             halves[-2:] = [closing, closing]
             if total >= 2:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import re
 from fractions import Fraction
 from typing import Sequence
@@ -165,7 +166,7 @@ class SongPlan:
         """The ending's chord symbol."""
         return self.ending.partition(":")[0]
 
-    @property
+    @functools.cached_property
     def landing(self) -> int:
         """The pitch class the melody lands on (a chord alone lands on C).
 
@@ -175,7 +176,7 @@ class SongPlan:
         note = self.ending.partition(":")[2]
         return abc.pitch_class(note.lower()) % 12 if note else 0
 
-    @property
+    @functools.cached_property
     def lengths(self) -> frozenset[Fraction] | None:
         """The written note lengths its rhythm keeps to (None: any).
 

@@ -73,6 +73,13 @@ class SongState(BarState):
     def in_cadence(self) -> bool:
         return self.step() == "cadence"
 
+    def planned_chord(self) -> tuple[int, list[int]] | None:
+        """The planned chord still to write in this free bar, as (onset in ticks, token ids); None when none is left."""
+        b = self.form_bar
+        if not self.chart or not 0 <= b < len(self.chart) or self.step() != "free" or self.chord_due >= len(self.chart[b]):
+            return None
+        return self.chart[b][self.chord_due]
+
     def retuning_chord(self, kinds: np.ndarray) -> bool:
         """A copied melody's chord symbol is due: the model may write any chord symbol there, or none."""
         return self.retuning and bool(self.forcing) and kinds[self.forcing[0]] == CHORD_KIND
@@ -144,13 +151,11 @@ class Tracker:
 
     @staticmethod
     def _chart_chord(state: SongState, token: int) -> None:
-        """A planned chord's first token written at its onset: the rest of its tokens follow."""
-        b = state.form_bar
-        if 0 <= b < len(state.chart) and state.step() == "free" and state.chord_due < len(state.chart[b]):
-            onset, ids = state.chart[b][state.chord_due]
-            if onset <= state.elapsed and ids[0] == token:
-                state.forcing = list(ids[1:])
-                state.chord_due += 1
+        """A planned chord's first token written at (or after) its onset: the rest of its tokens follow."""
+        due = state.planned_chord()
+        if due is not None and due[0] <= state.elapsed and due[1][0] == token:
+            state.forcing = list(due[1][1:])
+            state.chord_due += 1
 
     def next_opening(self, state: SongState) -> tuple[int, bool, int] | None:
         """The first note of the next bar when it is already known, as (pitch, tonic, spelling):

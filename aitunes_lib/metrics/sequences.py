@@ -55,9 +55,18 @@ class ChordEvent:
 
     @property
     def quality(self) -> str:
-        third = "M" if (self.root + 4) % 12 in self.tones else "m" if (self.root + 3) % 12 in self.tones else "x"
-        seventh = "7" if (self.root + 10) % 12 in self.tones else "M7" if (self.root + 11) % 12 in self.tones else ""
-        return third + seventh
+        return chord_quality(self.root, self.tones)
+
+
+def chord_quality(root: int, tones: frozenset[int]) -> str:
+    """A chord's third and seventh as a short code: "M", "m", "x" (neither third), then "7", "M7" or nothing.
+
+    >>> chord_quality(7, frozenset({7, 11, 2, 5})), chord_quality(9, frozenset({9, 0, 4}))
+    ('M7', 'm')
+    """
+    third = "M" if (root + 4) % 12 in tones else "m" if (root + 3) % 12 in tones else "x"
+    seventh = "7" if (root + 10) % 12 in tones else "M7" if (root + 11) % 12 in tones else ""
+    return third + seventh
 
 
 def root_of(name: str) -> int | None:

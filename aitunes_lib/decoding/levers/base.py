@@ -13,6 +13,7 @@ from aitunes_lib.decoding.state import SongState
 # while none is made, and a rare kind's first few make no wild swing.
 SHARE_FLOOR = 0.01
 AVOID = 8.0  # the logit penalty on what a melody aims never to do (chromatic notes, rests, lengths outside its rhythm)
+TIME_MEMORY = 16.0  # quarters: a share of time counts as kept over this many already
 
 
 class Lever(Protocol):
@@ -37,3 +38,9 @@ def behind(done: "float | np.ndarray", total: float, aim: "float | np.ndarray", 
     """
     made = (done + memory * aim) / (total + memory)
     return np.log((aim + floor) / (made + floor))
+
+
+def time_share(balance: float, done: float, total: float, aim: float) -> float:
+    """The lean toward a share of time (rests, notes off the scale): −AVOID for an aim of none,
+    else balance × behind(done, total, aim) over `TIME_MEMORY` with `SHARE_FLOOR`."""
+    return -AVOID if aim == 0 else balance * behind(done, total, aim, TIME_MEMORY, SHARE_FLOOR)

@@ -15,11 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from aitunes_lib.abc import CHORD_KIND
-from aitunes_lib.decoding.levers.base import SHARE_FLOOR, behind
+from aitunes_lib.decoding.levers.base import SHARE_FLOOR, TIME_MEMORY, behind
 from aitunes_lib.decoding.masks.ties import tie_open
 from aitunes_lib.decoding.state import SongState
 
-TIME_MEMORY = 16.0  # quarters: the share counts as kept over this many already
 
 
 class ChordTones:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aitunes_lib.decoding.levers.base import AVOID, SHARE_FLOOR, behind
-from aitunes_lib.decoding.levers.chord_tones import TIME_MEMORY
+from aitunes_lib.decoding.levers.base import time_share
 from aitunes_lib.decoding.masks.ties import tie_open
 from aitunes_lib.decoding.state import SongState
 
@@ -23,6 +22,5 @@ class Chromatic:
         aim, melody = state.plan.aims.chromatic, state.melody
         if not self.balance or aim is None or tie_open(state):
             return False
-        bonus[self.vocab.note_ids[self.vocab.off_scale]] += -AVOID if aim == 0 else self.balance * behind(
-            melody.off_scale, melody.sung, aim, TIME_MEMORY, SHARE_FLOOR)
+        bonus[self.vocab.note_ids[self.vocab.off_scale]] += time_share(self.balance, melody.off_scale, melody.sung, aim)
         return True

@@ -16,15 +16,6 @@ from aitunes_lib.abc import BARLINE, CHORD_KIND, LINEBREAK, NOTE_KIND, TIE
 from aitunes_lib.decoding.state import SongState
 
 
-def due(state: SongState) -> tuple[int, list[int]] | None:
-    """The planned chord still to write in this bar, as (onset in ticks, token ids); None when none is left."""
-    b = state.form_bar
-    if not state.chart or not 0 <= b < len(state.chart) or state.step() != "free":
-        return None
-    chords = state.chart[b]
-    return chords[state.chord_due] if state.chord_due < len(chords) else None
-
-
 class Harmony:
     def __init__(self, rules, tracker):
         self.rules, self.kinds = rules, rules.kinds
@@ -38,7 +29,7 @@ class Harmony:
             return
         if state.step() != "free":
             return
-        next_chord = due(state)
+        next_chord = state.planned_chord()
         if next_chord is not None and next_chord[0] <= state.elapsed < rules.bar:
             keep = np.zeros_like(mask)
             keep[next_chord[1][0]] = True
