@@ -8,7 +8,7 @@ TEST_DEBS := chromium  # the browser test (Playwright drives it)
 # Elsewhere on Linux: make TORCH="torch --index-url https://download.pytorch.org/whl/cpu"
 TORCH ?= torch==2.13.0
 
-.PHONY: setup setup-test debs test-debs demo test test-fast bench pretrain clean
+.PHONY: setup setup-test debs test-debs demo test test-fast bench pretrain vendor clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ test-debs:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_DEBS) >/dev/null; \
 	  else echo "note: install Debian's $(TEST_DEBS) for the browser test"; fi; \
 	fi
+
+# The interactive sheet's JavaScript, bundled (no CDN): abcjs from npm, checked against the committed digest.
+ABCJS := 6.7.2
+ABCJS_SHA256 := 3290ef44c918d5e882029d3a47ad3dd63c16c8819da5abe921f3d1e642b4f4f0
+vendor:
+	cd $$(mktemp -d) && npm pack --silent abcjs@$(ABCJS) >/dev/null && tar xzf abcjs-$(ABCJS).tgz && \
+	  echo "$(ABCJS_SHA256)  package/dist/abcjs-basic-min.js" | sha256sum -c - && \
+	  cp package/dist/abcjs-basic-min.js $(CURDIR)/aitunes_lib/static/ && cp package/LICENSE.md $(CURDIR)/aitunes_lib/static/abcjs-LICENSE.md
 
 demo: setup
 	$(PY) -m aitunes_lib demo --out out

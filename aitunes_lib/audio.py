@@ -1,4 +1,4 @@
-"""Hear a song: WAV through FluidSynth and a General MIDI soundfont, and a notebook player."""
+"""Hear a song: WAV through FluidSynth and a General MIDI soundfont, compact MP3 for players, and a notebook player."""
 
 from __future__ import annotations
 
@@ -128,8 +128,33 @@ def _finish(source: Path, target: Path, seconds: float) -> None:
                 out.writeframes(np.clip(block, -32768, 32767).astype(np.int16).tobytes())
 
 
-def play(song: "Song | str | music21.stream.Score", tempo_bpm: float = 120, path: str | Path = "song.wav") -> "IPython.display.Audio":
-    """An audio player for the notebook, with the chords under the melody."""
+COMPACT_RATE = 22050  # the compact audio's sample rate (mono MP3): a 3-minute song is about 1 MB
+
+
+def to_mp3(song: "Song | str | Path | music21.stream.Score", tempo_bpm: float = 120, path: str | Path = "song.mp3") -> Path:
+    """Compact audio that every browser plays and any notebook keeps small: mono MP3 at
+    `COMPACT_RATE` (libsndfile's encoder, through soundfile), from the same FluidSynth render as
+    `to_wav`; a 3-minute song is about 1 MB where its CD-quality WAV is about 32 MB."""
+    import numpy as np
+    import soundfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        wav = to_wav(song, tempo_bpm, Path(scratch) / "full.wav", sample_rate=COMPACT_RATE)
+        with soundfile.SoundFile(str(wav)) as source, files.replacing(path) as tmp:
+            with soundfile.SoundFile(str(tmp), "w", samplerate=source.samplerate, channels=1, format="MP3",
+                                     subtype="MPEG_LAYER_III") as out:
+                for block in source.blocks(blocksize=BLOCK // 16, dtype="float32", always_2d=True):
+                    out.write(np.ascontiguousarray(block.mean(axis=1)))
+    return path
+
+
+def play(song: "Song | str | music21.stream.Score", tempo_bpm: float = 120, path: str | Path = "song.mp3") -> "IPython.display.Audio":
+    """An audio player for the notebook, with the chords under the melody: compact MP3 (a `.wav`
+    path gives CD-quality WAV instead, about 30 times larger)."""
     from IPython.display import Audio
 
-    return Audio(filename=str(to_wav(song, tempo_bpm, path)))
+    path = Path(path)
+    made = to_wav(song, tempo_bpm, path) if path.suffix.lower() == ".wav" else to_mp3(song, tempo_bpm, path.with_suffix(".mp3"))
+    return Audio(filename=str(made))

@@ -84,6 +84,7 @@ _MERGED = (
 _BASES = set(SUFFIX.values()) | {merged for _, _, merged in _MERGED}
 _NAME = re.compile(r"([A-G](?:#{1,2}|b{1,2})?)(.*?)(?:/([A-G](?:#{1,2}|b{1,2})?))?")
 _SAFE_TEXT = re.compile(r"[A-Za-z0-9#+\-()]*")
+_MINOR_MAJOR = re.compile(r"^m(?:maj|Maj|MAJ|ma|M|Δ|\^)(?=\d)")  # `C-maj7`, `C-M7`, `C-Δ7`: the minor-major seventh
 
 
 def note_name(pitch: m21.pitch.Pitch) -> str:
@@ -150,6 +151,11 @@ def music21_figure(text: str) -> str:
 
     >>> music21_figure("C9sus4"), music21_figure("Bb7b9/F"), music21_figure("Ebm69")
     ('C7sus4 add 9', 'B-7/F add b9', 'E-m6 add 9')
+
+    Jazz writes minor as a minus after the root (`C-7`, `Bb-`, `C-maj7`); music21 would read
+    that minus as a flat (C-flat 7), so it becomes `m` first.
+    >>> music21_figure("C-7"), music21_figure("Bb-"), music21_figure("C-maj7"), music21_figure("F#-7b5")
+    ('Cm7', 'B-m', 'CmM7', 'F#m7 alter b5')
     """
     text = re.sub(r'["()]', "", text).strip()
     if text in NO_CHORD_NAMES:
@@ -158,6 +164,8 @@ def music21_figure(text: str) -> str:
     if not found:
         return m21.common.cleanedFlatNotation(text)
     root, rest, bass = found.groups()
+    if rest.startswith("-"):  # the jazz minus: minor
+        rest = _MINOR_MAJOR.sub("mMaj", "m" + rest[1:])
     base, _, degrees = _suffix_figure(rest).partition(" ")
     figure = _flat(root) + base + ("/" + _flat(bass) if bass else "")  # music21's order: the bass, then the degrees
     return figure + (" " + degrees if degrees else "")

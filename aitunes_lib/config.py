@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -63,10 +64,32 @@ MISSING_KEY_MESSAGE = (
 )
 
 
+class BadApiKey(MissingApiKey):
+    """A key was given but cannot be one (a space or line break inside, …); the message says where it came from, never the key."""
+
+
+MAX_KEY_CHARS = 1000  # OpenAI's keys are about 50 to 200 characters
+
+
+def check_api_key(key: str, source: str) -> str:
+    """`key` when it can be an API key, else a `BadApiKey` that names `source` and what is wrong, not the key."""
+    fix = f"copy the key again into {source} (from https://platform.openai.com/api-keys)"
+    if any(c.isspace() for c in key):
+        raise BadApiKey(f"the OpenAI API key in {source} has a space or line break inside it; {fix}")
+    if any(not c.isprintable() or not c.isascii() for c in key):
+        raise BadApiKey(f"the OpenAI API key in {source} holds an invisible or non-ASCII character; {fix}")
+    if len(key) > MAX_KEY_CHARS:
+        raise BadApiKey(f"the OpenAI API key in {source} is {len(key):,} characters long, not a key; {fix}")
+    return key
+
+
 def has_openai_key() -> bool:
-    """Whether a key is there (environment or Colab secrets), without asking anyone for one."""
+    """Whether a key is there (environment or Colab secrets), without asking anyone for one;
+    a malformed key counts as there, so that using it says what is wrong with it."""
     try:
         openai_api_key(ask=False)
+    except BadApiKey:
+        return True
     except MissingApiKey:
         return False
     return True
@@ -76,19 +99,15 @@ def openai_api_key(ask: bool | None = None) -> str:
     """The OpenAI API key from `$OPENAI_API_KEY`, Colab secrets, or a hidden prompt.
 
     `ask=None` prompts only when a person is at a terminal or notebook. The key is never
-    printed, logged or written anywhere by this project.
+    printed, logged or written anywhere by this project; one with a space, line break or
+    invisible character inside is refused (`BadApiKey`) without being shown.
     """
     key = os.environ.get(ENV_OPENAI_KEY, "").strip()
     if key:
-        return key
-    try:
-        from google.colab import userdata  # type: ignore[import-not-found]
-
-        key = (userdata.get(ENV_OPENAI_KEY) or "").strip()
-        if key:
-            return key
-    except Exception:  # noqa: BLE001 - not in Colab, or the secret is not shared with this notebook
-        pass
+        return check_api_key(key, f"${ENV_OPENAI_KEY}")
+    key = _colab_key()
+    if key:
+        return check_api_key(key, "Colab secrets")
     import sys
 
     if ask if ask is not None else sys.stdin is not None and sys.stdin.isatty():
@@ -96,8 +115,51 @@ def openai_api_key(ask: bool | None = None) -> str:
 
         key = getpass.getpass("OpenAI API key (input hidden): ").strip()
         if key:
-            return key
+            return check_api_key(key, "the prompt")
     raise MissingApiKey(MISSING_KEY_MESSAGE)
+
+
+def _colab_key() -> str:
+    try:
+        from google.colab import userdata  # type: ignore[import-not-found]
+
+        return (userdata.get(ENV_OPENAI_KEY) or "").strip()
+    except Exception:  # noqa: BLE001 - not in Colab, or the secret is not shared with this notebook
+        return ""
+
+
+KEY_PART_CHARS = 8  # a run this long of the key's characters is hidden wherever it appears
+KEY_LIKE = re.compile(r"\b(?:sk|rk)-[A-Za-z0-9_\-]{12,}|\bBearer\s+[^\s'\"]+", re.IGNORECASE)
+HIDDEN = "[hidden]"
+
+
+def redact(text: str, key: str | None = None) -> str:
+    """`text` with API keys hidden: `key` (by default `$OPENAI_API_KEY`), any run of
+    `KEY_PART_CHARS` or more of its characters (a key broken by a line break or quoted in
+    pieces), and anything shaped like a key (`sk-…`, `Bearer …`).
+
+    >>> redact("refused key sk-abcdef123456789xyz for Bearer t0ken", key="")
+    'refused key [hidden] for [hidden]'
+    """
+    text = str(text)
+    secret = os.environ.get(ENV_OPENAI_KEY, "") if key is None else key
+    pieces = [p for p in re.split(r"[\s\x00-\x1f\x7f]+|\\[nrt]", secret) if p]  # also its repr's escapes
+    grams = {p[i:i + KEY_PART_CHARS] for p in pieces for i in range(len(p) - KEY_PART_CHARS + 1)}
+    hidden = bytearray(len(text))
+    for piece in pieces:
+        for match in re.finditer(re.escape(piece), text) if len(piece) >= 6 else ():
+            hidden[match.start():match.end()] = b"\1" * (match.end() - match.start())
+    if grams:
+        for i in range(len(text) - KEY_PART_CHARS + 1):
+            if text[i:i + KEY_PART_CHARS] in grams:
+                hidden[i:i + KEY_PART_CHARS] = b"\1" * KEY_PART_CHARS
+    for match in KEY_LIKE.finditer(text):
+        hidden[match.start():match.end()] = b"\1" * (match.end() - match.start())
+    parts, start = [], 0
+    for run in re.finditer(rb"\x01+", bytes(hidden)):
+        parts += [text[start:run.start()], HIDDEN]
+        start = run.end()
+    return "".join(parts) + text[start:]
 
 
 ENV_SOUNDFONT = "AITUNES_SOUNDFONT"

@@ -47,8 +47,12 @@ def find_openewld(path: str | Path | None = None, download: bool = True) -> Path
         if not _looks_like_openewld(path):
             raise DatasetError(f"{path} is not an OpenEWLD folder (expected {path}/dataset/<composer>/<song>/*.mxl)")
         return path
+    named = config.env_data_path()
+    if named is not None and not _looks_like_openewld(named):  # set on purpose, so never passed over in silence
+        what = "no such folder" if not named.exists() else f"not an OpenEWLD folder (expected {named}/dataset/<composer>/<song>/*.mxl)"
+        raise DatasetError(f"${config.ENV_DATA} is {named}: {what}; correct the variable, or unset it to use the usual places")
     candidates = [
-        config.env_data_path(),
+        named,
         config.project_root().parent / "shared" / "OpenEWLD",
         cache_location(),
     ]

@@ -129,6 +129,7 @@ class Repairs:
     repaired: int = 0
     bars: int = 0
     resampled: int = 0
+    other_meter: int = 0  # candidates still written in a meter of their own after the second try
 
     @property
     def rate(self) -> float:
@@ -136,8 +137,9 @@ class Repairs:
         return (self.repaired + self.resampled) / self.candidates if self.candidates else 0.0
 
     def __str__(self) -> str:
+        meters = f", {self.other_meter} written in another meter than 4/4 (kept so, flagged)" if self.other_meter else ""
         return (f"few-shot: {self.repaired} of {self.candidates} candidates had bars repaired ({self.bars} bars), "
-                f"{self.resampled} resampled; repair rate {self.rate:.0%}")
+                f"{self.resampled} resampled{meters}; repair rate {self.rate:.0%}")
 
 
 def _fit(bar: list[str], length: Fraction) -> tuple[list[str], bool]:
@@ -178,6 +180,8 @@ def repair_bars(completion: str) -> tuple[str, int]:
     >>> repair_bars(" `C`c2 d | e4 f | `G7`g2 | c4 | $ <end>")
     (' `C`c2 d | e4 | `G7`g2 z2 | c4 | $ <end>', 2)
     """
+    if tasks.own_meter(completion)[0]:
+        return completion, 0  # bars of another meter are not four quarters short or long
     body, marker, tail = completion.partition(abc.END)
     tokens = re.findall(abc.EVENT, body)
     bars: list[list[str]] = [[]]
@@ -207,21 +211,78 @@ def repair_bars(completion: str) -> tuple[str, int]:
     return text + marker + tail, changed
 
 
+ANNOTATION = re.compile(r'"[\^_<>@][^"\n]*"')  # ABC text annotations ("^slowly"): not chord symbols
+QUOTED_CHORD = re.compile(r'"([^"\n]*)"')  # a chord symbol as ABC writes it: "G7"
+C_MAJOR_KEYS = ("C", "Cmaj", "CMaj", "Cmajor")
+
+
 def clean_reply(text: str) -> str:
-    """A chat model's reply as a completion in the article's format (` … $ <end>`): code fences,
-    an echoed header and blank lines are dropped, new lines become ' $ '."""
+    """A chat model's reply as a completion in the article's format (` … $ <end>`), read as the
+    ABC people write: code fences, prose and an echoed prompt are dropped, new lines become ' $ ',
+    chord symbols in ABC's double quotes become the article's backticks (annotations go), and a
+    header is honoured rather than dropped: another key (K:D) or unit (L:1/8) is moved to C with
+    L:1/4 by music21, and a meter whose bar is not four quarters (M:3/4) is kept at the start as
+    `[M:3/4]`, which `usable` refuses and the task reports (`tasks.own_meter`).
+
+    >>> clean_reply('Here it is:\\nK:C\\n"G7"B2 "^rit."d2 | "C"c4 |')
+    ' `G7`B2 d2 | `C`c4 | $ <end>'
+    """
     from aitunes_lib.backends.base import as_completion
 
     text = re.sub(r"```[a-z]*", "", text)
     if abc.SONG in text:
         text = text.rsplit(abc.SONG, 1)[1]
-    lines = [line.strip() for line in text.replace(" $ ", "\n").splitlines()]
-    body = [line for line in lines if line and line != "$" and not re.match(r"^[A-Za-z]:\s*\S", line) and line != abc.END]
-    return as_completion(" $ ".join(line.removesuffix("$").strip() for line in body))
+    fields: dict[str, str] = {}
+    body = []
+    for line in (line.strip() for line in text.replace(" $ ", "\n").splitlines()):
+        field = re.match(r"^([A-Za-z]):\s*(\S.*)$", line)
+        if field:
+            fields.setdefault(field.group(1), field.group(2).strip())
+        elif line and line not in ("$", abc.END) and not line.startswith("%") and not _prose(line):
+            body.append(line.removesuffix("$").strip())
+    music = QUOTED_CHORD.sub(r"`\1`", ANNOTATION.sub("", " $ ".join(body)))
+    meter = fields.get("M", "4/4").replace(" ", "")
+    meter = {"C": "4/4", "C|": "2/2"}.get(meter, meter)
+    key, unit = (fields.get("K", "C").split() or ["C"])[0], fields.get("L", "1/4").replace(" ", "")
+    if abc.key_problem(fields.get("K", "C")):
+        music = ""  # a key no one can read: the notes cannot be placed, so the reply is not usable
+    elif key not in C_MAJOR_KEYS or unit != "1/4":
+        music = _in_c(f"M:{meter}\nL:{unit}\nK:{fields['K'] if 'K' in fields else 'C'}\n" + abc.decode_body(music), key)
+    own = f"[M:{meter}] " if meter not in tasks.METERS else ""
+    return as_completion(own + music.strip())
+
+
+def _prose(line: str) -> bool:
+    """A line of words around the tune ("Here is your song:"): no bar line, and a word outside quotes."""
+    outside = re.sub(r'"[^"]*"|`[^`]*`', "", line)
+    return "|" not in line and re.search(r"[A-Za-z]{4,}|[A-Za-z]+[,.:;!?](\s|$)", outside) is not None
+
+
+def _in_c(text: str, key: str) -> str:
+    """ABC in another key or unit note length, moved to C major (or A minor) with L:1/4, as the
+    article's body (an empty one when music21 cannot read it: the reply is then not usable)."""
+    import music21 as m21
+
+    try:
+        score = abc.parse_abc(text)
+        part = score.parts[0] if score.parts else score
+        signatures = list(part.recurse().getElementsByClass(m21.key.KeySignature))
+        minor = key.lower().endswith(("m", "min", "minor")) and not key.lower().endswith("maj")
+        tonic = (signatures[0] if signatures else m21.key.KeySignature(0)).asKey("minor" if minor else "major")
+        interval = abc.transposition(tonic)
+        if interval.semitones:
+            score.transpose(interval, inPlace=True)
+        moved = list(part.recurse().getElementsByClass(m21.key.KeySignature))
+        body = abc.part_body(list(part.getElementsByClass(m21.stream.Measure)), key=moved[0] if moved else None)
+    except Exception:  # noqa: BLE001 - a reply music21 cannot read is not usable, not a crash
+        return ""
+    return abc.encode_body(body)[: -len(abc.LINE_BREAK + abc.END)]
 
 
 def usable(completion: str) -> bool:
-    """A completion worth keeping: ABC within limits, with at least 8 bars."""
+    """A completion worth keeping: ABC within limits, in bars of four quarters (no meter of its own), with at least 8 bars."""
+    if tasks.own_meter(completion)[0]:
+        return False
     body = completion.split(abc.END, 1)[0]
     if abc.limits_problem(abc.decode_body(body) if "$" in body else body):
         return False

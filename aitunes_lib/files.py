@@ -7,12 +7,14 @@ of a new one. Every file this project writes goes through here.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping, Sequence
 
 
 def _read_umask() -> int:
@@ -65,6 +67,53 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
 def write_json(path: str | Path, value: Any, indent: int | None = 2) -> Path:
     """Write JSON (UTF-8, non-ASCII kept) atomically."""
     return write_text(path, json.dumps(value, indent=indent, ensure_ascii=False))
+
+
+# a spreadsheet runs a cell that starts with one of these as a formula (`=HYPERLINK(…)`); a
+# leading apostrophe makes it text, and shows nothing. A cell that starts with an apostrophe gets
+# one more, so that `csv_text` gives back exactly what was written.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value for a CSV cell that no spreadsheet runs: text that starts like a formula gets a
+    leading apostrophe (OWASP's advice against CSV injection); numbers and the rest stay as they are.
+
+    >>> csv_cell("=HYPERLINK(A1)"), csv_cell("@SUM(A1)"), csv_cell(-1), csv_cell("Tea for Two")
+    ("'=HYPERLINK(A1)", "'@SUM(A1)", -1, 'Tea for Two')
+    """
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def csv_text(cell: str) -> str:
+    """What `csv_cell` was given, from the text of a cell it wrote.
+
+    >>> csv_text(csv_cell("=1+1")), csv_text(csv_cell("'tis")), csv_text("O'Brien")
+    ('=1+1', "'tis", "O'Brien")
+    """
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
+
+
+def write_csv(path: str | Path, table: Any, columns: Sequence[str] | None = None) -> Path:
+    """Write a table as CSV, whole or not at all, every text cell (and name) through `csv_cell`:
+    a pandas DataFrame (written by pandas, without its index), or rows (mappings) in `columns`' order."""
+    if hasattr(table, "to_csv"):
+        from pandas.api.types import is_numeric_dtype
+
+        safe = table.rename(columns=csv_cell)
+        for column in safe.columns:
+            if not is_numeric_dtype(safe[column]):  # text, whether pandas keeps it as object or str
+                safe[column] = safe[column].map(csv_cell)
+        with replacing(path) as tmp:
+            safe.to_csv(tmp, index=False)
+        return Path(path)
+    rows: Sequence[Mapping[str, Any]] = table
+    columns = list(columns or (rows[0] if rows else []))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([csv_cell(c) for c in columns])
+    writer.writerows([csv_cell(row.get(c, "")) for c in columns] for row in rows)
+    return write_text(path, buffer.getvalue())
 
 
 IS_A_FILE = "is a file"  # what `unwritable` says of a path that is a file, not a folder

@@ -65,6 +65,51 @@ class Round:
     generated: str
 
 
+MAX_ANSWERS_BYTES = 16 * 2**20  # a class of 30 answering 1,000 rounds each writes about 3 MB
+
+
+def read_answers(path: str | Path) -> tuple[list[str], list[dict[str, str]]]:
+    """(the columns: `COLUMNS`, then any a class added; the rows as text) of an answers file,
+    each row checked: a bad one is a `ListeningError` naming the file and line."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return list(COLUMNS), []
+    if path.stat().st_size > MAX_ANSWERS_BYTES:
+        raise ListeningError(f"{path} has {path.stat().st_size:,} bytes: too big for an answers file; choose another file")
+    try:
+        lines = csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline=""))
+        header = [files.csv_text(name) for name in next(lines, [])]
+        missing = [c for c in COLUMNS if c not in header]
+        if missing or len(set(header)) < len(header):
+            what = f"missing {', '.join(missing)}" if missing else "a column named twice"
+            raise ListeningError(f"{path}: not an answers file ({what}); choose another file, or move this one away")
+        rows = [_answer_row(path, lines.line_num, header, cells) for cells in lines if any(c.strip() for c in cells)]
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ListeningError(f"{path}: not a CSV answers file ({error}); choose another file, or move this one away") from error
+    return [*COLUMNS, *(c for c in header if c not in COLUMNS)], rows
+
+
+def _answer_row(path: Path, line: int, header: list[str], cells: list[str]) -> dict[str, str]:
+    """One row of an answers file, checked: its cells, the sides, the round and `correct`."""
+
+    def refuse(problem: str) -> ListeningError:
+        return ListeningError(f"{path}, line {line}: {problem}; fix that line, or move the file away")
+
+    if len(cells) != len(header):
+        raise refuse(f"{len(cells)} cells where the header names {len(header)} columns")
+    row = {name: files.csv_text(cell) for name, cell in zip(header, cells)}
+    for column in ("real_side", "guess"):
+        if row[column] not in ("A", "B"):
+            raise refuse(f"{column} is {row[column][:20]!r}, not A or B")
+    if not row["round"].isdigit() or not 0 < int(row["round"]) < 10**9:
+        raise refuse(f"round is {row['round'][:20]!r}, not a round's number (1, 2, …)")
+    if row["correct"] not in ("0", "1"):
+        raise refuse(f"correct is {row['correct'][:20]!r}, not 1 (right) or 0 (wrong)")
+    if int(row["correct"]) != (row["guess"] == row["real_side"]):
+        raise refuse(f"correct is {row['correct']}, but the guess {row['guess']} and the real side {row['real_side']} say otherwise")
+    return row
+
+
 def p_value(correct: int, total: int) -> float:
     """The chance of at least `correct` right answers out of `total` by guessing (one-sided binomial).
 
@@ -122,8 +167,8 @@ class ListeningTest:
         self.rounds += 1
         real_side = "A" if self.rng.random() < 0.5 else "B"
         first, second = (real, made) if real_side == "A" else (made, real)
-        a = audio.to_wav(first, self.tempo, self.folder / f"round_{self.rounds}_A.wav")
-        b = audio.to_wav(second, self.tempo, self.folder / f"round_{self.rounds}_B.wav")
+        a = audio.to_mp3(first, self.tempo, self.folder / f"round_{self.rounds}_A.mp3")  # compact: a notebook stays small
+        b = audio.to_mp3(second, self.tempo, self.folder / f"round_{self.rounds}_B.mp3")
         label = f"candidate {made.candidate}" if made.candidate is not None else made.title
         self.current = Round(self.rounds, a, b, real_side, real.title, label)
         return self.current
@@ -140,24 +185,15 @@ class ListeningTest:
         row = {"time": datetime.datetime.now().isoformat(timespec="seconds"), "listener": listener or self.listener,
                "round": played.number, "real_side": played.real_side, "guess": guess, "correct": int(correct),
                "real_title": played.real_title, "generated": played.generated}
-        table = self.table()
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows([*table.to_dict("records"), row])
-        files.write_text(self.answers, buffer.getvalue())  # the whole file, replaced at once
+        columns, rows = read_answers(self.answers)
+        files.write_csv(self.answers, [*rows, row], columns)  # the whole file, replaced at once; a class's own columns kept
         return correct
 
     def table(self) -> pd.DataFrame:
-        """Every answer so far (from the CSV file, so a class can pool one file)."""
-        if not self.answers.is_file() or self.answers.stat().st_size == 0:
-            return pd.DataFrame(columns=list(COLUMNS))
-        table = pd.read_csv(self.answers, dtype={"listener": str}, keep_default_na=False)
-        missing = set(COLUMNS) - set(table.columns)
-        if missing:
-            raise ListeningError(f"{self.answers}: not an answers file (missing {', '.join(sorted(missing))}); "
-                                 "choose another file, or move this one away")
-        return table[list(COLUMNS)]
+        """Every answer so far (from the CSV file, so a class can pool one file), with any columns a class added."""
+        columns, rows = read_answers(self.answers)
+        table = pd.DataFrame(rows, columns=columns)
+        return table.astype({"round": int, "correct": int}) if rows else table
 
     def summary(self) -> pd.DataFrame:
         """Accuracy per listener and for everyone, with the chance of doing as well by guessing."""

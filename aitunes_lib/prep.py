@@ -237,6 +237,27 @@ def read_cache_entry(path: Path) -> dict[str, Any] | None:
     return None
 
 
+def _cache_writable(cache: Path) -> bool:
+    """Whether new entries can be saved to the prep cache; when not, one warning says so and the
+    songs are prepared without it (what is already there is still read)."""
+    reason = files.unwritable(cache)
+    if reason:
+        warnings.warn(f"the prep cache {cache} cannot be written ({reason}): preparing without saving to it; "
+                      f"pass --no-cache to skip it, or set ${config.ENV_CACHE} to a folder you can write", stacklevel=3)
+    return reason is None
+
+
+def _save_to_cache(path: Path, record: dict[str, Any]) -> bool:
+    """Save one entry; False (with a warning) when the cache stops taking them (a full disk, say)."""
+    try:
+        files.write_json(path, record, indent=None)
+    except OSError as error:
+        warnings.warn(f"the prep cache {path.parent} stopped taking entries ({error.strerror or error}): "
+                      "the rest is prepared without saving to it", stacklevel=3)
+        return False
+    return True
+
+
 def run_batch(paths: Iterable[str | Path], prep: PrepConfig = PrepConfig(), progress: bool = True) -> list[dict[str, Any]]:
     """`process_file` over many files: cached by content hash, spread over a process pool."""
     from tqdm.auto import tqdm
@@ -244,6 +265,7 @@ def run_batch(paths: Iterable[str | Path], prep: PrepConfig = PrepConfig(), prog
     paths = [Path(p) for p in paths]
     records: list[dict[str, Any] | None] = [None] * len(paths)
     cache = _cache_dir(prep) if prep.cache else None
+    save = cache is not None and _cache_writable(cache)  # known before the parse, not after it
     keys = [_file_key(p, prep) for p in paths] if cache else []
     todo = []
     for i, path in enumerate(paths):
@@ -264,8 +286,8 @@ def run_batch(paths: Iterable[str | Path], prep: PrepConfig = PrepConfig(), prog
         try:
             for i, record in zip(todo, results):
                 records[i] = record
-                if cache is not None and paths[i].is_file():
-                    files.write_json(cache / f"{keys[i]}.json", record, indent=None)
+                if save and paths[i].is_file():
+                    save = _save_to_cache(cache / f"{keys[i]}.json", record)
                 bar.update(1)
         finally:
             if pool is not None:
@@ -325,8 +347,8 @@ def prepare_to(out: str | Path, root: str | Path | None = None, prep: PrepConfig
     mixed = tasks.training_records(records)  # song, phrase and chord records, mixed
     dataset.write_jsonl(mixed, out / "tasks.jsonl")
     dataset.write_jsonl([dataset.chat_record(r) for r in mixed], out / "tasks_chat.jsonl")
-    with files.replacing(out / "index.csv") as tmp:
-        result.index.drop(columns=["body", "note_arrays", "events", "features", "song_features"], errors="ignore").to_csv(tmp, index=False)
+    files.write_csv(out / "index.csv",  # titles from anyone's MusicXML: a formula in one is written as text
+                    result.index.drop(columns=["body", "note_arrays", "events", "features", "song_features"], errors="ignore"))
     result.report["validation"] = dataset.validation_report(records, show=False)
     if prep.verify:
         result.report["round_trip_failures"] = {

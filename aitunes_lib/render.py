@@ -359,8 +359,12 @@ def _stacks(stream: "music21.stream.Stream") -> "list[list[music21.harmony.Harmo
 
 
 def sheet_music(song: "Song | str | music21.stream.Score", scale: int = 40, page_width: int = 2100) -> str:
-    """Engraved notation as one SVG (verovio, from MusicXML): a lead sheet on one tall page."""
-    import verovio
+    """Engraved notation as one SVG (verovio, from MusicXML): a lead sheet on one tall page.
+
+    Any thread may call it (the studio's widget callbacks run on ipykernel's other threads):
+    verovio's default font path is set per thread, by the thread that imported it, so each
+    toolkit is given the path itself.
+    """
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
     score = to_score(song)
@@ -368,8 +372,18 @@ def sheet_music(song: "Song | str | music21.stream.Score", scale: int = 40, page
         raise RenderError("the song is empty: it has no notes or rests to engrave")
     xml = lead_sheet_harmony(GeneralObjectExporter(melody_accidentals(spread_stacked_chords(score))).parse().decode("utf-8"),
                              score)
+    return _engrave(xml, scale, page_width)
+
+
+def _engrave(xml: str, scale: int, page_width: int) -> str:
+    import importlib.resources
+
+    import verovio
+
     verovio.enableLog(verovio.LOG_ERROR)  # its import warnings (ties left open in a candidate) are no news to a reader
-    toolkit = verovio.toolkit()
+    toolkit = verovio.toolkit(False)  # (True would read the importing thread's font path: empty on any other thread)
+    if not toolkit.setResourcePath(str(importlib.resources.files("verovio") / "data")):
+        raise RenderError("verovio's fonts are missing from its package: reinstall verovio")
     toolkit.setOptions({"pageWidth": page_width, "pageHeight": 60000, "adjustPageHeight": True,
                         "scale": scale, "footer": "none", "breaks": "auto"})
     if not toolkit.loadData(xml):

@@ -8,16 +8,19 @@ continuation of your opening bars, a melody over your chord chart (ABC in the bo
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import io
+import re
 import time
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
-from aitunes_lib import config, metrics, naming, render, tasks
+from aitunes_lib import abc, config, files, metrics, naming, render, tasks
 from aitunes_lib.backends.base import Backend
 from aitunes_lib.generate import GenerateConfig, Request, generate
 from aitunes_lib.song import Song
@@ -28,6 +31,38 @@ BackendFactory = Callable[[str], Backend]  # model name or folder -> a backend r
 STAGES = ("loading the model", "sampling", "scoring", "showing the best")  # the progress bar's steps, in order
 SHOWN = ("candidate", "valid", "listener", "realism", "NDM", "form", "bars", "repeated_bars", "ends_on_tonic", "chord_fit",
          "rhythm_ok", "join_interval", "same_key", "task_kept", "reason")  # the table's columns, in order
+
+
+METERS = ("4/4", "3/4")  # offered; the models learnt 4/4 only (prep keeps 4/4 and 2/2), and 3/4 says so
+MAX_TEMPERATURE = 2.0
+
+
+@dataclasses.dataclass
+class Batch:
+    """One Generate click: its songs, their ranking and the folder its files go to."""
+
+    number: int
+    title: str
+    band: str
+    mode: str
+    seed: int | None
+    made: str  # the time of day it was made
+    folder: Path
+    candidates: list[Song]
+    table: pd.DataFrame
+
+    @property
+    def label(self) -> str:
+        return f"#{self.number} {self.made}  {self.title} — {self.band} ({self.mode}, {len(self.candidates)})"
+
+    def stem(self, candidate: int) -> str:
+        """The file name of one candidate: its batch's title and its number (never another batch's)."""
+        return f"{slug(self.title)}_{candidate}"
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a title: `Blue Moon!` → `blue_moon`."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40] or "song"
 
 
 def modes() -> dict[str, str]:
@@ -74,7 +109,7 @@ class Studio:
         self.backend = w.Dropdown(options=list(self.backends), description="Backend")
         self.model = w.Text(value=model, description="Model")
         wide = {"description_width": "initial"}  # labels are never cut off
-        self.temperature = w.FloatSlider(value=temperature, min=0.0, max=max(1.2, temperature), step=0.05,
+        self.temperature = w.FloatSlider(value=temperature, min=0.0, max=max(MAX_TEMPERATURE, temperature), step=0.05,
                                          description="Temperature", style=wide)
         self.n = w.BoundedIntText(value=n, min=1, max=max(20, n), description="Candidates", style=wide,
                                   layout=w.Layout(width="12em"))
@@ -90,7 +125,24 @@ class Studio:
         self.choice = w.Dropdown(options=[], description="Candidate")
         self.tempo = w.IntSlider(value=tempo, min=min(60, tempo), max=max(240, tempo), step=5, description="Tempo (bpm)",
                                  style=wide)
-        self.roll, self.sheet, self.player = w.Output(), w.HTML(), w.Output()
+        self.key = w.Dropdown(options=list(abc.KEYS), value="C", description="Key", layout=w.Layout(width="11em"))
+        self.meter = w.Dropdown(options=list(METERS), value="4/4", description="Meter", layout=w.Layout(width="13em"))
+        self.key.observe(lambda change: self.selected is not None and self.select(self.selected), names="value")
+        from aitunes_lib.sheet import LeadSheet
+
+        self.roll, self.sheet, self.engraved = w.Output(), LeadSheet(), w.HTML()
+        self.print_view = w.Accordion(children=[self.engraved], titles=("Engraved sheet (verovio): the print view",),
+                                      selected_index=None)
+        self.batches: list[Batch] = []
+        self.favourites: list[tuple[int, int]] = []  # (batch number, candidate)
+        self.history = w.Dropdown(options=[], description="Batch", layout=w.Layout(width="34em"))
+        self.history.observe(lambda change: not self._filling and change["new"] is not None and self.show_batch(change["new"]),
+                             names="value")
+        self.star = w.ToggleButton(value=False, description="Favourite", icon="star", tooltip="keep this candidate")
+        self.star.observe(lambda change: not self._filling and self.favourite(change["new"]), names="value")
+        self.favourites_list = w.HTML()
+        self.favourites_button = w.Button(description="Download favourites", icon="download")
+        self.favourites_button.on_click(lambda _: self.download_favourites())
         self.abc_text = w.Textarea(layout=w.Layout(width="100%", height="10em"))
         self.links = w.HTML()
         # Colab's output frames do not follow download links: there a button sends the files instead
@@ -180,6 +232,10 @@ class Studio:
         except Exception as error:  # noqa: BLE001 - the message belongs on screen
             self.status.value = f"<b>could not generate:</b> {html.escape(str(error))}"
             return None
+        if self.meter.value != "4/4":
+            self.status.value = (f"<b>{html.escape(self.meter.value)} is not possible yet:</b> the models learnt 4/4 songs only "
+                                 "(prep keeps 4/4 and 2/2); choose 4/4")
+            return None
         self.status.value = f"generating {self.n.value} candidates ({self.mode.value}) with {html.escape(self.backend.value)}…"
         started = self._stage(0, 0.0)
         try:
@@ -192,15 +248,37 @@ class Studio:
             self.status.value = f"<b>could not generate:</b> {html.escape(str(error))}"
             return None
         started = self._stage(2, started)
-        self.table = metrics.rank(songs, self.stats, self.training, reference=self.reference)
-        self.candidates = list(songs)
+        table = metrics.rank(songs, self.stats, self.training, reference=self.reference)
+        number = len(self.batches) + 1
+        made = time.strftime("%H:%M:%S")
+        folder = self.folder / f"{number:02d}_{slug(request.title)}_seed{config.seed if config.seed is not None else 'random'}_{made.replace(':', '')}"
+        self.batches.append(Batch(number, request.title, request.composer, self.mode.value, config.seed, made, folder, list(songs), table))
         started = self._stage(3, started)
+        self.show_batch(number)
+        self._stage(4, started)
+        spent = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in self.timings.items())
+        notes = "".join(f"<br><i>{html.escape(str(w.message))}</i>" for w in caught)
+        self.status.value = (f"{len(self.candidates)} candidates, best first, in {sum(self.timings.values()):.1f} s "
+                             f"<small>({spent})</small>" + notes)
+        return self.table
+
+    @property
+    def batch(self) -> Batch | None:
+        """The batch on screen (the last one made, unless the history picker chose another)."""
+        return self.batches[self.history.value - 1] if self.batches and self.history.value else None
+
+    def show_batch(self, number: int) -> None:
+        """Put a batch of this session back on screen: its table, its candidates, its best."""
+        batch = self.batches[number - 1]
+        self.candidates, self.table = batch.candidates, batch.table
         shown = self.table[[c for c in SHOWN if c in self.table]]
         self.results.value = shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–")
-        score = next(c for c in ("listener", "realism", "NDM") if c in self.table)  # what the table is ordered by
-        self._filling = True  # new options: the observer waits, so the best is drawn once
+        score = next((c for c in ("listener", "realism", "NDM") if c in self.table), None)  # what the table is ordered by
+        self._filling = True  # new options: the observers wait, so the best is drawn once
         try:
-            self.choice.options = [(f"#{int(r.candidate)}  {score} {getattr(r, score):.2f}" if r.valid and pd.notna(getattr(r, score))
+            self.history.options = [(b.label, b.number) for b in reversed(self.batches)]
+            self.history.value = number
+            self.choice.options = [(f"#{int(r.candidate)}  {score} {getattr(r, score):.2f}" if score and r.valid and pd.notna(getattr(r, score))
                                     else f"#{int(r.candidate)}  ({r.reason or 'invalid'})", int(r.candidate))
                                    for r in self.table.itertuples()]
             best = int(self.table.iloc[0]["candidate"]) if len(self.table) else None
@@ -209,62 +287,69 @@ class Studio:
             self._filling = False
         if best is not None and self.table["valid"].any():
             self.select(best)
-        self._stage(4, started)
-        spent = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in self.timings.items())
-        notes = "".join(f"<br><i>{html.escape(str(w.message))}</i>" for w in caught)
-        self.status.value = (f"{len(self.candidates)} candidates, best first, in {sum(self.timings.values()):.1f} s "
-                             f"<small>({spent})</small>" + notes)
-        return self.table
 
     def select(self, index: int) -> dict[str, Any]:
-        """Show one candidate: piano roll, sheet music, ABC, audio. A candidate that cannot be
-        shown puts its error on screen instead."""
+        """Show one candidate, in the chosen key: the interactive sheet with its player, the piano
+        roll, the engraved print view, ABC and downloads. A candidate that cannot be shown puts
+        its error on screen instead."""
         self.selected = index
         tune = self.candidates[index]
-        self.abc_text.value = tune.abc
-        shown: dict[str, Any] = {"abc": tune.abc}
+        shown: dict[str, Any] = {}
         self.roll.clear_output()
-        self.player.clear_output()
+        self._filling = True
+        self.star.value = self.batch is not None and (self.batch.number, index) in self.favourites
+        self._filling = False
         try:
-            figure = render.piano_roll(tune, self.title.value)
+            tune = abc.in_key(tune, self.key.value)
+            self.abc_text.value = shown["abc"] = tune.abc
+            self.sheet.show(tune, self.tempo.value)
+            figure = render.piano_roll(tune, tune.title)
             buffer = io.BytesIO()
             figure.savefig(buffer, format="png", dpi=80)
+            import matplotlib.pyplot as plt
+
+            plt.close(figure)
             shown["png"] = buffer.getvalue()
             shown["svg"] = render.sheet_music(tune)
-            self.sheet.value = shown["svg"]
+            self.engraved.value = shown["svg"]
             shown["files"] = self.downloads()
             with self.roll:
                 from IPython.display import Image, display
 
                 display(Image(shown["png"]))
-            shown["wav"] = self._audio(tune)
+            shown["audio"] = self._audio(tune)
         except Exception as error:  # noqa: BLE001 - on screen, never raised
             shown["error"] = f"{type(error).__name__}: {error}"
-            self.sheet.value = f"<b>cannot show candidate #{index}:</b> {html.escape(shown['error'])}"
+            self.sheet.abc, self.sheet.audio = "", b""
+            self.engraved.value = f"<b>cannot show candidate #{index}:</b> {html.escape(shown['error'])}"
+            self.print_view.selected_index = 0
+            self.status.value = self.engraved.value
         return shown
 
     def _audio(self, tune: Song) -> Path | str:
+        """The candidate's compact audio (MP3) into the sheet's player; the reason where none can be made."""
         from aitunes_lib import audio
 
+        batch = self.batch
         try:
-            path = audio.to_wav(tune, self.tempo.value, self.folder / f"candidate_{self.selected}.wav")
+            path = audio.to_mp3(tune, self.tempo.value, batch.folder / f"{batch.stem(self.selected)}.mp3")
         except audio.AudioError as error:
-            with self.player:
-                print(error)
+            self.sheet.audio = b""
+            self.links.value += f"<br><i>no sound: {html.escape(str(error))}</i>"
             return str(error)
-        with self.player:
-            from IPython.display import Audio, display
-
-            display(Audio(filename=str(path)))
+        self.sheet.audio = path.read_bytes()
         return path
 
+    def _shown(self, batch: Batch, candidate: int) -> Song:
+        return abc.in_key(batch.candidates[candidate], self.key.value)
+
     def downloads(self) -> dict[str, Path]:
-        """`.mid`, `.musicxml` and `.abc` of the selected candidate, with links (in Colab: named,
-        for the Download button)."""
-        if self.selected is None:
+        """`.mid`, `.musicxml` and `.abc` of the selected candidate (in the chosen key), named after
+        its batch, with links (in Colab: named, for the Download button)."""
+        batch = self.batch
+        if self.selected is None or batch is None:
             return {}
-        stem = f"candidate_{self.selected}"
-        paths = render.export(self.candidates[self.selected], self.folder, stem, self.tempo.value)
+        paths = render.export(self._shown(batch, self.selected), batch.folder, batch.stem(self.selected), self.tempo.value)
         if self.colab:
             self.links.value = "files: " + ", ".join(html.escape(p.name) for p in paths.values())
         else:
@@ -278,6 +363,34 @@ class Studio:
             self.links.value = render.offer_downloads(paths, colab=self.colab)
         return paths
 
+    def favourite(self, on: bool = True) -> list[tuple[int, int]]:
+        """Star (or unstar) the candidate on screen; the list of favourites is shown under the sheet."""
+        batch = self.batch
+        if batch is None or self.selected is None:
+            return self.favourites
+        key = (batch.number, self.selected)
+        if on and key not in self.favourites:
+            self.favourites.append(key)
+        elif not on and key in self.favourites:
+            self.favourites.remove(key)
+        names = [f"{html.escape(self.batches[b - 1].title)} #{c} <small>(batch {b})</small>" for b, c in self.favourites]
+        self.favourites_list.value = ("★ " + ", ".join(names)) if names else ""
+        return self.favourites
+
+    def download_favourites(self) -> Path | None:
+        """Every starred candidate's files (ABC, MIDI, MusicXML, in the chosen key) in one zip, offered for download."""
+        if not self.favourites:
+            self.favourites_list.value = "star a candidate first (the Favourite button)"
+            return None
+        target = self.folder / "favourites.zip"
+        with files.replacing(target) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for number, candidate in self.favourites:
+                batch = self.batches[number - 1]
+                for path in render.export(self._shown(batch, candidate), batch.folder, batch.stem(candidate), self.tempo.value).values():
+                    bundle.write(path, f"{batch.folder.name}/{path.name}")
+        self.links.value = render.offer_downloads({"favourites": target}, colab=self.colab)
+        return target
+
     # ------------------------------------------------------------------ the widget
 
     @property
@@ -289,10 +402,12 @@ class Studio:
             self.mode, self.task_input,
             w.HBox([self.title, self.band, self.invent_button]),
             w.HBox([self.backend, self.model]),
-            w.HBox([self.temperature, self.n, self.generate_button, self.progress]),
-            self.status, self.results,
-            w.HBox([self.choice, self.tempo]),
-            self.roll, self.sheet, self.player, self.abc_text, w.HBox([self.links, self.download_button]),
+            w.HBox([self.temperature, self.n, self.key, self.meter]),
+            w.HBox([self.generate_button, self.progress]),
+            self.status, self.history, self.results,
+            w.HBox([self.choice, self.tempo, self.star]),
+            self.sheet, self.roll, self.print_view, self.abc_text, w.HBox([self.links, self.download_button]),
+            w.HBox([self.favourites_list, self.favourites_button]),
         ])
 
     def _ipython_display_(self) -> None:

@@ -1,7 +1,13 @@
-"""Figures for bad input (issue: bad input never hurts): scoring time against song length, and
-the peak memory of training on the largest accepted record.
+"""Figures for bad input (issue: bad input never hurts): the project's table of bad inputs run
+through the real CLI (case, outcome, time), scoring time against song length, and the peak
+memory of training on the largest accepted record.
 
-    python benchmarks/bench_bad_input.py
+    python benchmarks/bench_bad_input.py            # all three
+    python benchmarks/bench_bad_input.py --table    # the table only (no prep needed)
+
+- table: every `Case` of `tests/test_bad_input*.py` (`tests/bad_cases.py`), each in a fresh
+  `python -m aitunes_lib` process in an empty folder: whether the answer is the expected one
+  line (no traceback, the right exit code), the line itself, and the seconds it took.
 
 - scoring: `metrics.evaluate` on songs of 32 to 1,000 bars (real OpenEWLD bars laid end to
   end), seconds and seconds per bar; the ratio per bar against the 32-bar song says whether
@@ -59,7 +65,39 @@ def peak_training_mb(completion: str, folder: Path) -> float:
     return int(run.stdout.strip().splitlines()[-1]) / 1024
 
 
+def table() -> bool:
+    """The bad-input table, printed as Markdown; True when every case gives its expected answer."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from bad_cases import all_cases, run_case
+
+    cases = all_cases()
+    print(f"bad inputs through the CLI ({len(cases)} cases, a fresh process each)\n")
+    print("| case | outcome | exit | seconds | the answer (last line) |\n|---|---|---|---|---|")
+    good = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for number, case in enumerate(cases):
+            try:
+                outcome = run_case(case, Path(tmp) / f"case{number}")
+            except subprocess.TimeoutExpired:
+                print(f"| {case.name} | HANG | – | >300 | |")
+                continue
+            good += outcome.ok
+            answer = outcome.answer.replace("|", "\\|")[:150]
+            print(f"| {case.name} | {'as expected' if outcome.ok else 'WRONG'} | {outcome.code} | {outcome.seconds:.1f} | {answer} |")
+    print(f"\n{good} of {len(cases)} cases answered as expected")
+    return good == len(cases)
+
+
 def main() -> None:
+    answered = table()
+    if "--table" not in sys.argv:
+        lengths_and_memory()
+    raise SystemExit(0 if answered else 1)
+
+
+def lengths_and_memory() -> None:
     bars = real_bars(1000)
     base = None
     metrics.evaluate(song_of(bars[:32]))  # warm: imports, and each chord name's music21 symbol built once

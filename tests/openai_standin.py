@@ -30,6 +30,14 @@ class StandIn:
         self.completion_text = completion_text
         self.rolling, self.chat_served = rolling, 0
         self.chat_replies = chat_replies or ["Band name: The Wizards\nSong title: I'll Get There"]
+        # an OpenAI-compatible server gone wrong, by URL path: a raw answer (content type, body) such as malformed
+        # JSON, an HTML page, JSON without `choices` or a huge body; seconds to wait before answering (`slow`; a
+        # server that never answers waits until the stand-in closes); fail_next answers that quote the key sent
+        self.raw: dict[str, tuple[str, bytes]] = {}
+        self.slow: dict[str, float] = {}
+        self.drip = 0.0  # seconds between the 1 KB pieces of every answer (a reply that trickles in)
+        self.echo_key = False
+        self.closing = threading.Event()
         self.jobs: dict[str, dict] = {}
         self.files: dict[str, bytes] = {}
         self.created_jobs = 0
@@ -46,6 +54,7 @@ class StandIn:
         return self
 
     def __exit__(self, *exc):
+        self.closing.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -141,7 +150,7 @@ class StandIn:
             if model_id in known or model_id in self.shutdowns:
                 when = self.shutdowns.get(base)
                 extra = {"shutdown_date": when} if when else {}
-                return 200, Model.model_validate({"id": model_id, "created": 0, "object": "model", "owned_by": "standin", **extra})
+                return 200, {**Model(id=model_id, created=0, object="model", owned_by="standin").model_dump(), **extra}  # any date as sent
             return 404, {"error": {"message": f"The model '{model_id}' does not exist", "type": "invalid_request_error",
                                    "code": "model_not_found", "param": None}}
         return 404, {"error": {"message": f"no route {method} {url}", "type": "invalid_request_error", "code": None, "param": None}}
@@ -156,22 +165,40 @@ class StandIn:
             def _serve(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                url = urlparse(self.path).path
                 with standin.lock:
                     standin.requests.append({"method": method, "path": self.path, "headers": dict(self.headers), "body": body})
+                if url in standin.slow:
+                    standin.closing.wait(standin.slow[url])
+                if url in standin.raw:
+                    self._send(200, *standin.raw[url])
+                    return
+                with standin.lock:
                     if standin.always is not None:
                         status, payload = standin.always, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key", "param": None}}
                     elif standin.fail_next:
                         status = standin.fail_next.pop(0)
-                        payload = {"error": {"message": f"stand-in says {status}", "type": "server_error", "code": None, "param": None}}
+                        said = f" for key {self.headers.get('Authorization', '')[7:]}" if standin.echo_key else ""
+                        payload = {"error": {"message": f"stand-in says {status}{said}", "type": "server_error", "code": None, "param": None}}
                     else:
                         status, payload = standin.handle(method, self.path, parse_qs(urlparse(self.path).query), body)
                 data = (payload.model_dump_json() if hasattr(payload, "model_dump_json") else json.dumps(payload)).encode()
+                self._send(status, "application/json", data)
+
+            def _send(self, status: int, content_type: str, data: bytes) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("retry-after-ms", "5")  # keep the SDK's back-off short in tests
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    piece = 1024 if standin.drip else max(len(data), 1)
+                    for start in range(0, len(data), piece):
+                        self.wfile.write(data[start:start + piece])
+                        if standin.drip and standin.closing.wait(standin.drip):
+                            return
+                except (BrokenPipeError, ConnectionResetError):  # a client that stopped reading a huge body
+                    pass
 
             def do_GET(self):
                 self._serve("GET")

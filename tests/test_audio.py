@@ -67,3 +67,34 @@ def test_fluidsynth_says_nothing_in_the_notebook(song, tmp_path, capfd):
     assert "FluidSynth" not in said.out + said.err and "Copyright" not in said.out + said.err
     print("still heard")  # the descriptors are given back
     assert capfd.readouterr().out == "still heard\n"
+
+
+@needs_fluidsynth
+def test_three_minutes_of_a_real_song_are_well_under_two_megabytes_of_mp3(song_path, tmp_path):
+    """The player's audio (issue: no player for long songs): a real OpenEWLD song played over
+    and over to 3 minutes is a mono MP3 under 2 MB, as long as the music, and not silent."""
+    import soundfile
+
+    r = prep.process_file(song_path("Jingle_Bells"))
+    bars = [b for b in r["body"].replace("\n", " ").split("|") if b.strip()]
+    repeat = -(-90 // len(bars))  # 90 bars of 4/4 at 120 bpm: 3 minutes
+    long = Song("Three minutes", "x", "\n".join(" |".join((bars * repeat)[i:i + 4]) + " |" for i in range(0, 90, 4)))
+    path = audio.to_mp3(long, 120, tmp_path / "long.mp3")
+    heard = soundfile.info(str(path))
+    assert heard.format == "MP3" and heard.channels == 1
+    assert 175 < heard.duration < 190 and path.stat().st_size < 2_000_000
+    samples, _ = soundfile.read(str(path), frames=heard.samplerate * 20)
+    assert np.abs(samples).max() > 0.5  # the music is in it, as loud as the WAV's peak
+    assert audio.play(long, 120, tmp_path / "player.mp3").filename.endswith(".mp3")
+
+
+def test_sheet_music_engraves_from_any_thread(song):
+    """Widget callbacks run on other threads than the one that loaded verovio."""
+    import threading
+
+    made = [render.sheet_music(song)]
+    for _ in range(2):
+        worker = threading.Thread(target=lambda: made.append(render.sheet_music(song)))
+        worker.start()
+        worker.join()
+    assert len(made) == 3 and all("<svg" in svg and svg.count("<g") > 50 for svg in made)

@@ -29,17 +29,20 @@ def test_lookup_order(tmp_path, monkeypatch, openewld):
     monkeypatch.setenv(config.ENV_DATA, str(mirror))
     assert data.find_openewld() == mirror
     assert data.find_openewld(openewld) == openewld
-    monkeypatch.setenv(config.ENV_DATA, str(tmp_path / "nothing-here"))
+    monkeypatch.delenv(config.ENV_DATA)
     assert data.find_openewld() == config.project_root().parent / "shared" / "OpenEWLD"
+    monkeypatch.setenv(config.ENV_DATA, str(tmp_path / "nothing-here"))  # set on purpose: never passed over in silence
+    with pytest.raises(data.DatasetError, match=r"\$AITUNES_OPENEWLD is .*nothing-here: no such folder"):
+        data.find_openewld()
     with pytest.raises(data.DatasetError, match="not an OpenEWLD folder"):
         data.find_openewld(tmp_path)
 
 
 def test_not_found_without_download(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "project_root", lambda: tmp_path / "project")
-    monkeypatch.setenv(config.ENV_DATA, str(tmp_path / "nothing"))
+    monkeypatch.delenv(config.ENV_DATA, raising=False)
     monkeypatch.setenv(config.ENV_CACHE, str(tmp_path / "cache"))
-    with pytest.raises(data.DatasetError, match="AITUNES_OPENEWLD"):
+    with pytest.raises(data.DatasetError, match="OpenEWLD not found. Pass its path, set .AITUNES_OPENEWLD"):
         data.find_openewld(download=False)
 
 

@@ -65,7 +65,9 @@ def test_a_plan_by_hand():
     plan = SongPlan.of("AB*2", section_bars=4, tail=1, volta=1, ending="Am:E", rhythm="1/2 1 (3")
     assert plan.passes == 2 and plan.sections == "AB" and plan.landing == 4 and plan.tuplets
     assert len(plan.steps) == 8 - 1 + 2 + 1 and plan.steps[-1] == "cadence"
-    assert plan.context() == {"form": "AB*2", "tail": 1, "volta": 1, "ending": "Am:E"}
+    assert plan.context() == {"plan": plan, "form": "AB*2", "tail": 1, "volta": 1, "ending": "Am:E"}
+    charted = SongPlan.of("A", section_bars=2, chart=(("C", None), ("G7", "C")))
+    assert charted.context()["planned_chart"] == "C | G7 C"
 
 
 @pytest.mark.parametrize("bad", [{"balance": 9}, {"intervals": -1}, {"chord_tones": -1}, {"widen": 0.5}, {"form": "xyz"}])

@@ -13,6 +13,7 @@ import pytest
 
 from aitunes_lib.backends.openai_backend import OpenAIBackend, OpenAIConfig
 from aitunes_lib import tasks
+from aitunes_lib.sheet import four_a_line
 from aitunes_lib.studio import Studio
 from openai_standin import StandIn
 
@@ -44,7 +45,7 @@ def test_generate_rank_select_listen_download(tmp_path):
     assert shown["png"][:4] == b"\x89PNG" and "<svg" in shown["svg"]
     assert sorted(shown["files"]) == ["abc", "mid", "musicxml"] and all(p.is_file() for p in shown["files"].values())
     if shutil.which("fluidsynth"):
-        assert shown["wav"].is_file()
+        assert shown["audio"].suffix == ".mp3" and studio.sheet.audio == shown["audio"].read_bytes()
     assert studio.abc_text.value.startswith("X:1\nT:")
     assert "download" in studio.links.value
     # each link carries its file (a server path gave 404 in JupyterLab): decode it and compare
@@ -65,7 +66,7 @@ def test_a_candidate_that_does_not_parse_shows_its_error(tmp_path):
     assert not table["valid"].any()
     assert "does not parse" in table.iloc[0]["reason"]
     shown = studio.select(0)  # no exception
-    assert "error" in shown and "cannot show candidate #0" in studio.sheet.value
+    assert "error" in shown and "cannot show candidate #0" in studio.engraved.value
 
 
 def test_a_backend_error_is_shown_not_raised(tmp_path):
@@ -104,7 +105,7 @@ def test_the_local_backend_on_a_tiny_model(tmp_path, few_texts):
     assert "error" not in shown, shown
     assert shown["png"][:4] == b"\x89PNG" and "<svg" in shown["svg"] and shown["files"]["mid"].stat().st_size > 0
     if shutil.which("fluidsynth"):
-        assert shown["wav"].stat().st_size > 44
+        assert shown["audio"].stat().st_size > 1000
     # continue the example's opening bars, then write over the example chart
     studio.set_mode("continue")
     assert studio.task_input.value == tasks.get("phrase").example and studio.task_input.layout.display is None
@@ -198,7 +199,7 @@ def test_in_colab_the_download_button_sends_the_files(tmp_path, colab_downloads)
         studio.n.value = 2
         studio.generate()
     assert studio.colab and studio.download_button.layout.display is None
-    assert "data:" not in studio.links.value and "candidate_" in studio.links.value  # named, not dead links
+    assert "data:" not in studio.links.value and studio.batch.stem(studio.selected) in studio.links.value  # named, not dead links
     assert sent == []  # nothing is sent until the button is clicked
     studio.download_button.click()
     assert "sent to your browser" in studio.links.value
@@ -209,3 +210,59 @@ def test_outside_colab_there_is_no_download_button(tmp_path):
     with StandIn() as standin:
         studio = studio_on(standin, tmp_path)
     assert not studio.colab and studio.download_button.layout.display == "none"
+
+
+def test_generate_twice_from_callback_threads_keeps_each_batch(tmp_path):
+    """Widget callbacks run on ipykernel's other threads: two Generate clicks there, each one
+    engraved (verovio from a thread that did not load it), played, filed in its own folder,
+    kept in the history; favourites from both batches download together."""
+    import threading
+    import zipfile
+
+    with StandIn(chat_replies=[GOOD.removesuffix(" $ <end>")]) as standin:
+        studio = studio_on(standin, tmp_path)
+        studio.n.value = 2
+        tables = []
+        for title in ("Blue Moon", "Blue Moon"):
+            studio.title.value = title
+            click = threading.Thread(target=lambda: tables.append(studio.generate()))
+            click.start()
+            click.join()
+            assert tables[-1] is not None, studio.status.value
+            assert "<svg" in studio.engraved.value and "cannot show" not in studio.engraved.value
+            assert studio.sheet.abc.startswith("X:1") and studio.sheet.qpm == studio.tempo.value
+            assert studio.sheet.abc.endswith(four_a_line(studio.candidates[studio.selected].body))  # a phrase a line
+            studio.star.value = True  # as a click would
+    first, second = studio.batches
+    assert first.folder != second.folder and first.folder.parent == second.folder.parent == tmp_path
+    assert first.folder.name.startswith("01_blue_moon_seed") and second.folder.name.startswith("02_blue_moon_seed")
+    assert sorted(p.suffix for p in first.folder.iterdir() if p.suffix != ".mp3") == [".abc", ".mid", ".musicxml"]
+    assert [label for label, _ in studio.history.options][0].startswith("#2 ")  # the newest first
+    studio.history.value = 1  # back to the first batch, as the picker would
+    assert studio.candidates is first.candidates and studio.star.value  # its starred best, starred still
+    assert studio.favourites == [(1, first.table.iloc[0]["candidate"]), (2, second.table.iloc[0]["candidate"])]
+    bundle = studio.download_favourites()
+    with zipfile.ZipFile(bundle) as z:
+        names = z.namelist()
+    assert len(names) == 6 and {n.split("/")[0] for n in names} == {first.folder.name, second.folder.name}
+    if shutil.which("fluidsynth"):
+        import io
+
+        import soundfile
+
+        heard = soundfile.info(io.BytesIO(studio.sheet.audio))  # the player's bytes are a real MP3 of the song
+        assert heard.format == "MP3" and heard.channels == 1 and heard.duration > 4
+
+
+def test_key_and_meter_choices(tmp_path):
+    with StandIn(chat_replies=[GOOD.removesuffix(" $ <end>")]) as standin:
+        studio = studio_on(standin, tmp_path)
+        studio.n.value = 1
+        studio.meter.value = "3/4"
+        assert studio.generate() is None and "3/4 is not possible yet" in studio.status.value
+        studio.meter.value = "4/4"
+        assert studio.generate() is not None
+    studio.key.value = "F"  # the candidate on screen moves (as the dropdown's observer does)
+    assert studio.sheet.abc.splitlines()[5] == "K:F" and '"F"A c f2' in studio.sheet.abc
+    files = studio.downloads()
+    assert "K:F" in files["abc"].read_text()

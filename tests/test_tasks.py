@@ -12,6 +12,7 @@ import pytest
 from aitunes_lib import abc, dataset, tasks
 from aitunes_lib.decoding.constraints import SongForm, WholeBars
 from aitunes_lib.decoding.plan import SongPlan, SongShape, draw_plans
+from aitunes_lib.song import Song
 
 REAL = {"prompt": "X: 1 $ T: Oh, Johnny! $ C: Abe Olman $ <song>",
         "completion": " `C`G2 F E | G2 F E | `G7`F E F D- | D3 z | $ A2 G F | A2 G ^F | `C`G ^F G E- | E G `Cdim`A `G7`B |"
@@ -196,6 +197,8 @@ def test_a_song_prompt_carries_one_plan_per_candidate_and_is_played_as_written()
     assert [p.form for p in prompt.plans] == ["AB*2"] * 3 and all(p.tail == 0 for p in prompt.plans)  # a form asked for: as written
     song = tasks.get("song").song(prompt, " `C`c4 | $ <end>", 1)
     assert song.body == '"C"c4 |\n"C"c4 |\n' and song.context["form"] == "AB*2"  # one pass written, played twice
+    assert song.context["plan"] is prompt.plans[1]  # the candidate's own plan rides along for ranking, render and studio
+    assert "plan" not in song.to_json()["context"] and Song.from_json(song.to_json()).context["form"] == "AB*2"
     assert song.violations[0].startswith("1 bars; the form AB*2")  # a cut-short pass is reported
     off = tasks.get("song").prompt(tasks.Request(), GenerateConfig(song=SongShape(planned=False)))
     assert off.constraint == WholeBars() and off.plans == ()  # the model alone, with the bar rules

@@ -6,7 +6,7 @@ One concern a module; every name is also here, as `abc.parse_abc`, `abc.END`, �
   `note_length`, `pitch_class`, …) and the article's markers (`SONG`, `END`, `LINE_BREAK`);
   `AbcError`;
 - `bars`: reading bars from text (`iter_bars`, `read_bars`, `bar_lengths`, `opens_with_pickup`);
-- `headers`: ABC headers (`abc_header`, `split_header`, `complete_header`) and `clean_text`;
+- `headers`: ABC headers (`abc_header`, `split_header`, `complete_header`, `key_problem`) and `clean_text`;
 - `encoding`: the article's encoding of the training text (`seed_prompt`, `encode_body`,
   `decode_body`, `decode_seed`, `split_prompt`, …);
 - `writer`: music21 → ABC (`part_body`, `score_to_abc`, `measures`, `transposition`, …);
@@ -25,7 +25,9 @@ from aitunes_lib.abc.grammar import (
     tuplet_ratio,
 )
 from aitunes_lib.abc.bars import bar_lengths, iter_bars, opens_with_pickup, read_bars
-from aitunes_lib.abc.headers import FIELD, MAX_NAME_CHARS, abc_header, clean_text, complete_header, split_header
+from aitunes_lib.abc.headers import (
+    FIELD, KEY_EXAMPLES, MAX_NAME_CHARS, abc_header, clean_text, complete_header, key_problem, split_header,
+)
 from aitunes_lib.abc.encoding import (
     PROMPT, decode_body, decode_seed, encode_body, header_prompt, parse_prompt, seed_prompt, split_prompt,
 )
@@ -33,6 +35,7 @@ from aitunes_lib.abc.writer import (
     BARS_PER_LINE, DEFAULT_UNIT, SEMITONES_TO_C, chord_symbol_text, duration_text, key_text, measures, part_body,
     pitch_text, score_to_abc, transposition,
 )
+from aitunes_lib.abc.keys import KEYS, in_key
 from aitunes_lib.abc.parsing import (
     CHUNK_BARS, LOW_MELODY_MIDI, MAX_ABC_CHARS, MAX_BARS, MAX_NOTE_QUARTERS, METER_DENOMINATORS, METER_NUMERATORS,
     UNIT_DENOMINATORS, WHOLE_PARSE_BARS, limits_problem, parse_abc, unknown_chords,

@@ -33,6 +33,28 @@ def clean_text(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()[:MAX_NAME_CHARS].strip()
 
 
+# ABC's K: field: a tonic and a mode (the first three letters count), then explicit accidentals
+# and clef settings; music21 reads any other word as C major without a word of warning
+_KEY = re.compile(r"(?i:(?P<tonic>[A-G][#b]?)(?:\s*(?:maj|min|m|ion|dor|phr|lyd|mix|aeo)[a-z]*)?|none|hp)(?P<rest>.*)")
+_KEY_EXTRA = re.compile(r"[_^=]{1,2}[A-Ga-g]|[a-z]+=\S+|treble|bass|alto|tenor|perc|none|exp", re.I)
+KEY_EXAMPLES = "K:G, K:Bb, K:F#m, K:D dorian"
+
+
+def key_problem(value: str) -> str | None:
+    """Why the value of a `K:` field is not a key music21 reads as written, or None when it is.
+
+    >>> key_problem("Bb"), key_problem("F#m"), key_problem("D dorian clef=bass"), key_problem("")
+    (None, None, None, None)
+    >>> key_problem("xyz")
+    'K:xyz is not a key: write a tonic A to G with # or b and a mode, such as K:G, K:Bb, K:F#m, K:D dorian'
+    """
+    value = value.strip()
+    match = _KEY.fullmatch(value)
+    if value and (match is None or not all(_KEY_EXTRA.fullmatch(word) for word in match.group("rest").split())):
+        return f"K:{value[:40]} is not a key: write a tonic A to G with # or b and a mode, such as {KEY_EXAMPLES}"
+    return None
+
+
 def split_header(text: str) -> tuple[dict[str, str], str]:
     """(the header's fields, the body) of ABC text; a repeated field keeps its last value.
 

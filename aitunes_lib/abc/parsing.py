@@ -15,7 +15,7 @@ import numpy as np
 from aitunes_lib import chords
 from aitunes_lib.abc.bars import iter_bars
 from aitunes_lib.abc.grammar import NOTE
-from aitunes_lib.abc.headers import FIELD, complete_header
+from aitunes_lib.abc.headers import FIELD, complete_header, key_problem
 
 # Limits on what is parsed (a candidate past one is invalid with the reason; nothing hangs).
 MAX_ABC_CHARS = 100_000  # about 40 times the longest OpenEWLD song
@@ -38,7 +38,7 @@ def _fraction(text: str) -> Fraction | None:
 def limits_problem(text: str) -> str | None:
     """Why ABC text is past this project's limits or is not ABC at all, or None when it is fine.
 
-    Checked before music21 sees the text: its length, the meter and unit note length, the
+    Checked before music21 sees the text: its length, the meter, unit note length and key, the
     number of bars, each note's length, and characters that ABC does not use.
 
     >>> limits_problem("X:1\\nM:4/4\\nK:C\\nC D E F | G4 |") is None
@@ -51,6 +51,8 @@ def limits_problem(text: str) -> str | None:
     'a note or rest of 999 quarters (C999) is longer than 64'
     >>> limits_problem("asdf;lkj }}}{{{")
     "not ABC: characters ABC does not use (';', 'j', 'k', 'l', 's')"
+    >>> limits_problem("X:1\\nK:xyz\\nC4 |")[:23]
+    'K:xyz is not a key: wri'
     """
     if len(text) > MAX_ABC_CHARS:
         return f"{len(text):,} characters is longer than the limit of {MAX_ABC_CHARS:,}"
@@ -60,7 +62,7 @@ def limits_problem(text: str) -> str | None:
         match = FIELD.match(line)
         if match:
             fields.setdefault(match.group(1), match.group(2))
-            if match.group(1) in "ML":
+            if match.group(1) in "MLK":
                 fields[match.group(1)] = match.group(2)
                 problem = _field_problem(match.group(1), match.group(2))
                 if problem:
@@ -68,6 +70,9 @@ def limits_problem(text: str) -> str | None:
         else:
             body_lines.append(line)
     body = _QUOTED.sub(" ", "\n".join(body_lines))
+    for inline in re.finditer(r"\[K:([^\]\n]*)\]", body):  # a key change inside a line
+        if problem := key_problem(inline.group(1)):
+            return problem
     body = re.sub(r"\[[A-Za-z]:[^\]\n]*\]", " ", body)  # inline fields such as [K:G]
     unknown = sorted(set(body) - _ABC_CHARACTERS)
     if unknown:
@@ -90,6 +95,8 @@ def limits_problem(text: str) -> str | None:
 
 def _field_problem(name: str, value: str) -> str | None:
     value = value.strip()
+    if name == "K":
+        return key_problem(value)
     if name == "M":
         if value in ("C", "C|", "none", ""):
             return None

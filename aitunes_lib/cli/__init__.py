@@ -80,6 +80,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--suffix", default="aitunes")
     train.add_argument("--yes", action="store_true", help="start without asking to confirm the cost")
     train.add_argument("--cancel", action="store_true", help="cancel the job started for this training file")
+    train.add_argument("--timeout", type=number(0, 3600, above=True), default=60.0, metavar="SECONDS",
+                       help="openai: how long one try of a request may take (default 60; with retries, at most about 4 times that)")
     train.set_defaults(handler=_train)
 
     generate = commands.add_parser("generate", help="generate candidate songs for a title and band",
@@ -99,6 +101,8 @@ def parser() -> argparse.ArgumentParser:
                           help=f"above 0 to 1; default {DEFAULTS.top_p}")
     generate.add_argument("--seed", type=SEED, default=None)
     generate.add_argument("--stats", default="out/stats.json")
+    generate.add_argument("--timeout", type=number(0, 3600, above=True), default=60.0, metavar="SECONDS",
+                          help="openai: how long one try of a request may take (default 60; with retries, at most about 4 times that)")
     generate.add_argument("--device", type=device, default=None, help="local: cpu or cuda")
     generate.add_argument("--free-meter", action="store_true", help="local: switch the meter rules off")
     generate.add_argument("--task", choices=tasks.names(), default="song",
@@ -128,7 +132,7 @@ def parser() -> argparse.ArgumentParser:
 
     score = commands.add_parser("score", help="rank ABC files by the tonality features",
                                 description="Rank ABC files by NDM, with every feature and check.")
-    score.add_argument("files", nargs="+", help="ABC files (whole tunes or bodies)")
+    score.add_argument("files", nargs="+", help="ABC files (whole tunes or bodies), or the candidates.jsonl that generate writes")
     score.add_argument("--stats", default="out/stats.json", help="training statistics written by prep")
     score.add_argument("--variant", choices=metrics.VARIANTS, default="article")
     score.add_argument("--article", action="store_true", help="use the article's published table if --stats is missing")
@@ -146,13 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     args = parser().parse_args([a for a in argv if a != "--debug"])
-    warnings.formatwarning = lambda message, *_, **__: f"warning: {message}\n"  # one line, no source
+    warnings.formatwarning = lambda message, *_, **__: f"warning: {config.redact(str(message))}\n"  # one line, no source, no key
     try:
         return args.handler(args)
     except USER_ERRORS as error:
         if debug:
             raise
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {config.redact(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         if debug:
@@ -175,4 +179,4 @@ def _one_line(error: BaseException) -> str:
     text = " ".join(str(error).split()) or type(error).__name__
     if isinstance(error, OSError) and error.filename and str(error.filename) not in text:
         text = f"{error.filename}: {text}"
-    return text[:400]
+    return config.redact(text)[:400]

@@ -54,8 +54,13 @@ def number(low: float, high: float | None = None, above: bool = False) -> Any:
 
 
 def device(text: str) -> str:
-    """An argparse type: cpu, cuda, cuda:N or mps."""
+    """An argparse type: cpu, cuda, cuda:N or mps, and one that this machine's torch can use."""
     if text in ("cpu", "cuda", "mps") or (text.startswith("cuda:") and text[5:].isdigit()):
+        from aitunes_lib.backends.local.settings import device_problem
+
+        problem = device_problem(text)
+        if problem:
+            raise argparse.ArgumentTypeError(f"{text}: {problem}; use cpu, or leave --device out to use what is there")
         return text
     raise argparse.ArgumentTypeError(f"{text!r} is not a device: use cpu, cuda, cuda:0 (a GPU's number) or mps")
 
@@ -96,13 +101,19 @@ def writable(folder: str | Path, flag: str = "--out") -> Path:
     return folder
 
 
+MAX_INPUT_BYTES = 1_000_000  # read before any check: ten times `abc.MAX_ABC_CHARS`
+
+
 def read_input(path: str | Path, flag: str) -> str:
-    """A text file a user names, or a one-line UsageError (a folder, a binary file, not UTF-8)."""
+    """A text file a user names, or a one-line UsageError (a folder, a binary file, too big, not UTF-8)."""
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"{flag} {path} is a folder: give a file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
+    if path.stat().st_size > MAX_INPUT_BYTES:
+        raise UsageError(f"{path} has {path.stat().st_size:,} bytes, more than the {MAX_INPUT_BYTES:,} an ABC input may have "
+                         "(a song takes a few thousand): give the ABC file itself")
     raw = path.read_bytes()
     if b"\0" in raw[:4096]:
         raise UsageError(f"{path}: a binary file, not ABC text")

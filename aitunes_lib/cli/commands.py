@@ -59,31 +59,62 @@ def _tables(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    candidates = [read_input(p, "score") for p in args.files]  # the user's files first: their mistakes come first
+    candidates, names = _score_inputs(args.files)  # the user's files first: their mistakes come first
     stats_file = Path(args.stats)
-    stats = metrics.load_stats(stats_file)[args.variant] if stats_file.is_file() or not args.article else metrics.ARTICLE_STATS
+    stats = (metrics.stats_table(metrics.load_stats(stats_file), args.variant, stats_file)
+             if stats_file.is_file() or not args.article else metrics.ARTICLE_STATS)
     table = metrics.rank(candidates, stats, variant=args.variant)
-    table.insert(1, "file", [args.files[i] for i in table["candidate"]])
+    table.insert(1, "file", [names[i] for i in table["candidate"]])
     columns = ["file", "valid", "NDM", *metrics.FEATURES, "rhythm_ok", "distinct_bars", "reason"]
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(table[[c for c in columns if c in table]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return 0
 
 
-def _openai(**settings: Any):
+def _score_inputs(paths: list[str]) -> tuple[list[Any], list[str]]:
+    """(what to rank, a name for each): an ABC file's text, or each song of a `candidates.jsonl`
+    (numbered by position, so that the table's `candidate` finds its name)."""
+    from aitunes_lib.generate import load_candidates
+
+    candidates: list[Any] = []
+    names: list[str] = []
+    for path in paths:
+        if Path(path).suffix != ".jsonl":
+            candidates.append(read_input(path, "score"))
+            names.append(path)
+            continue
+        for song in load_candidates(path):
+            names.append(f"{path} #{song.candidate if song.candidate is not None else len(names)}")
+            candidates.append(dataclasses.replace(song, candidate=len(candidates)))
+    return candidates, names
+
+
+def _openai(args: argparse.Namespace, **settings: Any):
     from aitunes_lib.backends.openai_backend import OpenAIBackend, OpenAIConfig
 
-    return OpenAIBackend(settings=OpenAIConfig(**settings))
+    return OpenAIBackend(settings=OpenAIConfig(request_timeout=getattr(args, "timeout", None) or 60.0, **settings))
+
+
+def _ranking_stats(path: str) -> tuple[dict[str, Any], dict[str, list[float]] | None]:
+    """(the NDM table, the realism reference) from --stats, checked before any model is read or
+    request sent; without the file, the article's table and no reference."""
+    stats_file = Path(path)
+    if not stats_file.is_file():
+        return dict(metrics.ARTICLE_STATS), None
+    known = metrics.load_stats(stats_file)
+    return metrics.stats_table(known, "article", stats_file), metrics.realism_table(known, stats_file)
 
 
 def _train_config(args: argparse.Namespace):
-    from aitunes_lib.backends.local import BASE_CHECKPOINT, TrainConfig, hardware_settings, is_model_folder
+    from aitunes_lib.backends.local import BASE_CHECKPOINT, TrainConfig, check_base, hardware_settings, is_model_folder
 
     base = args.base
     if base == "auto":  # the committed base checkpoint, when there is one
         base = str(BASE_CHECKPOINT) if is_model_folder(BASE_CHECKPOINT) else None
     elif base in ("none", "scratch", ""):
         base = None
+    else:
+        check_base(base)  # a file, a missing folder, code or an absurd size: refused before the data is read
     try:
         hardware = hardware_settings(getattr(args, "hardware", "auto"))
     except (ValueError, LocalBackendError) as error:
@@ -136,13 +167,14 @@ def _train(args: argparse.Namespace) -> int:
         return _train_local(args)
     from aitunes_lib.backends.openai_backend import DEFAULT_BASE_MODEL
 
-    backend = _openai(base_model=args.base_model or DEFAULT_BASE_MODEL, n_epochs=args.epochs, suffix=args.suffix)
+    out = Path(args.out) if args.out else Path(args.data).parent / "openai_model"
+    if not args.cancel:
+        writable(out)  # before the paid job: its handle must have somewhere to go
+    backend = _openai(args, base_model=args.base_model or DEFAULT_BASE_MODEL, n_epochs=args.epochs, suffix=args.suffix)
     if args.cancel:
         backend.cancel(args.data)
         return 0
     handle = backend.fine_tune(args.data, confirm=True if args.yes else None)
-    out = Path(args.out) if args.out else Path(args.data).parent / "openai_model"
-    out.mkdir(parents=True, exist_ok=True)
     handle.save(out / "handle.json")
     print(f"model {handle.model}; handle in {out / 'handle.json'}; job state in {state_path(args.data)}")
     return 0
@@ -173,7 +205,7 @@ def _backend(args: argparse.Namespace) -> Any:
                                       form=None if args.form in ("auto", "none") else args.form)
         except fewshot.FewShotError as error:
             raise UsageError(f"--few-shot: {error}") from error
-        backend = _openai()
+        backend = _openai(args)
         backend.examples = examples
         backend.use(args.model or DEFAULT_CHAT_MODEL)
         return backend
@@ -182,7 +214,7 @@ def _backend(args: argparse.Namespace) -> Any:
                          f"with a chat model (default {DEFAULT_CHAT_MODEL})")
     model = Path(args.model)
     model_id = ModelHandle.load(model / "handle.json").model if (model / "handle.json").is_file() else args.model
-    backend = _openai()
+    backend = _openai(args)
     backend.use(model_id)
     return backend
 
@@ -196,7 +228,11 @@ def _generate(args: argparse.Namespace) -> int:
     if task.example and not source:
         raise UsageError(f"--task {task.name} needs --input FILE.abc: {task.input_help}")
     text = read_input(source, "--input") if source else None
+    stats, reference = _ranking_stats(args.stats)  # a broken --stats is refused before any model is read or request sent
+    if text is not None and task.example:
+        task.prompt(Request(text=text))  # a bad opening or chart is refused here, before any model is read
     writable(args.out)
+    backend = _backend(args) if args.backend == "local" else None  # a bad model folder is refused before the settings
     try:
         shape = SongShape(planned=not args.no_shape, form=None if args.form == "none" else args.form, cadence=not args.no_cadence,
                           **({} if args.chord_tones is None else {"chord_tones": args.chord_tones}))
@@ -206,11 +242,9 @@ def _generate(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from error
     invented_title, invented_band = naming.invent(1, seed=args.seed)[0]
     request = Request(args.title or invented_title, args.band or invented_band, text)
-    backend = _backend(args)
+    backend = backend or _backend(args)
     songs = generate(backend, task, request, settings)
-    stats_file = Path(args.stats)
-    known = metrics.load_stats(stats_file) if stats_file.is_file() else {}
-    table = metrics.rank(songs, known.get("article", metrics.ARTICLE_STATS), reference=known.get("realism"))
+    table = metrics.rank(songs, stats, reference=reference)
     save_candidates(list(table["song"]), args.out)
     moved = songs[0].context.get("transposed_from") if songs else None
     print(f"{task.name}: {request.title!r} by {request.composer}" + (f" (your input moved from {moved} to C)" if moved else ""))

@@ -189,9 +189,15 @@ class SongPlan:
     def tuplets(self) -> bool:
         return self.rhythm is None or "(3" in self.rhythm.split()
 
+    @property
+    def chart_text(self) -> str:
+        """The planned chords of one pass of the form, a bar between bars ("C | G7 | C F | …"; "" with no chart)."""
+        return " | ".join(" ".join(c for c in bar if c) for bar in self.chart)
+
     def context(self) -> dict:
-        """What a candidate's `Song.context` records of its plan."""
-        return ({"form": self.form} | ({"tail": self.tail} if self.tail else {}) | ({"volta": self.volta} if self.volta and self.passes > 1 else {})
+        """What a candidate's `Song.context` records of its plan: the plan itself (for ranking, rendering
+        and the studio) and its plain facts (kept in `candidates.jsonl`)."""
+        return ({"plan": self, "form": self.form} | ({"planned_chart": self.chart_text} if self.chart else {}) | ({"tail": self.tail} if self.tail else {}) | ({"volta": self.volta} if self.volta and self.passes > 1 else {})
                 | ({"ending": self.ending} if self.cadence else {}))
 
     @classmethod

@@ -6,7 +6,7 @@ One concern a module; every name is also here, as `metrics.rank`, `metrics.FEATU
 - `tonality`: the five tonality features CMM, LM, CENT, CONS and HC, one song or many at once
   (`features`, `features_batch`, `FEATURES`, …); its docstring states the article's quirks;
 - `distance`: NDM (`ndm`) and the training statistics it needs (`training_stats`,
-  `save_stats`, `load_stats`, `ARTICLE_STATS`);
+  `save_stats`, `load_stats`, the checked tables `stats_table` and `realism_table`, `ARTICLE_STATS`);
 - `rhythm`: whether the bars add up to the meter (`rhythm_validity`);
 - `novelty`: copies of the training songs and repeats of its own bars (`TrainingBars`,
   `repetition`);
@@ -36,7 +36,7 @@ from aitunes_lib.metrics.tonality import (
 )
 from aitunes_lib.metrics.tonality import _set_classes  # noqa: F401 - benchmarks/bench_metrics.py warms it up
 from aitunes_lib.metrics.distance import (
-    ARTICLE_STATS, StatsError, format_stats, load_stats, ndm, save_stats, training_stats,
+    ARTICLE_STATS, StatsError, format_stats, load_stats, ndm, realism_table, save_stats, stats_table, training_stats,
 )
 from aitunes_lib.metrics.rhythm import rhythm_validity
 from aitunes_lib.metrics.novelty import TrainingBars, repetition

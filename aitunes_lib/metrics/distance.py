@@ -61,6 +61,43 @@ def load_stats(path: str | Path) -> dict[str, dict[str, float]]:
     return stats
 
 
+def stats_table(stats: Mapping[str, Any], variant: str = "article", source: str | Path = "the statistics") -> dict[str, Any]:
+    """The `variant` table of statistics read by `load_stats`, checked before anything is ranked:
+    it is there, and each feature NDM reads has a finite mean and a standard deviation above 0.
+    Anything else is a one-line `StatsError` that names `source`."""
+    again = "run `python -m aitunes_lib prep` to write it again"
+    if variant not in VARIANTS:
+        raise StatsError(f"unknown variant {variant!r}: choose one of {', '.join(VARIANTS)}")
+    table = stats.get(variant)
+    if not isinstance(table, Mapping):
+        held = ", ".join(sorted(map(str, stats))) or "nothing"
+        raise StatsError(f"{source}: no {variant!r} statistics table (it holds {held}); {again}")
+    for name in ARTICLE_FEATURES:  # what `ndm` reads, in both variants
+        entry = table.get(name)
+        mean, std = (entry.get("mean"), entry.get("std")) if isinstance(entry, Mapping) else (None, None)
+        if not (_finite(mean) and _finite(std) and std > 0):
+            raise StatsError(f"{source}: the {variant!r} table needs {name} with a finite mean and a standard deviation "
+                             f"above 0 (it has mean={mean!r}, std={std!r}); {again}")
+    return dict(table)
+
+
+def realism_table(stats: Mapping[str, Any], source: str | Path = "the statistics") -> dict[str, list[float]] | None:
+    """The real songs' values under "realism" (`realism_reference`), checked: None when absent,
+    else each feature's values a list of finite numbers; anything else a one-line `StatsError`."""
+    reference = stats.get("realism")
+    if reference is None:
+        return None
+    if not isinstance(reference, Mapping) or not all(
+            isinstance(values, list) and all(_finite(v) for v in values) for values in reference.values()):
+        raise StatsError(f"{source}: its \"realism\" entry is not lists of numbers per feature; "
+                         "run `python -m aitunes_lib prep` to write it again")
+    return {str(name): list(values) for name, values in reference.items()}
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 # The article's published table, for reproducing its ranking exactly.
 ARTICLE_STATS = {
     "CMM": {"mean": 2.2715, "std": 0.4831}, "LM": {"mean": 2.0305, "std": 0.5386}, "CENT": {"mean": 0.3042, "std": 0.0891},

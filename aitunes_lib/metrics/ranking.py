@@ -89,7 +89,7 @@ def evaluate(
         row.update(continuation(score, float(context["prefix_quarters"])))
     if reference is not None and row["valid"]:
         shape = song_features(score, events, row["chord_fit"])
-        row.update(shape, realism=realism(shape, reference))
+        row.update(shape, realism=realism(shape, reference), bars=int(shape["bars"]))  # a count: 33, not 33.000
     row["reason"] = "; ".join(reasons)
     return row
 

@@ -21,7 +21,7 @@ The chord chart uses ABC's invisible rest `x` to place each chord symbol at its 
 
 from aitunes_lib.tasks.base import (  # noqa: F401
     BAR, CHART_BARS, METERS, PHRASE_BARS, PHRASE_MIN_BARS, REGISTRY, Prompt, Request, Task, TaskInputError, bar_ends, get,
-    markers, names, register, task_of, training_records, unregister,
+    markers, names, own_meter, register, task_of, training_records, unregister,
 )
 from aitunes_lib.tasks.charts import ChordChart, Phrase  # noqa: F401
 from aitunes_lib.tasks.chords import ChordsTask

@@ -21,6 +21,21 @@ METERS = ("4/4", "2/2")  # what the models were trained on: bars of four quarter
 BAR = Fraction(4)
 
 
+OWN_METER = re.compile(r"^\s*\[M:\s*([^\]\n]*?)\s*\]\s*")  # `[M:3/4]` opening a completion: the meter its writer chose
+
+
+def own_meter(completion: str) -> tuple[str | None, str]:
+    """(the meter a completion declares at its start as an inline field such as `[M:3/4]`, the
+    completion without it); (None, completion) when it declares none. A chat model through the
+    API may write in another meter than it was asked for (`fewshot.clean_reply` keeps it so).
+
+    >>> own_meter(" [M:3/4] `G`d2 B | $ <end>")
+    ('3/4', ' `G`d2 B | $ <end>')
+    """
+    match = OWN_METER.match(completion)
+    return (match.group(1), " " + completion[match.end():]) if match else (None, completion)
+
+
 class TaskInputError(ValueError):
     """A prefix, chord chart or task name the tasks cannot use; the message says what to change."""
 
@@ -81,11 +96,14 @@ class Task:
         return []
 
     def song(self, prompt: Prompt, completion: str, candidate: int) -> Song:
-        """One candidate as a `Song`: the user's bars and the model's, its task, number and violations."""
+        """One candidate as a `Song`: the user's bars and the model's, its task, number and violations.
+        A completion in its own meter (`own_meter`) keeps it in the song's header, and breaks the task."""
+        meter, completion = own_meter(completion)
+        broke = [f"written in {meter}, the model was asked for 4/4"] if meter else []
         return Song(
             title=prompt.title, composer=prompt.composer, body=abc.decode_body(prompt.prefix + completion),
-            task=self.name, candidate=candidate, violations=tuple(self.violations(prompt, completion)),
-            context=dict(prompt.context),
+            meter=meter or "4/4", task=self.name, candidate=candidate,
+            violations=tuple(broke + self.violations(prompt, completion)), context=dict(prompt.context),
         )
 
 

@@ -10,7 +10,7 @@ from aitunes_lib.decoding.constraints import SongForm, WholeBars
 from aitunes_lib.decoding.plan import SongPlan, draw_plans
 from aitunes_lib.decoding.settings import GenerateConfig
 from aitunes_lib.song import Song
-from aitunes_lib.tasks.base import Prompt, Request, Task, bar_ends
+from aitunes_lib.tasks.base import Prompt, Request, Task, bar_ends, own_meter
 
 
 class SongTask(Task):
@@ -44,11 +44,12 @@ class SongTask(Task):
         song = super().song(prompt, completion, candidate)
         if not prompt.plans:
             return song
+        completion = own_meter(completion)[1]  # the song keeps it; its bars are counted without it
         plan = prompt.plans[candidate % len(prompt.plans)]
         if plan.passes > 1:
             song = dataclasses.replace(song, body=self.unfold(completion, plan.passes, len(plan.sections) * plan.section_bars, plan.volta))
         return dataclasses.replace(song, context=dict(prompt.context) | plan.context(),
-                                   violations=tuple(self.form_violations(plan, completion)))
+                                   violations=song.violations + tuple(self.form_violations(plan, completion)))
 
     @staticmethod
     def unfold(completion: str, passes: int, form_bars: int, volta: int = 0) -> str:

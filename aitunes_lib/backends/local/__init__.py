@@ -15,28 +15,30 @@ atomically. A folder is resumed only by the same run (same preset, base, data, t
 One concern a module; every name is also here, as `local.train`, `local.LocalBackend`, …:
 
 - `settings`: `PRESETS`, `BASE_CHECKPOINT`, `TrainConfig`, `HARDWARE` and `hardware_settings`,
-  `pick_device`, `LocalBackendError`;
+  `pick_device` and `device_problem`, `LocalBackendError`;
 - `data`: the training texts (`training_texts`, `MAX_RECORD_CHARS`), `split_songs`, `holdout`, `pack`;
-- `model`: `new_model`, `load_pretrained`, `with_lora`, `merged`, `context_length`,
+- `model`: `new_model`, `check_base`, `load_pretrained`, `with_lora`, `merged`, `context_length`,
   `flops_per_token`, `matmul_peak`;
 - `folders`: model-folder I/O (`is_model_folder`, `CHECKPOINT`, `MODEL_FILES`, the run
-  fingerprint and digests, `read_checkpoint`, `resume_state`, `writable_folder`, `load_model`,
-  `load_tokenizer`, `quiet_transformers`);
+  fingerprint and digests, `read_checkpoint`, `resume_state`, `writable_folder`, `training_lock`,
+  `read_config` and `check_config` (no code, `SHAPE_LIMITS`), `load_model` (strict), `load_tokenizer`,
+  `quiet_transformers`);
 - `training`: the loop (`learning_rate`, `get_batch`, `loss_of`, `evaluate`), `train` and its
   `TrainResult`, `pretrain` with `PRETRAIN`;
 - `sampler`: `LocalBackend`, which fine-tunes, samples under a task's constraint, and measures loss.
 """
 
 from aitunes_lib.backends.local.settings import (
-    BASE_CHECKPOINT, HARDWARE, PRESETS, LocalBackendError, TrainConfig, hardware_settings, pick_device,
+    BASE_CHECKPOINT, HARDWARE, PRESETS, LocalBackendError, TrainConfig, device_problem, hardware_settings, pick_device,
 )
 from aitunes_lib.backends.local.data import MAX_RECORD_CHARS, holdout, pack, split_songs, training_texts
 from aitunes_lib.backends.local.folders import (
-    CHECKPOINT, FINGERPRINT_DEFAULTS, FINGERPRINT_NAMES, MODEL_FILES, file_digest, is_model_folder, load_model, load_tokenizer,
-    quiet_transformers, read_checkpoint, resume_state, run_fingerprint, text_digest, writable_folder,
+    CHECKPOINT, FINGERPRINT_DEFAULTS, FINGERPRINT_NAMES, LOCK, MODEL_FILES, SHAPE_LIMITS, check_config, file_digest,
+    is_model_folder, load_model, load_tokenizer, quiet_transformers, read_checkpoint, read_config, resume_state,
+    run_fingerprint, text_digest, training_lock, writable_folder,
 )
 from aitunes_lib.backends.local.model import (
-    context_length, flops_per_token, load_pretrained, matmul_peak, merged, new_model, with_lora,
+    check_base, context_length, flops_per_token, load_pretrained, matmul_peak, merged, new_model, with_lora,
 )
 from aitunes_lib.backends.local.training import (
     PRETRAIN, TrainResult, evaluate, get_batch, learning_rate, loss_of, pretrain, train,

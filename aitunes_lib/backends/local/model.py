@@ -8,7 +8,12 @@ import time
 import warnings
 from typing import Sequence
 
-from aitunes_lib.backends.local.folders import is_model_folder, load_model, load_tokenizer, quiet_transformers
+from pathlib import Path
+
+from aitunes_lib.backends.base import ModelFileError
+from aitunes_lib.backends.local.folders import (
+    check_config, is_model_folder, load_model, load_strictly, load_tokenizer, read_config,
+)
 from aitunes_lib.backends.local.settings import PRESETS, LocalBackendError
 from aitunes_lib.tokenizer import END, PAD, AbcTokenizer
 
@@ -26,6 +31,18 @@ def new_model(tokenizer: AbcTokenizer, preset: str = "tiny", dropout: float = 0.
     return GPT2LMHeadModel(config)
 
 
+def check_base(base: str) -> None:
+    """Refuse a base that cannot be one, before any work: a file, a missing folder, a folder
+    without a config or whose config names code or an absurd size. A hub id is checked as it loads."""
+    path = Path(base).expanduser()
+    if path.is_file():
+        raise ModelFileError(f"{base} is a file: give a model folder (config.json, model.safetensors) or a hub id such as gpt2")
+    if path.is_dir():
+        read_config(path)
+    elif base.startswith((".", "/", "~")) or base.count("/") > 1 or "\\" in base:  # a path, not a hub id (OWNER/NAME)
+        raise LocalBackendError(f"cannot load the base model {base!r}: no such folder; give a model folder or a hub id such as gpt2")
+
+
 def load_pretrained(base: str, texts: Sequence[str], vocab_size: int):
     """(model, tokenizer) from a base: one of our folders, or any Hugging Face causal LM.
 
@@ -33,16 +50,20 @@ def load_pretrained(base: str, texts: Sequence[str], vocab_size: int):
     layers; its embedding matrix is resized to an ABC tokenizer learned from `texts`, and
     those rows are learned during fine-tuning.
     """
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoConfig
 
+    check_base(base)
     if is_model_folder(base):
         model, tokenizer = load_model(base), load_tokenizer(base)
         if tokenizer.add_specials():  # a base saved before the task markers: new rows, learned in fine-tuning
             model.resize_token_embeddings(tokenizer.vocab_size)
         return model, tokenizer
-    quiet_transformers()
     try:
-        model = AutoModelForCausalLM.from_pretrained(base)
+        settings = AutoConfig.from_pretrained(base, trust_remote_code=False)
+        check_config(settings.to_dict(), base)  # a hub config is read only now: the same checks as a folder's
+        model = load_strictly(base, config=settings, use_safetensors=True)
+    except ModelFileError:
+        raise
     except (OSError, ValueError) as error:
         raise LocalBackendError(f"cannot load the base model {base!r}: {str(error).splitlines()[0]}") from error
     tokenizer = AbcTokenizer.train(texts, vocab_size)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from aitunes_lib.backends.base import ModelHandle, as_completion
 from aitunes_lib.backends.local.data import training_texts
-from aitunes_lib.backends.local.folders import is_model_folder, load_model, load_tokenizer
+from aitunes_lib.backends.local.folders import is_model_folder, load_model, load_tokenizer, read_config
 from aitunes_lib.backends.local.model import context_length
 from aitunes_lib.backends.local.settings import LocalBackendError, TrainConfig, pick_device
 from aitunes_lib.backends.local.training import loss_of, train
@@ -26,13 +26,15 @@ class LocalBackend:
     """Fine-tune and sample with a local model; follows `backends.base.Backend`.
 
     It enforces every constraint a task names (`decoding.constraints`: `WholeBars`, `FollowChart`, `SongForm`)
-    while decoding: each one builds its rules over this model's vocabulary.
+    while decoding: each one builds its rules over this model's vocabulary. With `progress`, each
+    batch of candidates shows a bar (tqdm: candidates finished, tokens written) while it is written.
     """
 
     name = "local"
 
-    def __init__(self, model: str | Path | None = None, device: str | None = None):
+    def __init__(self, model: str | Path | None = None, device: str | None = None, progress: bool = False):
         self.device = device
+        self.progress = progress
         self.folder: Path | None = None
         self._model = None
         self._tokenizer: AbcTokenizer | None = None
@@ -54,8 +56,12 @@ class LocalBackend:
     def use(self, model: str | Path | ModelHandle) -> None:
         """Generate with a trained model folder (or the handle of one)."""
         folder = Path(model.model if isinstance(model, ModelHandle) else model)
+        if folder.is_file():
+            raise FileNotFoundError(f"{folder} is a file, not a model folder: give the folder that holds config.json")
         if not is_model_folder(folder):
-            raise FileNotFoundError(f"{folder}: not a local model folder (config.json and tokenizer.json missing); train one first")
+            missing = [name for name in ("config.json", "tokenizer.json") if not (folder / name).is_file()]
+            raise FileNotFoundError(f"{folder}: not a local model folder ({' and '.join(missing)} missing); train one first")
+        read_config(folder)  # no code, a sane shape: refused now, before any work, not when the weights load
         self.folder, self._model, self._rules = folder, None, None
         self._tokenizer = load_tokenizer(folder)
         history = folder / "history.csv"
@@ -127,6 +133,7 @@ class LocalBackend:
         end, pad = tokenizer.token_id(END), tokenizer.token_id(PAD)
         sample = config.temperature > 0
         written: list[list[int]] = [[] for _ in range(n)]  # each candidate's tokens after the prompt
+        bar = _writing_bar(n) if self.progress else None
         context = [list(prompt_ids) for _ in range(n)]  # what the model reads next: the prompt, then the last tokens in view
         active = list(range(n))
         while active:
@@ -135,6 +142,8 @@ class LocalBackend:
             processors = LogitsProcessorList()
             if rules is not None:
                 processors.append(make_processor(rules, inputs.shape[1], [states[i] for i in active]))
+            if bar is not None:  # after the rules: `carried` below is the first processor
+                processors.append(_progress(bar, n - len(active), len(written[active[0]]), inputs.shape[1], {end, pad}))
             with torch.no_grad():
                 output = model.generate(
                     inputs, attention_mask=torch.ones_like(inputs), do_sample=sample, max_new_tokens=steps,
@@ -154,6 +163,10 @@ class LocalBackend:
                     context[i] = (context[i] + new)[-(window // 2):]  # the window slides: the last half stays in view
                     still.append(i)
             active = still
+            if bar is not None:
+                bar.update(n - len(active) - bar.n)
+        if bar is not None:
+            bar.close()
         return [self._completion(ids) for ids in written]
 
     def _completion(self, ids: list[int]) -> str:
@@ -210,3 +223,32 @@ class LocalBackend:
                     start = lo + window
                 out.append(total / counted if counted else math.nan)
         return out
+
+
+def _writing_bar(n: int):
+    """The bar of one batch of candidates (tqdm.auto: a widget in Jupyter, text elsewhere)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=n, desc=f"writing {n} candidate{'s' if n != 1 else ''}", unit="song")
+
+
+def _progress(bar, done: int, written: int, start: int, stops: set[int]):
+    """A logits processor that changes no score and moves `bar` (at most twice a second): the
+    candidates finished (`done` before this window, plus the rows whose last token ends them) and
+    the tokens written so far (`written` before this window)."""
+    import time
+
+    from transformers import LogitsProcessor
+
+    class Progress(LogitsProcessor):
+        shown = 0.0
+
+        def __call__(self, input_ids, scores):  # input_ids: (rows, L), the window so far
+            if time.monotonic() - self.shown > 0.5:
+                self.shown = time.monotonic()
+                finished = sum(t in stops for t in input_ids[:, -1].tolist()) if input_ids.shape[1] > start else 0
+                bar.n = done + finished
+                bar.set_postfix(tokens=written + input_ids.shape[1] - start)
+            return scores
+
+    return Progress()

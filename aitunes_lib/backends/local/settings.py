@@ -84,10 +84,32 @@ def hardware_settings(hardware: str = "auto") -> dict[str, Any]:
     return dict(HARDWARE[hardware])
 
 
+def device_problem(device: str) -> str | None:
+    """Why torch cannot run on `device` here (None when it can), so that a wrong one is refused
+    before any work instead of deep inside torch."""
+    import torch
+
+    if device == "cpu":
+        return None
+    if device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit()):
+        if not torch.cuda.is_available():
+            return "this torch sees no CUDA GPU" + (" (it was built without CUDA)" if torch.version.cuda is None else "")
+        count = torch.cuda.device_count()
+        if int(device[5:] or 0) >= count:
+            return f"this machine has {count} GPU(s), numbered from 0 to {count - 1}"
+        return None
+    if device == "mps":
+        return None if torch.backends.mps.is_available() else "this torch sees no Apple GPU (mps)"
+    return "not a device torch knows (cpu, cuda, cuda:0 or mps)"
+
+
 def pick_device(device: str | None = None) -> str:
-    """`cuda` when a GPU is present (or asked for), else `cpu`."""
+    """`cuda` when a GPU is present, else `cpu`; a device asked for is checked first."""
     import torch
 
     if device:
+        problem = device_problem(device)
+        if problem:
+            raise LocalBackendError(f"device {device!r}: {problem}; use cpu, or leave the device out to use what is there")
         return device
     return "cuda" if torch.cuda.is_available() else "cpu"

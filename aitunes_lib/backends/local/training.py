@@ -17,7 +17,8 @@ from aitunes_lib import dataset, files
 from aitunes_lib.backends.base import ModelHandle
 from aitunes_lib.backends.local.data import holdout, pack, split_songs, training_texts
 from aitunes_lib.backends.local.folders import (
-    CHECKPOINT, file_digest, load_model, load_tokenizer, quiet_transformers, resume_state, run_fingerprint, writable_folder,
+    CHECKPOINT, file_digest, load_model, load_tokenizer, quiet_transformers, resume_state, run_fingerprint, training_lock,
+    writable_folder,
 )
 from aitunes_lib.backends.local.model import (
     context_length, flops_per_token, load_pretrained, matmul_peak, merged, new_model, with_lora,
@@ -105,25 +106,33 @@ def train(
     KeyboardInterrupt from it, or pressing stop, saves a checkpoint that a second call resumes.
     `tokenizer_texts` are extra texts for the vocabulary only (pretraining uses them).
     """
-    import torch
-    from tqdm.auto import tqdm
-
     out = Path(out)
     texts = list(texts)
     if not texts:
         raise dataset.DatasetError("no training songs: the training file is empty")
     device = pick_device(config.device)
+    writable_folder(out)
+    with training_lock(out):  # one run a folder: a second one is refused, not mixed in
+        return _train_locked(texts, out, config, device, progress, callback, tokenizer_texts, measure_peak)
+
+
+def _train_locked(texts: list[str], out: Path, config: TrainConfig, device: str, progress: bool,
+                  callback: Callable[[dict[str, Any]], None] | None, tokenizer_texts: Sequence[str],
+                  measure_peak: bool) -> TrainResult:
+    """`train` once `out` is this run's: resume or start, the loop, the saves."""
+    import torch
+    from tqdm.auto import tqdm
+
     torch.manual_seed(config.seed)
     train_texts, val_texts = split_songs(texts, config.val_fraction, config.seed)
     fingerprint = run_fingerprint(config, texts, tokenizer_texts)
-    writable_folder(out)
     state = resume_state(out, fingerprint) if config.resume else None
 
     if state is not None:  # resume: the weights and tokenizer saved in the folder
         model, tokenizer = load_model(out), load_tokenizer(out)
         if state["step"] >= config.max_steps:
             warnings.warn(f"{out} is already trained to {state['step']} steps, so there is nothing to do; "
-                          f"ask for more steps, or start afresh (--restart / resume=False)", stacklevel=2)
+                          f"ask for more steps, or start afresh (--restart / resume=False)", stacklevel=3)
     elif config.base:
         model, tokenizer = load_pretrained(config.base, [*train_texts, *tokenizer_texts], config.vocab_size)
     else:
@@ -148,6 +157,8 @@ def train(
         if not config.lora_rank:  # LoRA resumes with fresh adapters (the saved weights are merged), so a fresh optimizer
             optimizer.load_state_dict(state["optimizer"])
         step, history = state["step"], state["history"]
+        if progress and step < config.max_steps:  # never silently: the folder may hold another notebook's run
+            print(f"resuming the run saved in {out} at step {step} of {config.max_steps}")
 
     peak = matmul_peak() if measure_peak and device == "cpu" else None
     per_token = flops_per_token(model, min(config.block, len(stream) - 1))
@@ -177,6 +188,7 @@ def train(
     started, trained_tokens, train_seconds = time.perf_counter(), 0, 0.0
     stopped = "max_steps"
     bar = tqdm(total=config.max_steps, initial=step, desc="train", unit="step", disable=not progress)
+    measured = next(({"val": f"{row['val_loss']:.3f}"} for row in reversed(history) if not math.isnan(row["val_loss"])), {})
     try:
         while step < config.max_steps:
             if config.max_minutes is not None and time.perf_counter() - started > 60 * config.max_minutes:
@@ -206,7 +218,9 @@ def train(
             if step % config.eval_every == 0 or step == config.max_steps:
                 row["val_loss"] = evaluate(model, val_stream, config, device)
             history.append(row)
-            bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{row['val_loss']:.3f}")
+            if not math.isnan(row["val_loss"]):  # the bar shows the last validation loss measured, none before the first
+                measured = {"val": f"{row['val_loss']:.3f}"}
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", **measured)
             bar.update(1)
             if callback is not None:
                 callback(row)

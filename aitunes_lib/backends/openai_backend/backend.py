@@ -10,6 +10,7 @@ from aitunes_lib.backends.openai_backend.client import _Reporter, check_base_url
 from aitunes_lib.backends.openai_backend.fine_tuning import FineTuning
 from aitunes_lib.backends.openai_backend.sampling import Sampling
 from aitunes_lib.backends.openai_backend.settings import OpenAIConfig
+from aitunes_lib.backends.openai_backend.transport import bounded_client
 
 
 class OpenAIBackend(FineTuning, Sampling):
@@ -39,11 +40,13 @@ class OpenAIBackend(FineTuning, Sampling):
         self.examples = list(examples) if examples else None
         self.repairs: Any = None
         self._live: set[str] = set()
-        self.report = _Reporter(report)
         check_base_url(settings.base_url or config.openai_base_url())
+        key = config.check_api_key(api_key, "api_key") if api_key else config.openai_api_key()
+        self.report = _Reporter(report, secret=key)
         self.client = openai.OpenAI(
-            api_key=api_key or config.openai_api_key(),
+            api_key=key,
             base_url=settings.base_url,
             max_retries=settings.max_retries,
             timeout=settings.request_timeout,
+            http_client=bounded_client(int(settings.max_reply_mb * 1e6), settings.request_timeout),
         )

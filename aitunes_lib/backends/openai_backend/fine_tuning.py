@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
-from aitunes_lib import dataset, files
+from aitunes_lib import config, dataset, files
 from aitunes_lib.backends.base import ModelHandle
 from aitunes_lib.backends.openai_backend.client import Client, FineTuneFailed, OpenAIBackendError
 from aitunes_lib.backends.openai_backend.settings import FACTS_DATE, OpenAIConfig
@@ -72,7 +72,7 @@ class FineTuning(Client):
 
     def _upload(self, path: Path) -> str:
         with path.open("rb") as f:
-            uploaded = self._call(f"upload {path.name}", self.client.files.create, file=f, purpose="fine-tune")
+            uploaded = self._call(f"upload {path.name}", self.client.files.create, file=f, purpose="fine-tune", need=("id",))
         self.report(f"uploaded {path.name} as {uploaded.id}")
         return uploaded.id
 
@@ -106,7 +106,7 @@ class FineTuning(Client):
             options["suffix"] = self.settings.suffix
         if self.settings.seed is not None:
             options["seed"] = self.settings.seed
-        job = self._call("create the fine-tuning job", self.client.fine_tuning.jobs.create, **options)
+        job = self._call("create the fine-tuning job", self.client.fine_tuning.jobs.create, need=("id", "status"), **options)
         _write_state(state_file, {"job_id": job.id, "status": job.status, "training_file": training_file,
                                   "base_model": self.settings.base_model, "model_id": None})
         self.report(f"created job {job.id} ({job.status}); its id is kept in {state_file.name}")
@@ -116,8 +116,8 @@ class FineTuning(Client):
         """Poll the job with exponential back-off, showing its events; returns the model id."""
         delay, waited, after = self.settings.poll_first, 0.0, None
         while True:
-            job = self._call("check the job", self.client.fine_tuning.jobs.retrieve, job_id)
-            page = self._call("read the job's events", self.client.fine_tuning.jobs.list_events, job_id, limit=100,
+            job = self._call("check the job", self.client.fine_tuning.jobs.retrieve, job_id, need=("status",))
+            page = self._call("read the job's events", self.client.fine_tuning.jobs.list_events, job_id, limit=100, need=("data",),
                               **({"after": after} if after else {}))
             for event in sorted(page.data, key=lambda e: e.created_at):  # the API lists newest first
                 self.report(f"  {event.level}: {event.message}")
@@ -132,7 +132,7 @@ class FineTuning(Client):
                 return job.fine_tuned_model
             if job.status in ("failed", "cancelled"):
                 reason = job.error.message if job.error and job.error.message else "no reason given"
-                raise FineTuneFailed(f"fine-tuning job {job_id} {job.status}: {reason}")
+                raise FineTuneFailed(config.redact(f"fine-tuning job {job_id} {job.status}: {reason}", self._key()))
             if waited >= self.settings.timeout:
                 raise OpenAIBackendError(f"job {job_id} still {job.status} after {waited:.0f} s; watch it again later")
             time.sleep(delay)
@@ -155,7 +155,7 @@ class FineTuning(Client):
 
     def jobs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The account's recent fine-tuning jobs."""
-        page = self._call("list jobs", self.client.fine_tuning.jobs.list, limit=limit)
+        page = self._call("list jobs", self.client.fine_tuning.jobs.list, limit=limit, need=("data",))
         return [{"id": j.id, "status": j.status, "model": j.model, "fine_tuned_model": j.fine_tuned_model} for j in page.data]
 
     def cancel(self, train_jsonl: str | Path | None = None, job_id: str | None = None) -> str:
@@ -164,7 +164,7 @@ class FineTuning(Client):
         job_id = job_id or (_read_state(state_file).get("job_id") if state_file else None)
         if not job_id:
             raise OpenAIBackendError("no job to cancel: give a job id or a training file with a state file")
-        job = self._call(f"cancel job {job_id}", self.client.fine_tuning.jobs.cancel, job_id)
+        job = self._call(f"cancel job {job_id}", self.client.fine_tuning.jobs.cancel, job_id, need=("status",))
         if state_file is not None and state_file.is_file():
             state = _read_state(state_file)
             state.update(status=job.status)

@@ -44,7 +44,7 @@ class Sampling(Client):
             texts = self.chat(messages, stop=[STOP.strip()], **options)
         else:
             reply = self._call("generate", self.client.completions.create, prompt=prompt, stop=STOP, **options)
-            texts = [choice.text for choice in sorted(reply.choices, key=lambda c: c.index)]
+            texts = self._texts("generate", reply, chat=False)
         return [as_completion(text) for text in texts]
 
     def _few_shot(self, prompt: str, n: int, config: "GenerateConfig", constraint: Any) -> list[str]:
@@ -91,6 +91,7 @@ class Sampling(Client):
             fixed, changed = fewshot.repair_bars(text or STOP)
             repairs.repaired += bool(changed)
             repairs.bars += changed
+            repairs.other_meter += tasks.own_meter(fixed)[0] is not None
             completions.append(fixed)
         self.repairs = repairs
         self.report(str(repairs))
@@ -100,4 +101,4 @@ class Sampling(Client):
         """The replies of a chat model to messages (n of them with `n=`); errors as `OpenAIBackendError`."""
         options.setdefault("model", self.model)
         reply = self._call("chat", self.client.chat.completions.create, messages=messages, **options)
-        return [choice.message.content or "" for choice in sorted(reply.choices, key=lambda c: c.index)]
+        return self._texts("chat", reply, chat=True)

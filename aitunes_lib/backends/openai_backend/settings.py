@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 from pathlib import Path
 from typing import Mapping
 
@@ -46,14 +47,19 @@ def base_of(model: str) -> str:
     return model.split(":")[1] if model.startswith("ft:") and model.count(":") >= 1 else model
 
 
-def replacement_for(model: str, today: datetime.date | None = None) -> str:
-    """A live model of the same kind from `MODELS` (the default base model if none)."""
+def replacements_for(model: str, today: datetime.date | None = None) -> list[str]:
+    """The models of `MODELS` that may stand in for `model`, best first: those of its kind, then
+    chat models, each live by this project's table on `today`; never `model` nor its base."""
     today = today or datetime.date.today()
     kind = MODELS[base_of(model)].kind if base_of(model) in MODELS else "chat"
-    for name, facts in MODELS.items():
-        if facts.kind == kind and (facts.shutdown is None or datetime.date.fromisoformat(facts.shutdown) > today):
-            return name
-    return DEFAULT_BASE_MODEL
+    live = [name for name, facts in MODELS.items()
+            if name not in (model, base_of(model)) and (facts.shutdown is None or facts.shutdown > today.isoformat())]
+    return sorted(live, key=lambda name: (MODELS[name].kind != kind, MODELS[name].kind != "chat"))
+
+
+def replacement_for(model: str, today: datetime.date | None = None) -> str | None:
+    """A live model of the same kind (or a chat model) from `MODELS`, never `model` itself; None when none is left."""
+    return next(iter(replacements_for(model, today)), None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,8 +76,19 @@ class OpenAIConfig:
     poll_max: float = 60.0
     timeout: float = 600.0  # the longest wait for a job, in hours for real runs
     max_retries: int = 3  # for 429, 5xx and dropped connections (the SDK backs off exponentially)
+    # seconds one try of a request may take (`--timeout`): waiting for the answer to start, and reading it;
+    # a server that never answers holds you about request_timeout × (max_retries + 1), plus short back-offs
     request_timeout: float = 60.0
     base_url: str | None = None  # None: OpenAI; tests point it at a local stand-in
+    max_reply_mb: float = 8.0  # a bigger reply is refused as it arrives, not read whole (OpenAI's are kilobytes)
+
+    def __post_init__(self) -> None:
+        for name, low in (("request_timeout", 0.0), ("max_reply_mb", 0.0), ("poll_first", 0.0), ("poll_max", 0.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= low:
+                raise ValueError(f"OpenAIConfig.{name}={value!r}: give a number of {'MB' if name == 'max_reply_mb' else 'seconds'} above 0")
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or not 0 <= self.max_retries <= 10:
+            raise ValueError(f"OpenAIConfig.max_retries={self.max_retries!r}: give a whole number from 0 to 10")
 
     @property
     def chat(self) -> bool:
