@@ -191,6 +191,7 @@ if not _cuda_is_there():
     CASES.append(Case("--device cuda on a CPU-only torch", (*TRAIN, "--device", "cuda"), "sees no CUDA GPU", songs_file))
 
 
+@pytest.mark.slow  # a fresh `python -m aitunes_lib` process a case (about 3 s each); CI runs them
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_cli_cases(case, tmp_path):
     outcome = run_case(case, tmp_path)

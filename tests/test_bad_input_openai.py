@@ -86,6 +86,7 @@ CASES: list[Case] = [
 ]
 
 
+@pytest.mark.slow  # a fresh `python -m aitunes_lib` process a case (about 3 s each); CI runs them
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_cli_cases(case, tmp_path):
     outcome = run_case(case, tmp_path)
