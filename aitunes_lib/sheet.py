@@ -18,16 +18,12 @@ import importlib.resources
 import re
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anywidget
 import traitlets
 
 from aitunes_lib import audio, render
 from aitunes_lib.song import Song
-
-if TYPE_CHECKING:
-    import music21
 
 ABCJS_VERSION = "6.7.2"  # aitunes_lib/static/abcjs-basic-min.js: `make vendor` fetches it again from npm
 
@@ -56,7 +52,7 @@ class LeadSheet(anywidget.AnyWidget):
     events = traitlets.Int(0).tag(sync=True)  # set by the browser: how many notes and rests it timed
 
     @classmethod
-    def of(cls, song: "Song | str | music21.stream.Score", tempo_bpm: int = 120, audio_path: str | Path | None = None,
+    def of(cls, song: "Song | str", tempo_bpm: int = 120, audio_path: str | Path | None = None,
            sound: bool = True) -> "LeadSheet":
         """The sheet of a song, with its compact audio (made at `audio_path`, or in a scratch
         folder); `sound=False` (or no FluidSynth here) gives the sheet alone."""
