@@ -6,11 +6,13 @@ when they are refreshed for the README)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,9 +44,11 @@ LINKS = """async () => {
 }"""
 
 
-def start_lab(tmp_path: Path, work: Path, params: dict) -> tuple[int, subprocess.Popen, object]:
-    """A JupyterLab server on a free port over the folder `work`, with its own settings: every cell
-    laid out (JupyterLab 4 skips drawing cells off screen), no news toast; the notebook knobs `params`."""
+@contextlib.contextmanager
+def lab(tmp_path: Path, work: Path, params: dict) -> Iterator[int]:
+    """A JupyterLab server on a free port (yielded once it answers) over the folder `work`, with its own
+    settings: every cell laid out (JupyterLab 4 skips drawing cells off screen), no news toast; the
+    notebook knobs `params`. Stopped on the way out."""
     port = free_port()
     env = {**os.environ, "AITUNES_OUT": str(tmp_path / "out"), "AITUNES_CACHE": str(tmp_path / "cache"),
            "AITUNES_PARAMS": json.dumps(params), "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter"),
@@ -64,7 +68,13 @@ def start_lab(tmp_path: Path, work: Path, params: dict) -> tuple[int, subprocess
          f"--ServerApp.root_dir={work}", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    return port, server, log
+    try:
+        wait_for_port(port)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
 
 
 def run_all(page, playwright, port: int, name: str) -> None:
@@ -92,38 +102,31 @@ def test_notebook_00_in_jupyterlab_as_a_student_sees_it(tmp_path, openewld):
     work = tmp_path / "notebooks"
     work.mkdir()
     (work / "00_quickstart.ipynb").write_bytes((ROOT / "notebooks" / "00_quickstart.ipynb").read_bytes())
-    port, server, log = start_lab(tmp_path, work, {"steps": 4, "candidates": 2})
     shots = Path(os.environ.get("AITUNES_ARTIFACTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
-    try:
-        wait_for_port(port)
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            run_all(page, playwright, port, "00_quickstart.ipynb")
-            generate = page.get_by_role("button", name="Generate")
-            generate.wait_for(state="attached", timeout=900_000)  # prep, 4 training steps, generate, audio: every cell above
-            page.get_by_text("ready: name a song and click Generate").wait_for(state="attached", timeout=300_000)
-            generate.scroll_into_view_if_needed()
-            generate.click()
-            page.get_by_text("candidates, best first").wait_for(timeout=300_000)
-            page.get_by_text("Engraved sheet (verovio)").click()  # the print view, folded under the interactive sheet
-            page.locator(".widget-html svg").first.wait_for(timeout=120_000)
-            page.locator(".widget-html a[download]").first.wait_for(timeout=120_000)
-            text = page.locator(".jp-Notebook").inner_text()
-            svg = page.locator(".widget-html svg").first.inner_html()
-            count, overlapping = page.evaluate(OVERLAPS)
-            links = page.evaluate(LINKS)
-            generate.scroll_into_view_if_needed()
-            page.screenshot(path=str(shots / "jupyterlab-notebook.png"))  # what the window shows
-            page.set_viewport_size({"width": 1400, "height": 3400})  # room for the whole studio: table, roll, sheet
-            studio = page.locator(".widget-vbox", has=page.get_by_role("button", name="Generate")).last
-            studio.screenshot(path=str(shots / "jupyterlab-studio.png"))
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+    with lab(tmp_path, work, {"steps": 4, "candidates": 2}) as port, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        run_all(page, playwright, port, "00_quickstart.ipynb")
+        generate = page.get_by_role("button", name="Generate")
+        generate.wait_for(state="attached", timeout=900_000)  # prep, 4 training steps, generate, audio: every cell above
+        page.get_by_text("ready: name a song and click Generate").wait_for(state="attached", timeout=300_000)
+        generate.scroll_into_view_if_needed()
+        generate.click()
+        page.get_by_text("candidates, best first").wait_for(timeout=300_000)
+        page.get_by_text("Engraved sheet (verovio)").click()  # the print view, folded under the interactive sheet
+        page.locator(".widget-html svg").first.wait_for(timeout=120_000)
+        page.locator(".widget-html a[download]").first.wait_for(timeout=120_000)
+        text = page.locator(".jp-Notebook").inner_text()
+        svg = page.locator(".widget-html svg").first.inner_html()
+        count, overlapping = page.evaluate(OVERLAPS)
+        links = page.evaluate(LINKS)
+        generate.scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "jupyterlab-notebook.png"))  # what the window shows
+        page.set_viewport_size({"width": 1400, "height": 3400})  # room for the whole studio: table, roll, sheet
+        studio = page.locator(".widget-vbox", has=page.get_by_role("button", name="Generate")).last
+        studio.screenshot(path=str(shots / "jupyterlab-studio.png"))
+        browser.close()
     for noise in NOISE:
         assert noise not in text, f"{noise!r} shows in the notebook"
     assert TREBLE in svg and BASS not in svg, "the studio's lead sheet is not in treble clef"
@@ -164,44 +167,37 @@ def test_the_studio_in_jupyterlab_generates_twice_plays_and_follows_a_click(tmp_
     work.mkdir()
     kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}}
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(STUDIO)], metadata=kernel), work / "studio.ipynb")
-    port, server, log = start_lab(tmp_path, work, {})
     shots = Path(os.environ.get("AITUNES_ARTIFACTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
-    try:
-        wait_for_port(port)
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[*FLAGS, "--autoplay-policy=no-user-gesture-required"])
-            page = browser.new_page(viewport={"width": 1400, "height": 2400})
-            run_all(page, playwright, port, "studio.ipynb")
-            page.get_by_text("ready: name a song and click Generate").wait_for(state="attached", timeout=300_000)
-            generate = page.get_by_role("button", name="Generate")
-            for click in (1, 2):
-                generate.click()
-                page.wait_for_function(  # the history lists this batch, "#1 14:47:08  Title — Band (song, 2)" (spaces as no-break spaces)
-                    f"() => [...document.querySelectorAll('.widget-dropdown select option')].some(o => /^#{click}\\s\\d\\d:/.test(o.textContent))",
-                    timeout=600_000)
-                page.get_by_text("candidates, best first").wait_for(timeout=300_000)
-            page.wait_for_function("() => { const a = document.querySelector('.aitunes-sheet audio');"
-                                   " return a && a.duration > 0 && document.querySelectorAll('.aitunes-sheet .abcjs-note').length > 8; }",
-                                   timeout=120_000)
-            before = page.evaluate(SHEET)
-            note = page.locator(".aitunes-sheet .abcjs-note").nth(before["notes"] // 2)
-            note.scroll_into_view_if_needed()
-            box = note.bounding_box()
-            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] - 3)  # abcjs picks the nearest note
-            page.wait_for_timeout(300)
-            clicked = page.evaluate(SHEET)
-            page.wait_for_timeout(2500)
-            later = page.evaluate(SHEET)
-            text = page.locator(".jp-Notebook").inner_text()
-            page.locator(".aitunes-sheet").first.screenshot(path=str(shots / "interactive-sheet.png"))
-            studio = page.locator(".widget-vbox", has=page.get_by_role("button", name="Generate")).last
-            studio.screenshot(path=str(shots / "jupyterlab-studio-sheet.png"))
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+    with lab(tmp_path, work, {}) as port, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*FLAGS, "--autoplay-policy=no-user-gesture-required"])
+        page = browser.new_page(viewport={"width": 1400, "height": 2400})
+        run_all(page, playwright, port, "studio.ipynb")
+        page.get_by_text("ready: name a song and click Generate").wait_for(state="attached", timeout=300_000)
+        generate = page.get_by_role("button", name="Generate")
+        for click in (1, 2):
+            generate.click()
+            page.wait_for_function(  # the history lists this batch, "#1 14:47:08  Title — Band (song, 2)" (spaces as no-break spaces)
+                f"() => [...document.querySelectorAll('.widget-dropdown select option')].some(o => /^#{click}\\s\\d\\d:/.test(o.textContent))",
+                timeout=600_000)
+            page.get_by_text("candidates, best first").wait_for(timeout=300_000)
+        page.wait_for_function("() => { const a = document.querySelector('.aitunes-sheet audio');"
+                               " return a && a.duration > 0 && document.querySelectorAll('.aitunes-sheet .abcjs-note').length > 8; }",
+                               timeout=120_000)
+        before = page.evaluate(SHEET)
+        note = page.locator(".aitunes-sheet .abcjs-note").nth(before["notes"] // 2)
+        note.scroll_into_view_if_needed()
+        box = note.bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] - 3)  # abcjs picks the nearest note
+        page.wait_for_timeout(300)
+        clicked = page.evaluate(SHEET)
+        page.wait_for_timeout(2500)
+        later = page.evaluate(SHEET)
+        text = page.locator(".jp-Notebook").inner_text()
+        page.locator(".aitunes-sheet").first.screenshot(path=str(shots / "interactive-sheet.png"))
+        studio = page.locator(".widget-vbox", has=page.get_by_role("button", name="Generate")).last
+        studio.screenshot(path=str(shots / "jupyterlab-studio-sheet.png"))
+        browser.close()
     assert "Traceback" not in text and "cannot show" not in text
     assert len([p for p in (work / "studio").iterdir() if p.is_dir()]) == 2  # a folder a batch
     assert before["duration"] > 60, before  # a long song has its player
