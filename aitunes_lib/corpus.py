@@ -1,10 +1,13 @@
 """The pretraining corpus: public-domain folk tunes that ship with music21, prepared like OpenEWLD.
 
 music21's corpus holds about 13,000 tunes in ABC (Essen, O'Neill's 1850, Ryan's Mammoth,
-Aird's Airs, …), about 3,800 of them in 4/4 or 2/2. Each tune of a collection file is
+Aird's Airs, …), in every common meter, major and minor. Each tune of a collection file is
 written to its own `.abc` file in the user cache, then goes through `prep.run_batch`, the
-same path as an OpenEWLD song: meter and mode filter, transposition to C, unfolded repeats,
-the article's text. Nothing is downloaded.
+same path as an OpenEWLD song: transposition to C major or A minor, unfolded repeats, the
+article's text. Nothing is downloaded.
+
+The pretraining text names a tune's meter and key where they are not the article's 4/4 in C
+(`pretraining_text`), so that the model learns to write 3/4, 6/8 or A minor when a prompt asks.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from aitunes_lib.song import Song
 
 COLLECTIONS = ("essenFolksong", "oneills1850", "airdsAirs", "ryansMammoth", "miscFolk")
 _METER = re.compile(r"^M:\s*(\S+)", re.M)
-_WANTED_METERS = {"4/4": "4/4", "C": "4/4", "2/2": "2/2", "C|": "2/2"}
+METERS = ("4/4", "2/2", "3/4", "6/8", "2/4", "3/8", "9/8", "12/8", "3/2", "6/4")  # the meters kept (nearly all tunes)
+MODES = ("major", "minor")
+_SYMBOLS = {"C": "4/4", "C|": "2/2"}
 
 
 def _collection(path: Path) -> str:
@@ -35,8 +40,9 @@ def split_tunes(text: str) -> list[str]:
     return [chunk.strip() + "\n" for chunk in re.split(r"\n(?=X:)", "\n" + text) if chunk.strip().startswith("X:")]
 
 
-def tune_files(collections: Sequence[str] = COLLECTIONS, folder: str | Path | None = None) -> list[Path]:
-    """Write each 4/4 or 2/2 tune of music21's ABC collections to its own file; returns the files.
+def tune_files(collections: Sequence[str] = COLLECTIONS, folder: str | Path | None = None,
+               meters: Sequence[str] = METERS) -> list[Path]:
+    """Write each tune of music21's ABC collections in one of `meters` to its own file; returns the files.
 
     The meter is read from the tune's first `M:` line here only to avoid parsing thousands of
     tunes in other meters; `prep` checks it again on the parsed score.
@@ -54,7 +60,7 @@ def tune_files(collections: Sequence[str] = COLLECTIONS, folder: str | Path | No
         header = text.split("\nX:", 1)[0] if not text.startswith("X:") else ""
         for number, tune in enumerate(split_tunes(text)):
             meter = _METER.search(tune) or _METER.search(header)
-            if not meter or meter.group(1) not in _WANTED_METERS:
+            if not meter or _SYMBOLS.get(meter.group(1), meter.group(1)) not in meters:
                 continue
             # dataset/<composer>/<collection>/<tune>.abc, the layout prep reads a composer from
             target = folder / "Traditional" / name / f"{path.stem}_{number:05d}.abc"
@@ -64,12 +70,27 @@ def tune_files(collections: Sequence[str] = COLLECTIONS, folder: str | Path | No
     return written
 
 
+PREP = prep.PrepConfig(meters=METERS, modes=MODES)
+
+
+def pretraining_text(song: Song) -> str:
+    """A tune as the base model reads it: the article's prompt, with `M:` and `K:` lines where the
+    tune is not in 4/4 and C major, then the completion.
+
+    >>> pretraining_text(Song("Tea", "Trad", "c3 | z3 |\\n", meter="3/4", key="Am"))
+    'X: 1 $ T: Tea $ C: Trad $ M: 3/4 $ K: Am $ <song> c3 | z3 | $ <end>'
+    """
+    from aitunes_lib import abc
+
+    return abc.seed_prompt(song.title, song.composer, song.meter, song.key) + abc.encode_body(song.body)
+
+
 def prepare_folk(
-    out: str | Path | None = None, collections: Sequence[str] = COLLECTIONS, prep_config: prep.PrepConfig = prep.PrepConfig(),
+    out: str | Path | None = None, collections: Sequence[str] = COLLECTIONS, prep_config: prep.PrepConfig = PREP,
     progress: bool = True, limit: int | None = None,
 ) -> tuple[list[Song], dict]:
     """Folk tunes → songs in the article's format (and `folk.jsonl` in `out`), with a report."""
-    paths = tune_files(collections)[:limit]
+    paths = tune_files(collections, meters=prep_config.meters)[:limit]
     records = prep.run_batch(paths, prep_config, progress)
     songs, seen = [], set()
     for record in records:
@@ -81,5 +102,5 @@ def prepare_folk(
     report = prep.batch_report(records, prep_config, 0.0)
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
-        dataset.write_jsonl([dataset.seed_record(s) for s in songs], Path(out) / "folk.jsonl")
+        dataset.write_jsonl([{"text": pretraining_text(s)} for s in songs], Path(out) / "folk.jsonl")
     return songs, report

@@ -184,7 +184,7 @@ def song_key(text: str) -> str:
     'X: 1 $ T: Tea $ C: Me $ '
     """
     match = abc.PROMPT.match(text)
-    return text[: match.start(4)] if match else text
+    return text[: match.start("fields")] if match else text
 
 
 def held_out(text: str, fraction: float = 0.1) -> bool:

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import os
 import time
-import warnings
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from aitunes_lib import config, files
+from aitunes_lib import files, prep_cache
 from aitunes_lib.abc import transposition
 from aitunes_lib.song import Song
 
@@ -211,66 +209,19 @@ def irregular_bars(part: "music21.stream.Part") -> list[dict[str, Any]]:  # noqa
 # --------------------------------------------------------------------------- the batch
 
 
-def _file_key(path: Path, prep: PrepConfig) -> str:
-    digest = hashlib.sha256(path.read_bytes()) if path.is_file() else hashlib.sha256(str(path).encode())
-    digest.update(prep.fingerprint().encode())
-    return digest.hexdigest()
-
-
-def _cache_dir(prep: PrepConfig) -> Path:
-    return Path(prep.cache_dir) if prep.cache_dir is not None else config.user_cache_dir() / "prep"
-
-
-def read_cache_entry(path: Path) -> dict[str, Any] | None:
-    """A cached record, or None when there is none; a damaged entry is named, dropped and recomputed."""
-    if not path.is_file():
-        return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(record, dict) and "status" in record:
-            return record
-        reason = "not a prep record"
-    except (ValueError, OSError) as error:  # truncated, garbled or unreadable
-        reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
-    warnings.warn(f"{path}: damaged prep cache entry ({reason}); dropped, the song is prepared again", stacklevel=2)
-    path.unlink(missing_ok=True)
-    return None
-
-
-def _cache_writable(cache: Path) -> bool:
-    """Whether new entries can be saved to the prep cache; when not, one warning says so and the
-    songs are prepared without it (what is already there is still read)."""
-    reason = files.unwritable(cache)
-    if reason:
-        warnings.warn(f"the prep cache {cache} cannot be written ({reason}): preparing without saving to it; "
-                      f"pass --no-cache to skip it, or set ${config.ENV_CACHE} to a folder you can write", stacklevel=3)
-    return reason is None
-
-
-def _save_to_cache(path: Path, record: dict[str, Any]) -> bool:
-    """Save one entry; False (with a warning) when the cache stops taking them (a full disk, say)."""
-    try:
-        files.write_json(path, record, indent=None)
-    except OSError as error:
-        warnings.warn(f"the prep cache {path.parent} stopped taking entries ({error.strerror or error}): "
-                      "the rest is prepared without saving to it", stacklevel=3)
-        return False
-    return True
-
-
 def run_batch(paths: Iterable[str | Path], prep: PrepConfig = PrepConfig(), progress: bool = True) -> list[dict[str, Any]]:
     """`process_file` over many files: cached by content hash, spread over a process pool."""
     from tqdm.auto import tqdm
 
     paths = [Path(p) for p in paths]
     records: list[dict[str, Any] | None] = [None] * len(paths)
-    cache = _cache_dir(prep) if prep.cache else None
-    save = cache is not None and _cache_writable(cache)  # known before the parse, not after it
-    keys = [_file_key(p, prep) for p in paths] if cache else []
+    cache = prep_cache.folder(prep.cache_dir) if prep.cache else None
+    save = cache is not None and prep_cache.writable(cache)  # known before the parse, not after it
+    keys = [prep_cache.key(p, prep.fingerprint()) for p in paths] if cache else []
     todo = []
     for i, path in enumerate(paths):
         hit = cache / f"{keys[i]}.json" if cache else None
-        cached = read_cache_entry(hit) if hit is not None else None
+        cached = prep_cache.read(hit) if hit is not None else None
         if cached is not None:
             records[i] = {**cached, "path": str(path)}
         else:
@@ -287,7 +238,7 @@ def run_batch(paths: Iterable[str | Path], prep: PrepConfig = PrepConfig(), prog
             for i, record in zip(todo, results):
                 records[i] = record
                 if save and paths[i].is_file():
-                    save = _save_to_cache(cache / f"{keys[i]}.json", record)
+                    save = prep_cache.save(cache / f"{keys[i]}.json", record)
                 bar.update(1)
         finally:
             if pool is not None:

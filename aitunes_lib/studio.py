@@ -8,22 +8,20 @@ continuation of your opening bars, a melody over your chord chart (ABC in the bo
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import io
-import re
 import time
 import warnings
-import zipfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from aitunes_lib import abc, config, files, metrics, naming, render, tasks
+from aitunes_lib import abc, config, metrics, naming, render, tasks
 from aitunes_lib.backends.base import Backend
+from aitunes_lib.batches import Batch, bundle, slug
 from aitunes_lib.backends.picker import BackendFactory, default_backends  # (notebooks import them from here)
-from aitunes_lib.generate import GenerateConfig, Request, generate
+from aitunes_lib.generate import GenerateConfig, Request, SongShape, generate
 from aitunes_lib.song import Song
 
 
@@ -33,36 +31,8 @@ SHOWN = ("candidate", "valid", "listener", "realism", "NDM", "form", "bars", "re
          "rhythm_ok", "join_interval", "same_key", "task_kept", "reason")  # the table's columns, in order
 
 
-METERS = ("4/4", "3/4")  # offered; the models learnt 4/4 only (prep keeps 4/4 and 2/2), and 3/4 says so
+METERS = ("4/4", "3/4", "6/8")  # the song mode writes in any; the base learnt them all, a fine-tuned model mostly 4/4
 MAX_TEMPERATURE = 2.0
-
-
-@dataclasses.dataclass
-class Batch:
-    """One Generate click: its songs, their ranking and the folder its files go to."""
-
-    number: int
-    title: str
-    band: str
-    mode: str
-    seed: int | None
-    made: str  # the time of day it was made
-    folder: Path
-    candidates: list[Song]
-    table: pd.DataFrame
-
-    @property
-    def label(self) -> str:
-        return f"#{self.number} {self.made}  {self.title} — {self.band} ({self.mode}, {len(self.candidates)})"
-
-    def stem(self, candidate: int) -> str:
-        """The file name of one candidate: its batch's title and its number (never another batch's)."""
-        return f"{slug(self.title)}_{candidate}"
-
-
-def slug(text: str) -> str:
-    """A file-name-safe form of a title: `Blue Moon!` → `blue_moon`."""
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40] or "song"
 
 
 def modes() -> dict[str, str]:
@@ -127,6 +97,7 @@ class Studio:
                                  style=wide)
         self.key = w.Dropdown(options=list(abc.KEYS), value="C", description="Key", layout=w.Layout(width="11em"))
         self.meter = w.Dropdown(options=list(METERS), value="4/4", description="Meter", layout=w.Layout(width="13em"))
+        self.scale = w.Dropdown(options=["major", "minor"], value="major", description="Scale", layout=w.Layout(width="13em"))
         self.key.observe(lambda change: self.selected is not None and self.select(self.selected), names="value")
         from aitunes_lib.sheet import LeadSheet
 
@@ -228,13 +199,14 @@ class Studio:
         try:
             request = Request(self.title.value or "Untitled", self.band.value or "Unknown",
                               self.task_input.value if tasks.get(task).example else None)
-            config = GenerateConfig(n=self.n.value, temperature=self.temperature.value, seed=self.sampling_seed)
+            config = GenerateConfig(n=self.n.value, temperature=self.temperature.value, seed=self.sampling_seed,
+                                    song=SongShape(meter=self.meter.value, mode=self.scale.value))
         except Exception as error:  # noqa: BLE001 - the message belongs on screen
             self.status.value = f"<b>could not generate:</b> {html.escape(str(error))}"
             return None
-        if self.meter.value != "4/4":
-            self.status.value = (f"<b>{html.escape(self.meter.value)} is not possible yet:</b> the models learnt 4/4 songs only "
-                                 "(prep keeps 4/4 and 2/2); choose 4/4")
+        if (self.meter.value, self.scale.value) != ("4/4", "major") and task != "song":
+            self.status.value = (f"<b>{html.escape(self.meter.value)} {self.scale.value} is for the song mode:</b> the "
+                                 f"{html.escape(self.mode.value)} mode writes in its input's meter and key; choose 4/4 major")
             return None
         self.status.value = f"generating {self.n.value} candidates ({self.mode.value}) with {html.escape(self.backend.value)}…"
         started = self._stage(0, 0.0)
@@ -382,12 +354,8 @@ class Studio:
         if not self.favourites:
             self.favourites_list.value = "star a candidate first (the Favourite button)"
             return None
-        target = self.folder / "favourites.zip"
-        with files.replacing(target) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as bundle:
-            for number, candidate in self.favourites:
-                batch = self.batches[number - 1]
-                for path in render.export(self._shown(batch, candidate), batch.folder, batch.stem(candidate), self.tempo.value).values():
-                    bundle.write(path, f"{batch.folder.name}/{path.name}")
+        chosen = [(self.batches[number - 1], candidate) for number, candidate in self.favourites]
+        target = bundle([(batch, self._shown(batch, c), c) for batch, c in chosen], self.folder / "favourites.zip", self.tempo.value)
         self.links.value = render.offer_downloads({"favourites": target}, colab=self.colab)
         return target
 
@@ -402,7 +370,7 @@ class Studio:
             self.mode, self.task_input,
             w.HBox([self.title, self.band, self.invent_button]),
             w.HBox([self.backend, self.model]),
-            w.HBox([self.temperature, self.n, self.key, self.meter]),
+            w.HBox([self.temperature, self.n, self.key, self.meter, self.scale]),
             w.HBox([self.generate_button, self.progress]),
             self.status, self.history, self.results,
             w.HBox([self.choice, self.tempo, self.star]),

@@ -151,7 +151,8 @@ SETUP_TITLE = "#@title Setup: in Colab this installs everything (a few minutes);
 
 def setup_cell(repository: str = REPOSITORY) -> str:
     """The first code cell of every notebook: in Colab, the Debian audio packages and the library
-    itself, pip installed from the repository with its extras; elsewhere nothing."""
+    itself, pip installed from the repository with its extras; elsewhere nothing. Everywhere, a
+    `NameError` from a cell run too early then names the cell to run first (`workbook_errors`)."""
     return "\n".join([
         SETUP_TITLE,
         "import os, subprocess, sys",
@@ -161,6 +162,8 @@ def setup_cell(repository: str = REPOSITORY) -> str:
         '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"aitunes-lib[all] @ git+https://github.com/{REPOSITORY}"], check=True)',
         "    from google.colab import output",
         "    output.enable_custom_widget_manager()  # the interactive lead sheet is an anywidget",
+        "from aitunes_lib import workbook_errors",
+        "workbook_errors.install()  # a cell run before the one that makes its names says which to run first",
         "%matplotlib inline",
     ])
 

@@ -62,6 +62,8 @@ def test_generate_after_loading_from_disk(trained):
         lengths = bar_lengths(song)
         assert len(lengths) >= 2 and set(lengths[1:]) == {4}, song
     assert sample(backend, PROMPT, n=3, max_tokens=120, seed=1) == songs  # the seed decides
+    for song in songs:  # the sampler says where its bars end, as reading the text would
+        assert song.bar_ends is not None and song.bar_ends == tuple(tasks.bar_ends(str(song)))
     assert sample(backend, PROMPT, n=0) == []
     with pytest.raises(ValueError):
         sample(backend, PROMPT, n=-1)
@@ -84,6 +86,10 @@ def test_a_song_longer_than_the_window_slides_it_on(trained):
         assert tunes[40:47] == tunes[32:39] and tunes[56:63] == tunes[40:47]  # so does C, long out of the window's view
     assert generate(backend, "song", Request("Moonlight on the Harbour", "The Paper Lanterns"),
                     GenerateConfig(n=2, seed=4, song=SongShape(form="AABACCDC"))) == songs  # the seed still decides
+    config = GenerateConfig(n=2, seed=4, song=SongShape(form="AABACCDC"))
+    prompt = tasks.get("song").prompt(Request("Moonlight on the Harbour", "The Paper Lanterns"), config)
+    sampled = backend.sample(prompt.text, 2, config, prompt.constraint)
+    assert all(len(c.bar_ends) > 16 and c.bar_ends == tuple(tasks.bar_ends(str(c))) for c in sampled)  # across the slides
 
 
 def test_unseen_characters_in_a_prompt_still_generate(trained):
@@ -203,14 +209,16 @@ def test_holdout_is_a_stable_tenth():
 
 
 def test_pretraining_on_folk_tunes_shares_the_openewld_vocabulary(train_file, tmp_path, monkeypatch):
-    """`pretrain` on a few of music21's folk tunes (prepared like OpenEWLD), a few steps."""
+    """`pretrain` on a few of music21's folk tunes in any meter (prepared like OpenEWLD), a few steps."""
     import dataclasses
 
     from aitunes_lib import corpus
 
     monkeypatch.setenv("AITUNES_CACHE", str(tmp_path / "cache"))
     songs, report = corpus.prepare_folk(progress=False, limit=12)
-    assert len(songs) >= 8 and all(s.meter in ("4/4", "2/2") and s.key == "C" for s in songs)
+    assert len(songs) >= 8 and all(s.meter in corpus.METERS and s.key in ("C", "Am") for s in songs)
+    other = [s for s in songs if s.meter != "4/4"]  # every meter is kept, and its text names it
+    assert other and all(f"$ M: {s.meter} $" in corpus.pretraining_text(s) for s in other)
     config = dataclasses.replace(local.PRETRAIN, max_steps=3, block_size=128, batch_size=2, eval_every=3, save_every=100)
     result = local.pretrain(tmp_path / "base", train_file, config, progress=False, limit=12)
     assert result.stopped == "max_steps" and local.is_model_folder(tmp_path / "base")
@@ -256,6 +264,28 @@ def test_complete_phrase_keeps_the_prefix_and_the_meter(tasks_model):
         lengths = bar_lengths(abc.encode_body(song.body))
         assert len(lengths) > 3 and set(lengths) == {4}, song.body  # no pickup after the prefix: every bar is whole
     assert generate(backend, "phrase", Request(text=prefix), config) == songs
+
+
+def test_a_continuation_stays_near_its_opening(tasks_model):
+    """The continuation keeps to the opening's register (widened to 16 semitones) and starts within
+    a fifth of the opening's last note; without the register the same model wanders further."""
+    from aitunes_lib.decoding.constraints import Register, WholeBars
+
+    backend, _ = tasks_model
+    opening = 'X:1\nM:4/4\nL:1/4\nK:C\n"C"E2 G2 | "G7"F D B, G, | "C"C E G c |'
+    prompt = tasks.get("phrase").prompt(Request(text=opening), GenerateConfig(n=6, seed=3, max_tokens=150))
+    register = prompt.constraint.register
+    assert (register.low, register.high, register.last) == (-5, 12, 12)  # G, to c: already wider than 16 semitones
+
+    def continuations(constraint):
+        texts = backend.sample(prompt.text, 6, GenerateConfig(n=6, seed=3, max_tokens=150), constraint)
+        return [[abc.pitch_number(e) for e in re.findall(abc.EVENT, re.sub(r"`[^`]*`", "", t)) if abc.pitch_number(e) is not None]
+                for t in texts]
+
+    kept, free = continuations(prompt.constraint), continuations(WholeBars(bars_before=3, min_bars=4))
+    inside = lambda songs: sum(register.low <= n <= register.high for s in songs for n in s) / sum(map(len, songs))
+    assert inside(kept) > 0.95 and inside(kept) > inside(free)
+    assert sum(abs(s[0] - 12) <= 7 for s in kept if s) >= 5  # the join: within a fifth of the opening's last c
 
 
 def test_melody_for_chords_forces_every_chord_at_its_onset(tasks_model):
@@ -327,3 +357,38 @@ def test_an_older_base_gains_the_task_markers(tmp_path):
     assert tokenizer.token_id("<phrase>") >= rows and tokenizer.token_id("<chords>") >= rows  # appended, nothing renumbered
     assert model.get_input_embeddings().weight.shape[0] == tokenizer.vocab_size
     assert tokenizer.tokens("X: 1 $ T: a $ C: b $ <phrase> `C`c4 |")[-4:] == ["<phrase>", " `C`", "c4", " |"]
+
+
+@pytest.mark.parametrize("meter", ["3/4", "6/8"])
+def test_a_song_in_another_meter_keeps_its_bars_and_says_its_meter(trained, meter):
+    """A 3/4 or 6/8 song: the prompt names the meter, every bar after a pickup lasts three
+    quarters, the song's header says it, and music21 reads it with whole bars."""
+    from aitunes_lib import metrics
+
+    _, _, out = trained
+    backend = local.LocalBackend(out)
+    config = GenerateConfig(n=2, seed=3, song=SongShape(meter=meter, form="AB"))
+    prompt = tasks.get("song").prompt(Request("Waltz", "The Lanterns"), config)
+    assert f"$ M: {meter} $ <song>" in prompt.text
+    for song in generate(backend, "song", Request("Waltz", "The Lanterns"), config):
+        lengths = bar_lengths(abc.encode_body(song.body))
+        assert song.meter == meter and f"M:{meter}" in song.abc and song.violations == (), song.violations
+        assert set(lengths[1:]) == {3} and len(lengths) >= 16
+        assert metrics.evaluate(song)["valid"]
+    with pytest.raises(ValueError, match="meter='5/4'"):
+        GenerateConfig(song=SongShape(meter="5/4"))
+
+
+def test_a_song_in_minor_is_written_in_a_minor_and_ends_at_home(trained):
+    """`mode="minor"`: the prompt asks for A minor, the chart arrives on Am through E7, and the
+    melody lands on A over Am."""
+    _, _, out = trained
+    backend = local.LocalBackend(out)
+    config = GenerateConfig(n=2, seed=5, song=SongShape(mode="minor", form="AB"))
+    assert "$ K: Am $ <song>" in tasks.get("song").prompt(Request("Rain", "The Lanterns"), config).text
+    for song in generate(backend, "song", Request("Rain", "The Lanterns"), config):
+        assert song.key == "Am" and "K:Am" in song.abc and song.violations == (), song.violations
+        chart = song.context["planned_chart"].split(" | ")
+        assert chart[-1] == "Am" and chart[-2].split()[-1] == "E7" and chart[0].split()[0] == "Am"
+        notes = re.findall(r"[_^=]?[A-Ga-g][,']*", re.sub(r'"[^"]*"', "", song.body))
+        assert notes[-1].strip("_^=,'").upper() == "A"

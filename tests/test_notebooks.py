@@ -254,6 +254,18 @@ def test_a_cell_run_before_the_one_that_makes_its_names_says_which_to_run(tmp_pa
 
 
 @pytest.mark.slow
+def test_a_notebook_that_never_calls_the_workbook_still_says_which_cell_to_run(tmp_path):
+    """01 calls no `workbook` helper before its plots: its setup cell installs the one-line
+    NameError, so a plot cell run before the index is built names the cell that builds it."""
+    notebook = nbformat.read(ROOT / "notebooks" / "01_data.ipynb", as_version=4)
+    notebook.cells = [notebook.cells[1], notebook.cells[4]]
+    _execute(notebook, tmp_path / "out", SMALL, allow_errors=True)
+    error = next(o for o in notebook.cells[1].outputs if o.output_type == "error")
+    assert error.ename == "NameError" and len(error.traceback) == 1, error.traceback
+    assert "'plt' is not defined" in error.traceback[0] and "import matplotlib.pyplot as plt" in error.traceback[0], error.traceback[0]
+
+
+@pytest.mark.slow
 def test_the_bars_show_a_validation_loss_once_measured_a_resume_and_the_candidates(few_texts, tmp_path, capsys):
     """What a notebook shows while it works: the training bar has no `val` before the first
     evaluation (never `val=nan`), a resumed run says so, and writing candidates has its own bar."""

@@ -258,8 +258,12 @@ def test_key_and_meter_choices(tmp_path):
     with StandIn(chat_replies=[GOOD.removesuffix(" $ <end>")]) as standin:
         studio = studio_on(standin, tmp_path)
         studio.n.value = 1
-        studio.meter.value = "3/4"
-        assert studio.generate() is None and "3/4 is not possible yet" in studio.status.value
+        studio.meter.value = "3/4"  # the OpenAI models write 4/4: refused in a line, before any request
+        assert studio.generate() is None and "for 3/4, use the local backend" in studio.status.value
+        studio.meter.value, studio.scale.value = "4/4", "minor"
+        assert studio.generate() is None and "for minor, use the local backend" in studio.status.value
+        studio.scale.value = "major"
+        assert not standin.requests
         studio.meter.value = "4/4"
         assert studio.generate() is not None
     studio.key.value = "F"  # the candidate on screen moves (as the dropdown's observer does)

@@ -8,7 +8,7 @@ One concern a module; every name is also here, as `abc.parse_abc`, `abc.END`, �
 - `bars`: reading bars from text (`iter_bars`, `read_bars`, `bar_lengths`, `opens_with_pickup`);
 - `headers`: ABC headers (`abc_header`, `split_header`, `complete_header`, `key_problem`) and `clean_text`;
 - `encoding`: the article's encoding of the training text (`seed_prompt`, `encode_body`,
-  `decode_body`, `decode_seed`, `split_prompt`, …);
+  `decode_body`, `Completion` (a sampler's text with its bar ends), `decode_seed`, `split_prompt`, …);
 - `writer`: music21 → ABC (`part_body`, `score_to_abc`, `measures`, `transposition`, …);
 - `parsing`: ABC → music21 (`parse_abc`, `limits_problem`, `unknown_chords`);
 - `compare`: what must survive a conversion (`timeline`, `signature`, `differences`,
@@ -29,7 +29,7 @@ from aitunes_lib.abc.headers import (
     FIELD, KEY_EXAMPLES, MAX_NAME_CHARS, abc_header, clean_text, complete_header, key_problem, split_header,
 )
 from aitunes_lib.abc.encoding import (
-    PROMPT, decode_body, decode_seed, encode_body, header_prompt, parse_prompt, seed_prompt, split_prompt,
+    PROMPT, Completion, decode_body, decode_seed, encode_body, header_prompt, parse_prompt, seed_prompt, split_prompt,
 )
 from aitunes_lib.abc.writer import (
     BARS_PER_LINE, DEFAULT_UNIT, SEMITONES_TO_C, chord_symbol_text, duration_text, key_text, measures, part_body,

@@ -23,6 +23,7 @@ from aitunes_lib.cli.arguments import (
 from aitunes_lib.cli.commands import (
     _backend, _demo, _generate, _mixed_file, _openai, _prep, _pretrain, _score, _tables, _train, _train_config, _train_local,
 )
+from aitunes_lib.decoding.plan import METERS
 from aitunes_lib.generate import SongShape
 
 
@@ -113,16 +114,20 @@ def parser() -> argparse.ArgumentParser:
                           help=f"local: logit bonus for notes on the sounding chord's tones (default {SongShape().chord_tones}; 0: off)")
     generate.add_argument("--form", default="auto", help="song: 'auto' (drawn from the real songs' forms), a form such as "
                           "AABA or AB*2 (8-bar sections; a returning letter is copied), or 'none'")
+    generate.add_argument("--meter", choices=METERS, default="4/4",
+                          help="song: the meter to write in (default 4/4; 3/4 and 6/8 need a base that learnt them, as the committed one did)")
+    generate.add_argument("--minor", action="store_true", help="song: write in A minor (move it to another key afterwards)")
     generate.add_argument("--no-cadence", action="store_true", help="song: leave the last bar to the model (by default it ends as real songs end, mostly on the tonic)")
     generate.add_argument("--no-shape", action="store_true", help="song: none of the song's shape (form, cadence, chord-tone "
                           "nudge, interval prior, motifs, range): the model alone with the meter rules")
     generate.add_argument("--out", required=True)
     generate.set_defaults(handler=_generate)
 
-    pretrain = commands.add_parser("pretrain", help="pretrain the local base model on music21's folk tunes",
-                                   description="Reproduce the committed base checkpoint (about 15 minutes on 2 CPU cores).")
-    pretrain.add_argument("--openewld", default="out/songs.jsonl", help="OpenEWLD training file (for the shared vocabulary)")
+    pretrain = commands.add_parser("pretrain", help="pretrain the local base model on music21's folk tunes and OpenEWLD",
+                                   description="Reproduce the committed base checkpoint (about 15 minutes of prep and an hour of training on 2 CPU cores).")
+    pretrain.add_argument("--openewld", default="out/songs.jsonl", help="OpenEWLD training file (read 4 times among the folk tunes; the held-out songs are left out)")
     pretrain.add_argument("--out", default="out/folk-tiny", help="model folder")
+    pretrain.add_argument("--folk", default=None, help="the folk tunes a run before prepared (its folk.jsonl; default: prepare them)")
     pretrain.add_argument("--steps", type=whole(1, 10**7), default=None)
     pretrain.add_argument("--max-minutes", type=number(0, above=True), default=None)
     pretrain.add_argument("--device", type=device, default=None)

@@ -234,7 +234,9 @@ def _generate(args: argparse.Namespace) -> int:
     writable(args.out)
     backend = _backend(args) if args.backend == "local" else None  # a bad model folder is refused before the settings
     try:
-        shape = SongShape(planned=not args.no_shape, form=None if args.form == "none" else args.form, cadence=not args.no_cadence,
+        if (args.meter != "4/4" or args.minor) and task.name != "song":
+            raise UsageError(f"--meter and --minor are for --task song; the {task.name} task writes in its input's meter and key")
+        shape = SongShape(planned=not args.no_shape, meter=args.meter, mode="minor" if args.minor else "major", form=None if args.form == "none" else args.form, cadence=not args.no_cadence,
                           **({} if args.chord_tones is None else {"chord_tones": args.chord_tones}))
         settings = GenerateConfig(n=args.n, temperature=args.temperature, top_p=args.top_p, seed=args.seed,
                                   enforce=not args.free_meter, song=shape)
@@ -265,7 +267,10 @@ def _pretrain(args: argparse.Namespace) -> int:
     openewld = Path(args.openewld)
     if not openewld.is_file():
         raise FileNotFoundError(f"{openewld}: run `python -m aitunes_lib prep --out {openewld.parent}` first (its vocabulary is shared)")
-    result = local.pretrain(args.out, openewld, config, progress=not args.quiet)
+    folk = Path(args.folk) if args.folk else None
+    if folk is not None and not folk.is_file():
+        raise FileNotFoundError(f"--folk {folk}: no such file; leave --folk out to prepare the folk tunes")
+    result = local.pretrain(args.out, openewld, config, progress=not args.quiet, folk_jsonl=folk)
     last = result.history.dropna(subset=["val_loss"]).iloc[-1]
     print(f"pretrained {int(last['step'])} steps ({result.stopped}): validation loss {last['val_loss']:.3f} nats/token, "
           f"{result.tokens_per_second:.0f} tokens/s; model in {result.folder}")
@@ -292,5 +297,5 @@ def _demo(args: argparse.Namespace) -> int:
     generate_args = argparse.Namespace(backend="local", model=str(out / "local_model"), title=title, band=band, n=5,
                                        temperature=DEFAULTS.temperature, top_p=DEFAULTS.top_p, seed=args.seed, stats=str(out / "stats.json"),
                                        out=str(out / "candidates"), device=None, free_meter=False, task="song",
-                                       input=None, chord_tones=None, form="auto", no_cadence=False, no_shape=False)
+                                       input=None, chord_tones=None, form="auto", no_cadence=False, no_shape=False, meter="4/4", minor=False)
     return _generate(generate_args)

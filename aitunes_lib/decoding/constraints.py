@@ -12,10 +12,12 @@ import dataclasses
 from fractions import Fraction
 from typing import Callable, ClassVar
 
+import numpy as np
+
 from aitunes_lib.abc import BARLINE, CHORD_KIND
 from aitunes_lib.decoding.masks.bars import BarState, MeterRules
 from aitunes_lib.decoding.masks.chart import ChartRules
-from aitunes_lib.decoding.plan import SongPlan, SongShape
+from aitunes_lib.decoding.plan import SongPlan, SongShape, bar_quarters
 from aitunes_lib.decoding.processor import SongRules
 from aitunes_lib.decoding.state import SongState
 
@@ -29,14 +31,62 @@ class WholeBars:
 
     bars_before: int = 0
     min_bars: int = 1
+    bar: Fraction = Fraction(4)  # quarters a bar
+    register: "Register | None" = None  # a continuation keeps near its opening's notes
 
     def describe(self) -> str:
         return "whole bars" + (f" after the {self.bars_before} bars given" if self.bars_before else "")
 
-    def build(self, rules: MeterRules, encode: Encode, budget: int | None) -> tuple[MeterRules, BarState]:
+    def build(self, rules: MeterRules, encode: Encode, budget: int | None) -> tuple["MeterRules | InRegister", BarState]:
+        rules = rules.for_bar(self.bar)
+        built = InRegister(rules, self.register, self.bars_before) if self.register is not None else rules
         if self.bars_before:
-            return rules, BarState(bar_index=self.bars_before, last=BARLINE, min_bars=self.min_bars)
-        return rules, BarState(min_bars=self.min_bars)
+            return built, BarState(bar_index=self.bars_before, last=BARLINE, min_bars=self.min_bars)
+        return built, BarState(min_bars=self.min_bars)
+
+
+@dataclasses.dataclass(frozen=True)
+class Register:
+    """Where a continuation's melody stays: `low` to `high` (semitones above middle C, the opening's
+    range widened to `SPAN`), starting within a fifth of `last`, the opening's last note."""
+
+    low: int
+    high: int
+    last: int
+    SPAN: ClassVar[int] = 16  # the real songs' median range is about 14 semitones; a continuation may widen a little
+    PENALTY: ClassVar[float] = 4.0  # logits off a note outside the range, or a first note leaping past a fifth
+
+    @classmethod
+    def around(cls, pitches: "list[int]") -> "Register | None":
+        """The register of an opening's notes (None when it has none)."""
+        if not pitches:
+            return None
+        low, high = min(pitches), max(pitches)
+        room = max(0, cls.SPAN - (high - low))
+        return cls(low - room // 2, high + room - room // 2, pitches[-1])
+
+
+class InRegister:
+    """The bar rules, plus a bias that keeps a continuation in its opening's `Register`."""
+
+    def __init__(self, rules: MeterRules, register: Register, bars_before: int):
+        self.rules, self.register, self.bars_before = rules, register, bars_before
+        self.kinds, self.bias_group = rules.kinds, rules.note_ids
+        numbers, pitched = rules.vocab.numbers, rules.vocab.pitched
+        self.outside = np.zeros(len(rules.kinds), dtype=np.float32)
+        self.outside[rules.note_ids[pitched & ((numbers < register.low) | (numbers > register.high))]] = -register.PENALTY
+        self.first = self.outside.copy()  # the first note also starts near where the opening stopped
+        self.first[rules.note_ids[pitched & (np.abs(numbers - register.last) > 7)]] = -register.PENALTY
+
+    def allowed(self, state: BarState, pickup: bool | None = None) -> np.ndarray:
+        return self.rules.allowed(state, pickup)
+
+    def advance(self, state: BarState, token: int) -> BarState:
+        return self.rules.advance(state, token)
+
+    def bias(self, state: BarState) -> np.ndarray:
+        starting = state.bar_index == self.bars_before and state.elapsed == 0
+        return self.first if starting else self.outside
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,16 +122,26 @@ class SongForm:
         return f"the form {forms} with a cadence" if self.shape.cadence else f"the form {forms}"
 
     def build(self, rules: MeterRules, encode: Encode, budget: int | None) -> tuple[SongRules, list[SongState]]:
+        rules = rules.for_bar(bar_quarters(self.shape.meter))
         song = SongRules(rules, self.shape, budget)
-        starts = [SongState(plan=plan, closing=encode(f" `{plan.chord}`"), chart=self.chart_tokens(plan, rules, encode))
+        starts = [SongState(plan=plan, closing=encode(f" `{plan.chord}`"), chart=self.chart_tokens(plan, rules, encode, self.shape.meter))
                   for plan in self.plans]
         return song, starts
 
     @staticmethod
-    def chart_tokens(plan: SongPlan, rules: MeterRules, encode: Encode) -> list:
+    def chart_tokens(plan: SongPlan, rules: MeterRules, encode: Encode, meter: str = "4/4") -> list:
         """A plan's chart as each bar's (onset in ticks, token ids); a chord the vocabulary cannot
-        write as one chord token is left out (the chord before it holds)."""
+        write as one chord token is left out (the chord before it holds). The chart's half-bars
+        fall on beat 3 in 4/4 and 2/2 and on the second dotted quarter in 6/8; a 3/4 bar takes one
+        chord: the half-bar's when the bar's first chord only holds on, else its first."""
         half = rules.bar // 2
+        if meter == "3/4":
+            sounding, single = None, []
+            for first, second in plan.chart:
+                chord = second if second and first == sounding else first
+                single.append((chord, None))
+                sounding = chord
+            plan = dataclasses.replace(plan, chart=tuple(single))
 
         def ids(name: str) -> list[int] | None:
             tokens = encode(f" `{name}`")

@@ -59,10 +59,6 @@ def tonic_of(chord: str) -> str:
 # Songs differ in how fast their harmony moves: each chart draws its own odds of holding a
 # chord, around the real songs' (`Tables.holds`), this many logits apart (a standard deviation).
 HOLD_SPREAD = 1.5
-# and in how colourful it is: progressions are drawn from the real counts raised to a power
-# drawn per chart from this range (below 1, rarer colours such as C6 for C or a passing
-# diminished chord come more often than the counts alone say; real songs use 6 to 25 chords).
-COLOUR = (0.4, 1.0)
 
 
 class ChartDrawer:
@@ -74,18 +70,19 @@ class ChartDrawer:
         self.starts = dict(tables.starts)
 
     @staticmethod
-    def _pick(rng: np.random.Generator, options: dict[str, float], colour: float) -> str | None:
+    def _pick(rng: np.random.Generator, options: dict[str, float]) -> str | None:
+        """One chord, drawn by the real charts' counts (`options`)."""
         names = list(options)
-        weights = np.array([options[n] for n in names], dtype=float) ** colour
+        weights = np.array([options[n] for n in names], dtype=float)
         if not names or weights.sum() <= 0:
             return None
         return names[int(rng.choice(len(names), p=weights / weights.sum()))]
 
     def fill(self, slots: int, anchors: dict[int, str], rng: np.random.Generator, first: dict[str, float] | None,
-             last: str, holds: dict[str, float], colour: float) -> list[str]:
+             last: str, holds: dict[str, float]) -> list[str]:
         """A chain of half-bar chords, walking backward from `last` (what follows the chain) through
         the `anchors`; the first half-bar is weighed by `first` (chords that may open it); `holds`
-        and `colour` are this chart's harmonic rhythm and colour."""
+        is this chart's harmonic rhythm."""
         chart: list[str] = [""] * slots
         following = last
         for i in range(slots - 1, -1, -1):
@@ -105,12 +102,11 @@ class ChartDrawer:
             if rng.random() < hold or not any(v > 0 for v in before.values()):
                 chart[i] = following
             else:
-                chart[i] = self._pick(rng, {c: n for c, n in before.items() if c != following}, colour) or following
+                chart[i] = self._pick(rng, {c: n for c, n in before.items() if c != following}) or following
             following = chart[i]
         return chart
 
-    def section(self, bars: int, tonic: str, rng: np.random.Generator, opening: bool, holds: dict[str, float],
-                colour: float) -> list[str]:
+    def section(self, bars: int, tonic: str, rng: np.random.Generator, opening: bool, holds: dict[str, float]) -> list[str]:
         """A section's half-bars: V closing its first half, I opening its second-to-last bar, and
         a way back to I from there; the first section opens on I, another on a chord that follows
         V7 in the real charts."""
@@ -120,26 +116,26 @@ class ChartDrawer:
         if bars >= 6:
             anchors[2 * (bars - 2)] = tonic
         first = None if opening else self.after.get(dominant_of(tonic))
-        return self.fill(2 * bars, anchors, rng, first, tonic, holds, colour)
+        return self.fill(2 * bars, anchors, rng, first, tonic, holds)
 
     def chart(self, sections: str, section_bars: int, steps: tuple, ending: str, rng: np.random.Generator) -> tuple:
         """Per bar of the form: (chord on beat 1, chord on beat 3 or None where the first holds)."""
-        tonic, closing = "C", ending.partition(":")[0]  # every song is in C (prep); only its last bar may close elsewhere
-        shift = float(rng.normal(0.0, HOLD_SPREAD))  # this song's harmonic rhythm, and its colour
+        closing = ending.partition(":")[0]
+        tonic = "Am" if tonic_of(closing) == "Am" else "C"  # C major (as prep writes every song) or A minor, by the ending
+        shift = float(rng.normal(0.0, HOLD_SPREAD))  # this song's harmonic rhythm
         holds = {kind: 1 / (1 + np.exp(-(np.log(p / (1 - p)) + shift))) for kind, p in self.holds.items()}
-        colour = float(rng.uniform(*COLOUR))
         letters: dict[str, list[str]] = {}
         halves: list[str] = []
         for s, letter in enumerate(sections):
             if letter not in letters:
-                letters[letter] = self.section(section_bars, tonic, rng, s == 0, holds, colour)
+                letters[letter] = self.section(section_bars, tonic, rng, s == 0, holds)
             halves += letters[letter]
         total = len(steps)
         halves = halves[: 2 * total]
         if len(halves) < 2 * total:  # closing bars and endings after the sections: walk back from the cadence
             more = 2 * total - len(halves)
             halves += self.fill(more, {more - 1: dominant_of(tonic)} if more >= 2 else {}, rng,
-                                self.after.get(dominant_of(tonic)), closing, holds, colour)
+                                self.after.get(dominant_of(tonic)), closing, holds)
         if steps and steps[-1] == "cadence":  # the last bar: the ending's chord; the bar before ends on its dominant
             halves[-2:] = [closing, closing]
             if total >= 2:

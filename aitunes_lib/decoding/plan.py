@@ -24,6 +24,18 @@ from aitunes_lib.decoding.tables import Tables, load
 
 SECTION_BARS = 8
 MAX_SECTIONS = 8
+MODES = ("major", "minor")
+METERS = ("4/4", "2/2", "3/4", "6/8")  # what a song may be written in (`L:1/4`: a 6/8 bar is 3 quarters)
+
+
+def bar_quarters(meter: str) -> Fraction:
+    """A bar's length in quarters.
+
+    >>> bar_quarters("3/4"), bar_quarters("6/8"), bar_quarters("2/2")
+    (Fraction(3, 1), Fraction(3, 1), Fraction(4, 1))
+    """
+    top, bottom = meter.split("/")
+    return Fraction(int(top) * 4, int(bottom))
 
 
 class Stream(enum.IntEnum):
@@ -71,6 +83,8 @@ class SongShape:
     """
 
     planned: bool = True
+    meter: str = "4/4"  # one of `METERS`; the prompt names any but 4/4, and every bar keeps its length
+    mode: str = "major"  # or "minor": written in A minor (`K:Am`), the chart centred on Am and its E7, ending on A over Am
     form: str | None = "auto"  # "auto": drawn per candidate from the real songs' forms; "AABA", "AB*2"; None: nothing returns
     section_bars: int = SECTION_BARS
     vary: tuple[int, ...] = (0, 1)  # bars left free when a section first returns (for a new cadence), candidates in turn
@@ -96,6 +110,10 @@ class SongShape:
     def problems(self) -> list[str]:
         """What is wrong with these settings, one line each (empty: nothing)."""
         out = []
+        if self.mode not in MODES:
+            out.append(f"mode={self.mode!r}: choose major or minor")
+        if self.meter not in METERS:
+            out.append(f"meter={self.meter!r}: choose one of {', '.join(METERS)}")
         if not 0 <= self.intervals <= 4:
             out.append(f"intervals={self.intervals!r}: use 0 (off) to 4")
         if not 0 <= self.balance <= 8:
@@ -116,6 +134,11 @@ class SongShape:
             except ValueError as error:
                 out.append(str(error))
         return out
+
+    @property
+    def key(self) -> str:
+        """The key it is written in: C major or A minor (a user's other key is a transposition of the output)."""
+        return "C" if self.mode == "major" else "Am"
 
     @property
     def measured(self) -> Tables:
@@ -255,12 +278,30 @@ def draw_aims(shape: SongShape, n: int, seed: int | None) -> list[Aims]:
     return [Aims(moves[i], density[i], chromatic[i], rests[i], tones[i]) for i in range(n)]
 
 
+def tonic_endings(endings: dict[str, int]) -> dict[str, int]:
+    """The real songs' endings that land on the tonic over a tonic chord (C, C6, Cmaj7, C69 with C
+    on top; about nine in ten of them): a song ends at home. The rest (C over G7, E over C, songs
+    that end off the tonic) read as unfinished when a song is new.
+
+    >>> tonic_endings({"C:C": 9, "C6:C": 2, "G7:C": 1, "C:E": 1, "Am:A": 1})
+    {'C:C': 9, 'C6:C': 2}
+    """
+    from aitunes_lib.abc import chord_pitch_classes
+
+    def home(ending: str) -> bool:
+        chord, _, note = ending.partition(":")
+        tones = chord_pitch_classes(chord) or frozenset()
+        return note.upper() == "C" and chord[:1] == "C" and chord[1:2] not in ("#", "b") and {0, 4, 7} <= tones and 3 not in tones
+
+    return {ending: count for ending, count in endings.items() if home(ending)} or dict(endings)
+
+
 def draw_plans(shape: SongShape, n: int, seed: int | None) -> list[SongPlan]:
     """One plan per candidate: each choice drawn on its own stream of `seed`."""
     t = shape.measured
     forms = draw_forms(n, seed, shape.form, t)
     auto = shape.form in (None, "auto")  # a form asked for is played as written: no closing bars
-    endings = _draw(t.endings, n, seed, Stream.ENDINGS)
+    endings = _draw(tonic_endings(t.endings), n, seed, Stream.ENDINGS) if shape.mode == "major" else ["Am:A"] * n
     spans = _draw(t.ranges, n, seed, Stream.RANGES) if shape.ranges else [None] * n
     if shape.closing and auto:
         once, again = _draw(t.tails, n, seed, Stream.TAILS), _draw(t.tails_repeated, n, seed, Stream.TAILS_REPEATED)
@@ -268,7 +309,8 @@ def draw_plans(shape: SongShape, n: int, seed: int | None) -> list[SongPlan]:
     else:
         tails = [0] * n
     pickups = [bool(x) for x in _draw(t.pickups, n, seed, Stream.PICKUPS)] if shape.closing else [None] * n
-    rhythms = _draw(t.rhythms, n, seed, Stream.RHYTHMS) if shape.rhythms else [None] * n
+    # the real songs' sets of note lengths are 4/4's and 2/2's: a 6/8 melody takes its own
+    rhythms = _draw(t.rhythms, n, seed, Stream.RHYTHMS) if shape.rhythms and shape.meter != "6/8" else [None] * n
     voltas = ([v if "*" in form else 0 for form, v in zip(forms, _draw(t.voltas, n, seed, Stream.VOLTAS))]
               if shape.closing else [0] * n)
     aims = draw_aims(shape, n, seed)

@@ -78,9 +78,10 @@ class Task:
     example: ClassVar[str] = ""  # ABC the studio's box starts with ("" for no input)
     input_help: ClassVar[str] = ""  # what the input is, for --help and the studio
 
-    def header(self, title: str, composer: str) -> str:
-        """`X: 1 $ T: … $ C: … $ <marker>`."""
-        return abc.header_prompt(title, composer) + self.marker
+    def header(self, title: str, composer: str, meter: str = "4/4", key: str = "C") -> str:
+        """`X: 1 $ T: … $ C: … $ <marker>` (with `M: … $` and `K: … $` before the marker in another
+        meter than 4/4 or another key than C)."""
+        return abc.header_prompt(title, composer, meter, key) + self.marker
 
     def records(self, record: Mapping[str, str], count: int, rng: np.random.Generator) -> list[dict[str, str]]:
         """`count` training records of this task from one song's record (the article's pair)."""
@@ -99,10 +100,11 @@ class Task:
         """One candidate as a `Song`: the user's bars and the model's, its task, number and violations.
         A completion in its own meter (`own_meter`) keeps it in the song's header, and breaks the task."""
         meter, completion = own_meter(completion)
-        broke = [f"written in {meter}, the model was asked for 4/4"] if meter else []
+        asked = prompt.context.get("meter", "4/4")
+        broke = [f"written in {meter}, the model was asked for {asked}"] if meter and meter != asked else []
         return Song(
             title=prompt.title, composer=prompt.composer, body=abc.decode_body(prompt.prefix + completion),
-            meter=meter or "4/4", task=self.name, candidate=candidate,
+            meter=meter or prompt.context.get("meter", "4/4"), key=prompt.context.get("key", "C"), task=self.name, candidate=candidate,
             violations=tuple(broke + self.violations(prompt, completion)), context=dict(prompt.context),
         )
 
@@ -171,7 +173,11 @@ def training_records(
 
 
 def bar_ends(encoded: str) -> list[int]:
-    """Character offsets just after each bar line of an encoded body (the article's text)."""
+    """Character offsets just after each bar line of an encoded body (the article's text): those
+    its sampler recorded when it is an `abc.Completion` that knows them, else read from the text."""
+    known = getattr(encoded, "bar_ends", None)
+    if known is not None:
+        return list(known)
     return [m.end() for m in re.finditer(abc.EVENT, encoded) if abc.classify(m.group())[0] == abc.BARLINE]
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Mapping
 
 from aitunes_lib import abc
-from aitunes_lib.decoding.constraints import WholeBars
+from aitunes_lib.decoding.constraints import Register, WholeBars
 from aitunes_lib.decoding.settings import GenerateConfig
 from aitunes_lib.tasks.base import PHRASE_BARS, PHRASE_MIN_BARS, Prompt, Request, Task, _text, bar_ends
 from aitunes_lib.tasks.charts import Phrase
@@ -35,7 +36,8 @@ class PhraseTask(Task):
     def prompt(self, request: Request, config: "GenerateConfig | None" = None) -> Prompt:
         phrase = request.text if isinstance(request.text, Phrase) else phrase_input(_text(request, "an opening"))
         # after the prefix's whole bars (no pickup any more), and at least PHRASE_MIN_BARS more
-        constraint = WholeBars(bars_before=phrase.bars, min_bars=phrase.bars + PHRASE_MIN_BARS)
+        pitches = [n for n in (abc.pitch_number(e) for e in re.findall(abc.EVENT, re.sub(r"`[^`]*`", "", phrase.prefix))) if n is not None]
+        constraint = WholeBars(bars_before=phrase.bars, min_bars=phrase.bars + PHRASE_MIN_BARS, register=Register.around(pitches))
         return Prompt(self.name, self.header(request.title, request.composer) + phrase.prefix, request.title,
                       request.composer, constraint, prefix=phrase.prefix,
                       context={"prefix_quarters": phrase.quarters, "transposed_from": phrase.transposed_from,

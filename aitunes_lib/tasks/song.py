@@ -7,7 +7,7 @@ import re
 
 from aitunes_lib import abc
 from aitunes_lib.decoding.constraints import SongForm, WholeBars
-from aitunes_lib.decoding.plan import SongPlan, draw_plans
+from aitunes_lib.decoding.plan import SongPlan, bar_quarters, draw_plans
 from aitunes_lib.decoding.settings import GenerateConfig
 from aitunes_lib.song import Song
 from aitunes_lib.tasks.base import Prompt, Request, Task, bar_ends, own_meter
@@ -33,12 +33,14 @@ class SongTask(Task):
         return [dict(record)] * count
 
     def prompt(self, request: Request, config: "GenerateConfig | None" = None) -> Prompt:
-        text = self.header(request.title, request.composer)
         config = config or GenerateConfig()
+        meter, key = config.song.meter, config.song.key
+        text = self.header(request.title, request.composer, meter, key)
+        context = ({"meter": meter} if meter != "4/4" else {}) | ({"key": key} if key != "C" else {})
         if not config.song.planned:  # the model alone, with the bar rules
-            return Prompt(self.name, text, request.title, request.composer, WholeBars())
+            return Prompt(self.name, text, request.title, request.composer, WholeBars(bar=bar_quarters(meter)), context=context)
         plans = tuple(draw_plans(config.song, config.n, config.seed))
-        return Prompt(self.name, text, request.title, request.composer, SongForm(plans, config.song), plans=plans)
+        return Prompt(self.name, text, request.title, request.composer, SongForm(plans, config.song), plans=plans, context=context)
 
     def song(self, prompt: Prompt, completion: str, candidate: int) -> Song:
         song = super().song(prompt, completion, candidate)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import pandas as pd
 
+from aitunes_lib.abc import BARLINE, Completion
 from aitunes_lib.backends.base import ModelHandle, as_completion
 from aitunes_lib.backends.local.data import training_texts
 from aitunes_lib.backends.local.folders import is_model_folder, load_model, load_tokenizer, read_config
@@ -97,7 +98,7 @@ class LocalBackend:
             self._rules = MeterRules([tokenizer.decode([i]) for i in range(tokenizer.vocab_size)])
         return self._rules
 
-    def sample(self, prompt: str, n: int, config: "GenerateConfig", constraint: Any = None) -> list[str]:
+    def sample(self, prompt: str, n: int, config: "GenerateConfig", constraint: Any = None) -> list[Completion]:
         """n completions in the article's format (` … $ <end>`), sampled in one batch, with the
         constraint (if any) enforced token by token. A constraint that `slides` (a song form)
         may run past the model's window: the candidates still writing go on with the last half
@@ -169,7 +170,8 @@ class LocalBackend:
             bar.close()
         return [self._completion(ids) for ids in written]
 
-    def _completion(self, ids: list[int]) -> str:
+    def _completion(self, ids: list[int]) -> Completion:
+        """The text of one candidate's tokens, with where its bars end (from the tokens' kinds)."""
         tokenizer = self.tokenizer
         end, pad = tokenizer.token_id(END), tokenizer.token_id(PAD)
         finished = end in ids
@@ -177,7 +179,21 @@ class LocalBackend:
         text = tokenizer.decode(ids)
         if not finished and "|" in text:  # out of tokens: keep whole bars only
             text = text[: text.rindex("|") + 1]
-        return as_completion(text)
+        completion = as_completion(text)
+        return Completion(completion, bar_ends=self._bar_ends(ids, text, completion))
+
+    def _bar_ends(self, ids: list[int], text: str, completion: str) -> tuple[int, ...] | None:
+        """The offset just after each bar line in `completion`, counted over the tokens (their
+        kinds say which is a bar line, their texts how long each is); None when the token texts
+        do not add up to the text (a token decoded from bytes), so that readers fall back to the text."""
+        vocab, at, ends = self.rules.vocab, 0, []
+        for token in ids:
+            at += len(vocab.texts[token])
+            if vocab.kinds[token] == BARLINE:
+                ends.append(at)
+        shift = (len(completion) - len(completion.lstrip())) - (len(text) - len(text.lstrip()))
+        ends = [e + shift for e in ends if e + shift <= len(completion.rstrip())]
+        return tuple(ends) if all(completion[e - 1] == "|" for e in ends) else None
 
     def loss(self, texts: Sequence[str]) -> dict[str, float]:
         """Held-out loss of whole songs: nats and bits per token, and bits per character."""

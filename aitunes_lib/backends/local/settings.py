@@ -11,6 +11,7 @@ from typing import Any
 # n_positions is also the training window: positions a model never trained on are never used.
 PRESETS: dict[str, dict[str, int]] = {
     "tiny": {"n_layer": 4, "n_head": 4, "n_embd": 256, "n_positions": 512},
+    "mini": {"n_layer": 6, "n_head": 5, "n_embd": 320, "n_positions": 512},
     "small": {"n_layer": 6, "n_head": 8, "n_embd": 512, "n_positions": 1024},
     "base": {"n_layer": 12, "n_head": 12, "n_embd": 768, "n_positions": 1024},
 }

@@ -242,20 +242,31 @@ def _train_locked(texts: list[str], out: Path, config: TrainConfig, device: str,
     return TrainResult(out, pd.DataFrame(history), stopped, speed, mfu, peak)
 
 
-PRETRAIN = TrainConfig(preset="tiny", max_steps=700, learning_rate=1e-3, warmup_steps=50, val_fraction=0.05,
-                       eval_every=100, save_every=100, seed=0)
+# tiny, not a wider model: at the same CPU time it reached a lower held-out loss (benchmarks/bench_pretrain.py)
+PRETRAIN = TrainConfig(preset="tiny", max_steps=2200, learning_rate=1e-3, warmup_steps=100, val_fraction=0.05,
+                       eval_every=200, save_every=200, seed=0)
+OPENEWLD_REPEATS = 4  # OpenEWLD's few hundred songs, read this often among the many thousand folk tunes
+
+
+def pretraining_texts(openewld_jsonl: str | Path | None = None, progress: bool = True, limit: int | None = None,
+                      folk_jsonl: str | Path | None = None) -> list[str]:
+    """The base model's text: music21's folk tunes in every meter, major and minor
+    (`corpus.pretraining_text`; or those `corpus.prepare_folk` wrote to `folk_jsonl` before),
+    then OpenEWLD's training songs `OPENEWLD_REPEATS` times (without the benchmark's held-out songs)."""
+    from aitunes_lib import corpus
+
+    if folk_jsonl is not None:
+        folk = [record["text"] for record in dataset.read_jsonl(folk_jsonl)][:limit]
+    else:
+        folk = [corpus.pretraining_text(song) for song in corpus.prepare_folk(progress=progress, limit=limit)[0]]
+    extra = holdout(training_texts(openewld_jsonl))[0] if openewld_jsonl else []
+    return folk + extra * OPENEWLD_REPEATS
 
 
 def pretrain(out: str | Path = BASE_CHECKPOINT, openewld_jsonl: str | Path | None = None, config: TrainConfig = PRETRAIN,
-             progress: bool = True, limit: int | None = None) -> TrainResult:
-    """Pretrain on music21's folk tunes (prepared like OpenEWLD): the base model for fine-tuning.
-
-    The vocabulary also learns from OpenEWLD's songs (its chord symbols hardly occur in folk
-    tunes), leaving out the benchmark's held-out songs.
-    """
-    from aitunes_lib import corpus
-
-    songs, _ = corpus.prepare_folk(progress=progress, limit=limit)
-    texts = [record["prompt"] + record["completion"] for record in map(dataset.seed_record, songs)]
+             progress: bool = True, limit: int | None = None, folk_jsonl: str | Path | None = None) -> TrainResult:
+    """Pretrain the base model for fine-tuning on `pretraining_texts`. The vocabulary also
+    learns from OpenEWLD's songs; the benchmark's held-out songs are in neither."""
+    texts = pretraining_texts(openewld_jsonl, progress, limit, folk_jsonl)
     extra = holdout(training_texts(openewld_jsonl))[0] if openewld_jsonl else []
     return train(texts, out, config, progress=progress, tokenizer_texts=extra)

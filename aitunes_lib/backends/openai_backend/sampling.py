@@ -32,6 +32,11 @@ class Sampling(Client):
             return []
         if not self.model:
             raise OpenAIBackendError("no model: fine-tune first, or call use(model_id)")
+        asked = " ".join(x for x in (config.song.meter if config.song.meter != "4/4" else "",
+                                     "minor" if config.song.mode == "minor" else "") if x)
+        if asked:  # before any request: these models learnt the article's 4/4 major songs, and nothing here keeps their bars
+            raise OpenAIBackendError(f"the OpenAI models here write the article's 4/4 songs in C major; for {asked}, use the "
+                                     "local backend (its base learnt every meter and mode, and its decoder keeps each bar)")
         if self.examples:
             return self._few_shot(prompt, n, config, constraint)
         if constraint is not None:
