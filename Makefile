@@ -68,7 +68,8 @@ bench: setup-test
 	$(PY) benchmarks/bench_studio.py
 	$(PY) benchmarks/bench_notebooks.py
 
-# Reproduce the committed base model (about 15 minutes on 2 CPU cores)
+# Reproduce the committed base model (on 2 CPU cores: about 15 minutes to prepare music21's 12,279
+# tunes, then about an hour for 2,200 steps); `benchmarks/bench_pretrain.py` chose its size
 pretrain: setup
 	$(PY) -m aitunes_lib prep --out out --quiet
 	$(PY) -m aitunes_lib pretrain --openewld out/songs.jsonl --out aitunes_lib/models/folk-tiny --restart

@@ -212,6 +212,11 @@ class Studio:
         started = self._stage(0, 0.0)
         try:
             backend = self.backends[self.backend.value](self.model.value)
+            learnt = getattr(backend, "tasks", None)
+            if learnt is not None and task not in learnt:
+                self.status.value = (f"<b>this model learnt {', '.join(learnt)} only:</b> choose that mode, or train with "
+                                     f"the {html.escape(task)} task in its file (prep's tasks.jsonl, or --mix)")
+                return None
             started = self._stage(1, started)
             with warnings.catch_warnings(record=True) as caught:  # shown on screen, not in the log
                 warnings.simplefilter("always")

@@ -466,6 +466,24 @@ def test_a_tie_joins_two_notes_of_one_pitch(vocab):
             form_rules.advance(state, token)
         assert state.elapsed == rules.bar and state.plan.steps[2] == ("copy", 0)
         assert form_rules.allowed(state)[rules.kinds == TIE].any() == tie
+    # inside a bar no tie at all: one longer note says the same
+    form_rules, starts = SongForm(("A",), section_bars=4, intervals=0.5).build(rules, tokenizer.encode, None)
+    for opening in (" C D", " C2", " E/ E/"):
+        state = copy.deepcopy(starts[0])
+        for token in tokenizer.encode(opening):
+            form_rules.advance(state, token)
+        assert 0 < state.elapsed < rules.bar and not form_rules.allowed(state)[rules.kinds == TIE].any()
+
+
+def test_a_chord_symbol_stands_over_a_note_not_a_rest(vocab):
+    tokenizer, rules = vocab
+    form_rules, starts = SongForm(("A",), section_bars=4, intervals=0.5).build(rules, tokenizer.encode, None)
+    for opening in (" `C`", " C2 `F`"):
+        state = copy.deepcopy(starts[0])
+        for token in tokenizer.encode(opening):
+            form_rules.advance(state, token)
+        allowed = form_rules.allowed(state)
+        assert not allowed[rules.vocab.rest_ids].any() and allowed[rules.note_ids[rules.vocab.pitched]].any()
 
 
 def test_the_note_that_ends_a_bar_leads_into_a_copied_bar(vocab):

@@ -3,6 +3,7 @@ trained here, and the OpenAI backend on the stand-in."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -106,9 +107,15 @@ def test_the_local_backend_on_a_tiny_model(tmp_path, few_texts):
     assert shown["png"][:4] == b"\x89PNG" and "<svg" in shown["svg"] and shown["files"]["mid"].stat().st_size > 0
     if shutil.which("fluidsynth"):
         assert shown["audio"].stat().st_size > 1000
-    # continue the example's opening bars, then write over the example chart
+    # a song-only model is not asked to continue: one line says what it learnt
     studio.set_mode("continue")
     assert studio.task_input.value == tasks.get("phrase").example and studio.task_input.layout.display is None
+    assert studio.generate() is None and "this model learnt song only" in studio.status.value
+    # a model that learnt the three tasks continues the example's opening bars, then writes over the example chart
+    records = [{"prompt": t[: t.index("<song>") + 6], "completion": t[t.index("<song>") + 6:]} for t in few_texts]
+    mixed = [r["prompt"] + r["completion"] for r in tasks.training_records(records)]
+    local.train(mixed, tmp_path / "tasks_model", dataclasses.replace(config, block_size=256), progress=False)
+    studio.model.value = str(tmp_path / "tasks_model")
     table = studio.generate()
     assert table is not None, studio.status.value
     assert table["task_kept"].all() and "join_interval" in table and "task_kept" in studio.results.value

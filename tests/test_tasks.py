@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from aitunes_lib import abc, dataset, tasks
-from aitunes_lib.decoding.constraints import SongForm, WholeBars
+from aitunes_lib.decoding.constraints import Register, SongForm, WholeBars
 from aitunes_lib.decoding.plan import SongPlan, SongShape, draw_plans
 from aitunes_lib.song import Song
 
@@ -110,7 +110,8 @@ def test_prompts_name_their_constraints():
     assert song.text == "X: 1 $ T: Tea $ C: Me $ <song>" and isinstance(song.constraint, SongForm)
     phrase = tasks.get("phrase").prompt(tasks.Request("Tea", "Me", '"C"c2 e2 | "G7"d4 |'))
     assert phrase.text.endswith("<phrase> `C`c2 e2 | `G7`d4 |") and phrase.prefix == " `C`c2 e2 | `G7`d4 |"
-    assert phrase.constraint == WholeBars(bars_before=2, min_bars=6) and phrase.context["prefix_quarters"] == 8
+    assert phrase.constraint == WholeBars(bars_before=2, min_bars=6, register=Register(6, 22, 14))  # c..e widened to 16 semitones
+    assert phrase.context["prefix_quarters"] == 8
     from aitunes_lib.generate import GenerateConfig
 
     chords = tasks.get("chords").prompt(tasks.Request(text=["C", "G7"]), GenerateConfig(song=SongShape(chord_tones=1.5)))

@@ -72,6 +72,15 @@ class LocalBackend:
             self.history = None
 
     @property
+    def tasks(self) -> list[str] | None:
+        """The tasks its training text held (`song`, `phrase`, `chords`); None when its folder does not say."""
+        try:
+            learnt = ModelHandle.load(self.folder / "handle.json").details.get("tasks") if self.folder else None
+        except (OSError, ValueError, TypeError, AttributeError):
+            return None
+        return list(learnt) if isinstance(learnt, list) else None
+
+    @property
     def tokenizer(self) -> AbcTokenizer:
         if self._tokenizer is None:
             raise LocalBackendError("no model chosen: call fine_tune(...) or use(folder) first")

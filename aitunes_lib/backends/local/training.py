@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from aitunes_lib import dataset, files
+from aitunes_lib import dataset, files, tasks
 from aitunes_lib.backends.base import ModelHandle
 from aitunes_lib.backends.local.data import holdout, pack, split_songs, training_texts
 from aitunes_lib.backends.local.folders import (
@@ -168,6 +168,8 @@ def _train_locked(texts: list[str], out: Path, config: TrainConfig, device: str,
     autocast = torch.autocast("cuda", dtype=half) if device.startswith("cuda") else torch.autocast("cpu", enabled=False)
     scaler = torch.amp.GradScaler("cuda", enabled=device.startswith("cuda") and half == torch.float16)
 
+    learnt = sorted({tasks.task_of(text) for text in train_texts})  # what it can be asked (the studio's modes)
+
     def save(stopped: str) -> None:
         quiet_transformers()  # our own bar is enough
         with files.replacing_files(out) as scratch:  # every file whole, the set replaced together
@@ -182,7 +184,7 @@ def _train_locked(texts: list[str], out: Path, config: TrainConfig, device: str,
                 "parameters": sum(p.numel() for name, p in model.named_parameters() if "lora_" not in name),
                 "trained_parameters": sum(p.numel() for p in trainable), "lora_rank": config.lora_rank,
                 "vocab_size": tokenizer.vocab_size,
-                "train_songs": len(train_texts), "val_songs": len(val_texts),
+                "train_songs": len(train_texts), "val_songs": len(val_texts), "tasks": learnt,
             }).save(scratch / "handle.json")
 
     started, trained_tokens, train_seconds = time.perf_counter(), 0, 0.0
