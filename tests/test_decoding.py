@@ -17,7 +17,9 @@ from aitunes_lib.abc import BARLINE, TIE, bar_lengths, classify, pitch_class
 from aitunes_lib.backends.base import as_completion
 from aitunes_lib.decoding import constraints
 from aitunes_lib.decoding.masks.bars import BarState, MeterRules
-from aitunes_lib.decoding.plan import SongPlan, SongShape, Stream, cycled, draw_aims, form_plan, motif_plan, retune_plan, stream
+from aitunes_lib.decoding.plan import (
+    SongPlan, SongShape, Stream, cycled, draw_aims, form_plan, motif_plan, phrase_ends, retune_plan, stream,
+)
 from aitunes_lib.decoding.processor import make_processor
 from aitunes_lib.decoding.tables import load as load_tables
 from aitunes_lib.tokenizer import EVENT, AbcTokenizer
@@ -436,6 +438,10 @@ def test_motifs_repeat_a_bar_a_short_way_back_as_often_as_real_melodies():
     aaba = form_plan("AABA", 8)
     assert all(step == original for p in (motif_plan(aaba, rng, TABLES.motifs, DEFAULTS.echo, DEFAULTS.echo_alone) for _ in range(50))
                for step, original in zip(p, aaba) if original != "free")  # returns and cadence stay as planned
+    ends = phrase_ends(len(plan), 8)  # with a chart, the bars that close a phrase stay free for its cadence
+    kept = [motif_plan(plan, rng, TABLES.motifs, DEFAULTS.echo, DEFAULTS.echo_alone, ends) for _ in range(200)]
+    assert all(p[b] in ("free", "cadence") for p in kept for b in ends)
+    assert sum(isinstance(step, tuple) for p in kept for step in p) > 0.8 * sum(isinstance(step, tuple) for p in drawn[:200] for step in p)
 
 
 def test_a_melody_keeps_to_its_range(vocab):

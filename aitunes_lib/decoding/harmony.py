@@ -56,6 +56,22 @@ def tonic_of(chord: str) -> str:
     return NAMES[root] + ("m" if (root + 3) % 12 in tones and (root + 4) % 12 not in tones else "")
 
 
+def tonic_endings(endings: dict[str, int]) -> dict[str, int]:
+    """The real songs' endings that land on the tonic over a tonic chord (C, C6, Cmaj7, C69 with C
+    on top; about nine in ten of them): a song ends at home. The rest (C over G7, E over C, songs
+    that end off the tonic) read as unfinished when a song is new.
+
+    >>> tonic_endings({"C:C": 9, "C6:C": 2, "G7:C": 1, "C:E": 1, "Am:A": 1})
+    {'C:C': 9, 'C6:C': 2}
+    """
+    def home(ending: str) -> bool:
+        chord, _, note = ending.partition(":")
+        tones = chord_pitch_classes(chord) or frozenset()
+        return note.upper() == "C" and chord[:1] == "C" and chord[1:2] not in ("#", "b") and {0, 4, 7} <= tones and 3 not in tones
+
+    return {ending: count for ending, count in endings.items() if home(ending)} or dict(endings)
+
+
 # Songs differ in how fast their harmony moves: each chart draws its own odds of holding a
 # chord, around the real songs' (`Tables.holds`), this many logits apart (a standard deviation).
 HOLD_SPREAD = 1.5

@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from aitunes_lib import abc
-from aitunes_lib.decoding.harmony import ChartDrawer, dominant_of, tonic_of
+from aitunes_lib.decoding.harmony import ChartDrawer, dominant_of, tonic_endings, tonic_of
 from aitunes_lib.decoding.tables import Tables, load
 
 SECTION_BARS = 8
@@ -278,24 +278,6 @@ def draw_aims(shape: SongShape, n: int, seed: int | None) -> list[Aims]:
     return [Aims(moves[i], density[i], chromatic[i], rests[i], tones[i]) for i in range(n)]
 
 
-def tonic_endings(endings: dict[str, int]) -> dict[str, int]:
-    """The real songs' endings that land on the tonic over a tonic chord (C, C6, Cmaj7, C69 with C
-    on top; about nine in ten of them): a song ends at home. The rest (C over G7, E over C, songs
-    that end off the tonic) read as unfinished when a song is new.
-
-    >>> tonic_endings({"C:C": 9, "C6:C": 2, "G7:C": 1, "C:E": 1, "Am:A": 1})
-    {'C:C': 9, 'C6:C': 2}
-    """
-    from aitunes_lib.abc import chord_pitch_classes
-
-    def home(ending: str) -> bool:
-        chord, _, note = ending.partition(":")
-        tones = chord_pitch_classes(chord) or frozenset()
-        return note.upper() == "C" and chord[:1] == "C" and chord[1:2] not in ("#", "b") and {0, 4, 7} <= tones and 3 not in tones
-
-    return {ending: count for ending, count in endings.items() if home(ending)} or dict(endings)
-
-
 def draw_plans(shape: SongShape, n: int, seed: int | None) -> list[SongPlan]:
     """One plan per candidate: each choice drawn on its own stream of `seed`."""
     t = shape.measured
@@ -321,7 +303,9 @@ def draw_plans(shape: SongShape, n: int, seed: int | None) -> list[SongPlan]:
         plans.append(SongPlan(form, steps, endings[i], shape.cadence, shape.section_bars, tails[i], voltas[i], pickups[i],
                               spans[i], rhythms[i], aims[i]))
     if shape.motifs:
-        plans = [dataclasses.replace(p, steps=motif_plan(p.steps, motifs, t.motifs, shape.echo, shape.echo_alone)) for p in plans]
+        plans = [dataclasses.replace(p, steps=motif_plan(p.steps, motifs, t.motifs, shape.echo, shape.echo_alone,
+                                                         phrase_ends(len(p.steps), p.section_bars) if shape.harmony else frozenset()))
+                 for p in plans]
     if shape.harmony:  # the chart first (copied bars keep their source's chords; no copy takes new ones)
         drawer, rng = ChartDrawer(t), stream(seed, Stream.HARMONY)
         charts = [drawer.chart(p.sections, p.section_bars, p.steps, p.ending, rng) for p in plans]
@@ -381,11 +365,23 @@ def form_plan(form: str, section_bars: int = SECTION_BARS, vary: int = 1, cadenc
     return tuple(plan)
 
 
-def motif_plan(steps: tuple, rng: np.random.Generator, shares: "dict[int, float]", echo: float, echo_alone: float) -> tuple:
+def phrase_ends(bars: int, section_bars: int) -> frozenset[int]:
+    """The bars that close a phrase (the middle and the end of each section), where the chart puts
+    its half cadence and its way home.
+
+    >>> sorted(phrase_ends(16, 8))
+    [3, 7, 11, 15]
+    """
+    return frozenset(b for b in range(bars) if (b + 1) % section_bars in (0, section_bars // 2))
+
+
+def motif_plan(steps: tuple, rng: np.random.Generator, shares: "dict[int, float]", echo: float, echo_alone: float,
+               keep: frozenset[int] = frozenset()) -> tuple:
     """Some free bars made copies of the bar 1, 2 or 4 before (about `shares` of all bars at each
     distance), and about `echo` of them (`echo_alone` where no section returns) copies of the bar
-    in the same place of an earlier phrase, 8 or more bars back."""
-    free = [b for b, step in enumerate(steps) if step == "free"]
+    in the same place of an earlier phrase, 8 or more bars back. The bars in `keep` stay free: a
+    copy would bring its source's chords over the chart's cadence there."""
+    free = [b for b, step in enumerate(steps) if step == "free" and b not in keep]
     if not free:
         return steps
     plan = list(steps)
