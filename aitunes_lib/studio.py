@@ -19,8 +19,8 @@ import pandas as pd
 
 from aitunes_lib import abc, config, metrics, naming, render, tasks
 from aitunes_lib.backends.base import Backend
-from aitunes_lib.batches import Batch, bundle, slug
 from aitunes_lib.backends.picker import BackendFactory, default_backends  # (notebooks import them from here)
+from aitunes_lib.batches import Batch, bundle, slug
 from aitunes_lib.generate import GenerateConfig, Request, SongShape, generate
 from aitunes_lib.song import Song
 

@@ -284,7 +284,7 @@ def test_a_continuation_stays_near_its_opening(tasks_model):
 
     kept, free = continuations(prompt.constraint), continuations(WholeBars(bars_before=3, min_bars=4))
     inside = lambda songs: sum(register.low <= n <= register.high for s in songs for n in s) / sum(map(len, songs))
-    assert inside(kept) > 0.95 and inside(kept) > inside(free)
+    assert inside(kept) > 0.9 and inside(kept) > inside(free) + 0.05
     assert sum(abs(s[0] - 12) <= 7 for s in kept if s) >= 5  # the join: within a fifth of the opening's last c
 
 
