@@ -138,7 +138,7 @@ def test_notebook_00_in_jupyterlab_as_a_student_sees_it(tmp_path, openewld):
 
 STUDIO = """from aitunes_lib.studio import Studio, default_backends
 
-studio = Studio(default_backends(), folder="studio", n=2, seed=0, tempo=70)
+studio = Studio(default_backends(), folder="studio", n=2, seed=0, tempo=50)  # slow enough that even a 16-bar song plays over a minute
 studio"""
 
 SHEET = """() => {
