@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Mapping
 
 from aitunes_lib import abc
@@ -36,7 +35,7 @@ class PhraseTask(Task):
     def prompt(self, request: Request, config: "GenerateConfig | None" = None) -> Prompt:
         phrase = request.text if isinstance(request.text, Phrase) else phrase_input(_text(request, "an opening"))
         # after the prefix's whole bars (no pickup any more), and at least PHRASE_MIN_BARS more
-        pitches = [n for n in (abc.pitch_number(e) for e in re.findall(abc.EVENT, re.sub(r"`[^`]*`", "", phrase.prefix))) if n is not None]
+        pitches = [n for n in (abc.pitch_number(m.group(0)) for m in abc.NOTE.finditer(abc.CHORD.sub(" ", phrase.prefix))) if n is not None]
         constraint = WholeBars(bars_before=phrase.bars, min_bars=phrase.bars + PHRASE_MIN_BARS, register=Register.around(pitches))
         return Prompt(self.name, self.header(request.title, request.composer) + phrase.prefix, request.title,
                       request.composer, constraint, prefix=phrase.prefix,

@@ -75,15 +75,15 @@ class MeterRules:
         self.grain = int(plain.min()) if len(plain) else self.bar
         self._grain_divides = bool(len(plain)) and all(t % self.grain == 0 for t in plain)
         self.zero_time = np.isin(self.kinds, (CHORD_KIND,))
+        self._other_bars: dict[Fraction, MeterRules] = {}  # `for_bar`'s rules for other bar lengths, made once
 
     def for_bar(self, bar: Fraction) -> "MeterRules":
         """The same vocabulary's rules for bars of `bar` quarters (this one when it is the same length)."""
         if Fraction(bar) * self.ticks_per_quarter == self.bar:
             return self
-        made = self.__dict__.setdefault("_other_bars", {})
-        if bar not in made:
-            made[bar] = MeterRules(self.vocab, Fraction(bar))
-        return made[bar]
+        if bar not in self._other_bars:
+            self._other_bars[bar] = MeterRules(self.vocab, Fraction(bar))
+        return self._other_bars[bar]
 
     def fillable(self, ticks: np.ndarray | int) -> np.ndarray | bool:
         """Whether a remainder of the bar can be filled exactly with plain notes."""
