@@ -14,6 +14,7 @@ import datetime
 import hashlib
 import json
 from collections import Counter
+from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from aitunes_lib import abc, dataset, files, metrics
+from aitunes_lib.decoding.masks.ties import one_note
 from aitunes_lib.decoding.plan import MAX_SECTIONS, SECTION_BARS
 from aitunes_lib.decoding.state import MOVE_GROUPS
 from aitunes_lib.decoding.tables import PATH, Tables
@@ -83,12 +85,31 @@ def tone_tables(bodies: Iterable[str]) -> dict:
             "tone_spread": float(round(float(fits.mean() * (1 - fits.mean()) / fits.var() - 1)))}
 
 
+def _tied_lengths(melody: str) -> list[str]:
+    """The ties inside a bar whose summed length no one note holds, as "held next" (quarters; a
+    chain of ties counts what it has held so far), skipping triplets' notes.
+
+    >>> _tied_lengths(" c/ c/- c2 z | d- d c2- | c c/- c/ z2 |")
+    ['1/2 2']
+    """
+    found = []
+    for bar in melody.replace(" $", "").split("|"):
+        held = Fraction(0)
+        for match in abc.NOTE.finditer(bar):
+            length = abc.note_length(match.group(0)) or Fraction(0)
+            if held and not abc.TUPLET.search(bar) and not one_note(held + length):
+                found.append(f"{held} {length}")
+            held = held + length if bar[match.end():match.end() + 1] == "-" else Fraction(0)
+    return found
+
+
 def drawn_tables(completions: Sequence[str]) -> dict:
     """Endings, ranges, rhythms and short repeats (motifs), from the training completions."""
-    endings, ranges, repeats, rhythms, bars_seen = Counter(), Counter(), Counter(), Counter(), 0
+    endings, ranges, repeats, rhythms, tied, bars_seen = Counter(), Counter(), Counter(), Counter(), Counter(), 0
     for completion in completions:
         body = completion.split(abc.END)[0]
         melody = abc.CHORD.sub(" ", body)
+        tied.update(_tied_lengths(melody))
         sung = [m.group(0) for m in abc.NOTE.finditer(melody) if abc.pitch_number(m.group(0)) is not None]
         lengths = sorted({abc.note_length(note) for note in sung})
         rhythms[" ".join(map(str, lengths)) + (" (3" if abc.TUPLET.search(melody) else "")] += 1
@@ -105,6 +126,7 @@ def drawn_tables(completions: Sequence[str]) -> dict:
                 repeats[nearest] += 1
     shared = lambda counts: {k: n for k, n in counts.most_common() if n >= 2}  # noqa: E731
     return {"endings": shared(endings), "ranges": dict(sorted(ranges.items())), "rhythms": shared(rhythms),
+            "tied_lengths": shared(tied),
             "motifs": {d: round(repeats[d] / bars_seen, 3) for d in (1, 2, 4)}}
 
 

@@ -161,6 +161,7 @@ def test_processor_masks_a_batch(vocab):
 
 from aitunes_lib.decoding.masks.chart import ChartRules  # noqa: E402
 from aitunes_lib.decoding.masks.chords import MAX_CHORDS_PER_BAR  # noqa: E402
+from aitunes_lib.decoding.masks.ties import TIED_SHARE, one_note  # noqa: E402
 from aitunes_lib.decoding.levers.base import AVOID  # noqa: E402
 from aitunes_lib.decoding.levers.held_tie import UNTIED  # noqa: E402
 from aitunes_lib.decoding.levers.moves import interval_prior as prior_of  # noqa: E402
@@ -303,6 +304,13 @@ def test_a_form_copies_its_returns_and_ends_on_its_ending(vocab, seed, form, end
     spelling = re.compile(r"[_^=]*[A-Ga-g][,']*")
     tied = [(spelling.match(a.strip()).group(0), spelling.match(b.strip()).group(0)) for (a, tie), (b, _) in zip(notes, notes[1:]) if tie]
     assert all(a == b for a, b in tied), melody  # one pitch, written alike (not Eb tied to D#)
+    for bar in abc.CHORD.sub(" ", melody).replace(" $", "").split("|"):  # inside a bar (the last too), only a length no one note holds is tied
+        run = Fraction(0)
+        for m in abc.NOTE.finditer(bar):
+            run += abc.note_length(m.group(0))
+            if bar[m.end():m.end() + 1] != "-":
+                assert run == abc.note_length(m.group(0)) or not one_note(run), (bar, melody)
+                run = Fraction(0)
     assert not re.search(r"-[\s|$]*<end>", melody), melody  # nothing tied past the last note
     plan = state.plan.steps
     assert [s if s in ("free", "cadence") else ("copy", s[1]) for s in plan] == list(form_plan(form, 4, vary=1, tail=tail, volta=volta))
@@ -472,13 +480,32 @@ def test_a_tie_joins_two_notes_of_one_pitch(vocab):
             form_rules.advance(state, token)
         assert state.elapsed == rules.bar and state.plan.steps[2] == ("copy", 0)
         assert form_rules.allowed(state)[rules.kinds == TIE].any() == tie
-    # inside a bar no tie at all: one longer note says the same
+    # inside a bar a tie only toward a length no one note holds, as the real songs tie there: `c/ c/- c2`, never `c- c` (`c2`)
     form_rules, starts = SongForm(("A",), section_bars=4, intervals=0.5).build(rules, tokenizer.encode, None)
-    for opening in (" C D", " C2", " E/ E/"):
+    real = TABLES.tied_lengths
+    pairs = {tuple(Fraction(x) for x in pair.split()) for pair, n in real.items() if n >= TIED_SHARE * sum(real.values())}
+    assert (Fraction(1, 2), Fraction(2)) in pairs and all(not one_note(a + b) for a, b in pairs)
+    tied = 0
+    halves = [t for t in (tokenizer.decode([int(i)]) for i in rules.note_ids) if abc.note_length(t) == 2 and abc.pitch_number(t)]
+    assert halves, "the vocabulary holds a half note"
+    for opening in (" C D", " E/ E/", " C/ C/" + halves[0], " (3C D"):
         state = copy.deepcopy(starts[0])
         for token in tokenizer.encode(opening):
             form_rules.advance(state, token)
-        assert 0 < state.elapsed < rules.bar and not form_rules.allowed(state)[rules.kinds == TIE].any()
+        room = Fraction(rules.bar - state.elapsed, rules.ticks_per_quarter)
+        held = Fraction(state.elapsed - state.melody.struck_at, rules.ticks_per_quarter)  # the last note's length
+        last = opening.split()[-1].rstrip("0123456789/")
+        lengths = [abc.note_length(t) for t in (tokenizer.decode([int(i)]) for i in rules.note_ids) if t.strip().rstrip("0123456789/") == last]
+        tieable = "(3" not in opening and any(b <= room and (held, b) in pairs for b in lengths)  # none inside a triplet
+        assert 0 < room and held == abc.note_length(opening.split()[-1]) * (Fraction(2, 3) if "(3" in opening else 1)
+        assert form_rules.allowed(state)[rules.kinds == TIE].any() == tieable, opening
+        tied += tieable
+        if tieable:
+            form_rules.advance(state, int(np.flatnonzero(rules.kinds == TIE)[0]))
+            allowed = form_rules.allowed(state)
+            after = [abc.note_length(tokenizer.decode([int(i)])) for i in rules.note_ids[allowed[rules.note_ids]]]
+            assert after and all((held, b) in pairs and b <= room for b in after), (opening, after)
+    assert tied >= 1  # the cases above do reach a tie
 
 
 def test_a_chord_symbol_stands_over_a_note_not_a_rest(vocab):

@@ -114,8 +114,11 @@ def test_an_interrupted_training_resumes_where_it_stopped(train_file, tmp_path):
         if row["step"] == 7:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as stop:  # a KeyboardInterrupt still: a script stops
         local.train(texts, tmp_path / "stopped", config, progress=False, callback=stop_at_7)
+    assert stop.value._render_traceback_() == [  # in Jupyter, the one line that says what to do
+        f"TrainingStopped: stopped at step 7 of 12; the checkpoint in {tmp_path / 'stopped'} is saved: "
+        "run the training again to go on from step 7"]
     assert json.loads((tmp_path / "stopped" / "handle.json").read_text())["details"]["stopped"] == "interrupted"
     resumed = local.train(texts, tmp_path / "stopped", config, progress=False)
     assert list(resumed.history["step"]) == list(range(1, 13))
@@ -375,6 +378,9 @@ def test_a_song_in_another_meter_keeps_its_bars_and_says_its_meter(trained, mete
         assert song.meter == meter and f"M:{meter}" in song.abc and song.violations == (), song.violations
         assert set(lengths[1:]) == {3} and len(lengths) >= 16
         assert metrics.evaluate(song)["valid"]
+        if meter == "3/4":  # one chord a bar, in the plan that the context shows
+            chart = song.context["planned_chart"].split(" | ")
+            assert all(len(bar.split()) == 1 for bar in chart) and chart[-2] == "G7" and chart[-1].startswith("C"), chart
     with pytest.raises(ValueError, match="meter='5/4'"):
         GenerateConfig(song=SongShape(meter="5/4"))
 

@@ -97,12 +97,14 @@ def test_pickled_weights_are_never_loaded(folder, tmp_path):
     assert not marker.exists()
 
 
-def test_the_same_run_resumes_and_says_when_there_is_nothing_to_do(folder, texts, tmp_path):
+def test_the_same_run_resumes_and_says_when_there_is_nothing_to_do(folder, texts, tmp_path, capsys):
     out = copy_of(folder, tmp_path)
     result = local.train(texts, out, local.TrainConfig(max_steps=5, **QUICK), progress=False)
     assert list(result.history["step"]) == [1, 2, 3, 4, 5]
     with pytest.warns(UserWarning, match="already trained to 5 steps"):
         local.train(texts, out, local.TrainConfig(max_steps=5, **QUICK), progress=False)
+    local.train(texts, out, local.TrainConfig(max_steps=5, **QUICK), progress=True)  # with a progress bar: one printed line
+    assert "already trained to 5 steps, so there is nothing to do" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("change, says", [

@@ -100,7 +100,8 @@ class TryIt:
     """What a student does after running a notebook (its cells up to `upto`) per its "Try it" list:
     cells run again with a knob changed (`(cell index, {old: new})`) or new cells of their own
     (`(None, source)`), in order, in the same kernel. `says` must show in the outputs of those steps;
-    `first` runs the notebook's cells with those changes made (the small knobs CI passes otherwise)."""
+    `first` runs the notebook's cells with those changes made (the small knobs CI passes otherwise);
+    the steps in `stopped` end as the stop button ends a cell: in one line that says what to do."""
 
     notebook: str
     steps: tuple[tuple[int | None, Any], ...]
@@ -108,6 +109,7 @@ class TryIt:
     upto: int | None = None
     params: dict | None = None
     first: dict[int, dict[str, str]] = dataclasses.field(default_factory=dict)
+    stopped: tuple[int, ...] = ()
 
 
 def _cell(notebook, index: int, changes: dict[str, str]) -> str:
@@ -140,13 +142,21 @@ TRY_IT = [
         (None, 'print(irregular and next(iter(irregular)))'),  # 2.
         (None, 'print(result.report["validation"]["tokens_total"])'),  # 3.
     ), says=("of those in major/minor",)),
-    TryIt("03_train", upto=7, steps=(
+    TryIt("03_train", upto=7, params={"candidates": 2}, first={2: {"steps = 300": "steps = 4"}}, steps=(
         (None, 'rec = next(r for r in dataset.read_jsonl(songs) if "(3" in r["completion"])'),  # 2. a triplet
         (None, 'assert any("(3" in token for token in tokenizer.tokens(rec["completion"]))'),
-        (2, {'base = "folk"': 'base = "scratch"'}), (6, {}), (7, {}),  # 1. from scratch, in a folder of its own
+        (2, {'base = "folk"': 'base = "scratch"', "steps = 300": "steps = 4"}), (6, {}), (7, {}),  # 1. from scratch, in a folder of its own
         (None, 'import pandas as pd\nfolk = pd.read_csv(wb.out_dir() / "local_model" / "history.csv")["val_loss"].dropna()\n'
                'assert folder.name == "local_model_tiny_scratch" and handle.base is None and len(folk)'),
-    )),
+        # 3. the stop button halfway (Jupyter sends the kernel SIGINT, as this callback does), then the cell again
+        (None, "import os, signal\ndef stop_at(step):\n"
+               "    return lambda row: row['step'] == step and os.kill(os.getpid(), signal.SIGINT)"),
+        (2, {"steps = 300": "steps = 10"}),
+        (6, {"callback=plots.LiveLoss()": "callback=stop_at(6)"}),  # stopped
+        (6, {}),
+        (None, 'assert list(backend.history["step"]) == list(range(1, 11)) and handle.details["stopped"] == "max_steps"'),
+    ), says=("TrainingStopped: stopped at step 6 of 10", "run the training again to go on from step 6",
+             "resuming the run saved in"), stopped=(8,)),
     TryIt("04_name_and_generate", upto=10, steps=(
         (None, 'assert len(naming.invent(5, titles=["Blue Moon", "Paper Moon"], seed=1)) == 5'),  # 1.
         # 2. as the text says, with 3 candidates instead of 10 to keep the test short
@@ -194,6 +204,8 @@ def test_what_try_it_asks_works_in_a_fresh_kernel(try_it, workbook_run, tmp_path
     notebook = nbformat.read(ROOT / "notebooks" / f"{try_it.notebook}.ipynb", as_version=4)
     steps = [nbformat.v4.new_code_cell(_cell(notebook, index, change) if index is not None else change)
              for index, change in try_it.steps]  # edits of the cells as the notebook has them
+    for index in try_it.stopped:
+        steps[index].metadata["tags"] = ["raises-exception"]  # nbclient goes on after it, as a student does
     for index, changes in try_it.first.items():
         notebook.cells[index].source = _cell(notebook, index, changes)
     notebook.cells = notebook.cells[: (try_it.upto or len(notebook.cells) - 1) + 1] + steps
@@ -202,6 +214,8 @@ def test_what_try_it_asks_works_in_a_fresh_kernel(try_it, workbook_run, tmp_path
         _execute(notebook, tmp_path / "out", SMALL if try_it.params is None else try_it.params)
     text = _outputs(notebook.cells)
     assert "Traceback" not in text, text[-3000:]
+    errors = [i for i, cell in enumerate(steps) if any(o.get("output_type") == "error" for o in cell.get("outputs", []))]
+    assert errors == list(try_it.stopped), _outputs(steps)[-3000:]
     for words in try_it.says:
         assert words in _outputs(notebook.cells[-len(steps):]), words
 

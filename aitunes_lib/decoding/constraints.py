@@ -124,25 +124,17 @@ class SongForm:
     def build(self, rules: MeterRules, encode: Encode, budget: int | None) -> tuple[SongRules, list[SongState]]:
         rules = rules.for_bar(bar_quarters(self.shape.meter))
         song = SongRules(rules, self.shape, budget)
-        starts = [SongState(plan=plan, closing=encode(f" `{plan.chord}`"), chart=self.chart_tokens(plan, rules, encode, self.shape.meter))
+        starts = [SongState(plan=plan, closing=encode(f" `{plan.chord}`"), chart=self.chart_tokens(plan, rules, encode))
                   for plan in self.plans]
         return song, starts
 
     @staticmethod
-    def chart_tokens(plan: SongPlan, rules: MeterRules, encode: Encode, meter: str = "4/4") -> list:
+    def chart_tokens(plan: SongPlan, rules: MeterRules, encode: Encode) -> list:
         """A plan's chart as each bar's (onset in ticks, token ids); a chord the vocabulary cannot
         write as one chord token is left out (the chord before it holds). The chart's half-bars
-        fall on beat 3 in 4/4 and 2/2 and on the second dotted quarter in 6/8; a 3/4 bar takes one
-        chord: the half-bar's when the bar's first chord only holds on, else its first."""
+        fall on beat 3 in 4/4 and 2/2 and on the second dotted quarter in 6/8 (a 3/4 plan has
+        one chord a bar: `harmony.one_chord_a_bar`)."""
         half = rules.bar // 2
-        if meter == "3/4":
-            sounding, single = None, []
-            for first, second in plan.chart:
-                chord = second if second and first == sounding else first
-                single.append((chord, None))
-                sounding = chord
-            plan = dataclasses.replace(plan, chart=tuple(single))
-
         def ids(name: str) -> list[int] | None:
             tokens = encode(f" `{name}`")
             return tokens if len(tokens) == 1 and rules.kinds[tokens[0]] == CHORD_KIND else None

@@ -161,3 +161,19 @@ class ChartDrawer:
             if isinstance(step, tuple) and step[1] < b:
                 chart[b] = chart[step[1]]
         return tuple(chart)
+
+
+def one_chord_a_bar(chart: tuple, cadence: bool) -> tuple:
+    """A chart for 3/4, where a bar takes one chord: the half-bar's when the bar's first only
+    holds on, else its first; the bar before a cadence keeps its dominant.
+
+    >>> one_chord_a_bar((("C", None), ("C", "F"), ("Dm", "G7"), ("C", None)), cadence=True)
+    (('C', None), ('F', None), ('G7', None), ('C', None))
+    """
+    sounding, single = None, []
+    for b, (first, second) in enumerate(chart):
+        chord = second if second and (first == sounding or cadence and b == len(chart) - 2) else first
+        single.append((chord, None))
+        sounding = chord
+    return tuple(single)
+

@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from aitunes_lib import abc
-from aitunes_lib.decoding.harmony import ChartDrawer, dominant_of, tonic_endings, tonic_of
+from aitunes_lib.decoding.harmony import ChartDrawer, dominant_of, one_chord_a_bar, tonic_endings, tonic_of
 from aitunes_lib.decoding.tables import Tables, load
 
 SECTION_BARS = 8
@@ -311,6 +311,8 @@ def draw_plans(shape: SongShape, n: int, seed: int | None) -> list[SongPlan]:
         charts = [drawer.chart(p.sections, p.section_bars, p.steps, p.ending, rng) for p in plans]
         plans = [dataclasses.replace(p, chart=chart) for p, chart in zip(plans, charts)]
         plans = [cadenced(p) for p in plans]
+        if shape.meter == "3/4":  # one chord a bar, in the plan itself: its `planned_chart` is what the song writes
+            plans = [dataclasses.replace(p, chart=one_chord_a_bar(p.chart, p.steps[-1:] == ("cadence",))) for p in plans]
     elif shape.retune:
         plans = [dataclasses.replace(p, steps=retune_plan(p.steps, retunes, shape.retune)) for p in plans]
     return plans

@@ -36,7 +36,7 @@ class SongRules:
     def __init__(self, rules: MeterRules, shape: SongShape, budget: int | None = None):
         self.rules, self.kinds, self.shape = rules, rules.kinds, shape
         self.tracker = Tracker(rules)
-        self.masks = [mask(rules, self.tracker) for mask in MASKS] + [Budget(rules, self.tracker, budget)]
+        self.masks = [mask(rules, self.tracker, shape) for mask in MASKS] + [Budget(rules, self.tracker, budget)]
         self.levers = [lever(rules, self.tracker, shape) for lever in lever_files.ORDER]
         self.chord_tones = next(lever for lever in self.levers if isinstance(lever, lever_files.ChordTones))
         self.bias_group = rules.note_ids  # the levers move probability among notes and rests only

@@ -29,6 +29,7 @@ class Melody:
     last_pitch: int | None = None  # the last note's pitch, semitones above middle C
     last_spelling: int = -1  # how the last note was written (`Vocab.spellings`): a tie continues that spelling
     tied: bool = False  # a tie follows the last note: the next note continues it (across a bar line too)
+    struck_at: int = 0  # ticks into its bar where the sounding note began (a tie carries it on; a bar line restarts it at 0)
     low: int | None = None  # its lowest and highest pitch so far
     high: int | None = None
     moves: list[int] = dataclasses.field(default_factory=lambda: [0] * (max(MOVE_GROUPS) + 1))  # moves per group
@@ -120,6 +121,8 @@ class Tracker:
             if pitch is not None and melody.last_pitch is not None and not melody.tied:
                 melody.moves[MOVE_GROUPS[min(abs(pitch - melody.last_pitch), len(MOVE_GROUPS) - 1)]] += 1
             melody.tied = False
+            if not tied or state.elapsed == 0:
+                melody.struck_at = state.elapsed
             index = vocab.index_of[token]
             melody.last_pitch, melody.last_spelling = pitch, int(vocab.spellings[index])
             melody.notes += pitch is not None

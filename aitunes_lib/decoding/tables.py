@@ -41,6 +41,7 @@ class Tables:
     pickups: Mapping[bool, int]  # songs that open with a pickup, and those that do not
     voltas: Mapping[int, int]  # repeated songs per length of their first (and second) ending
     rhythms: Mapping[str, int]  # songs per set of note lengths ("1/2 1 2 4", "(3" for tuplets)
+    tied_lengths: Mapping[str, int]  # in-bar ties to a length no one note holds, "held next" in quarters ("1/2 2": c/ c- c2)
     endings: Mapping[str, int]  # songs per ending, "last chord:landing note"
     ranges: Mapping[int, int]  # songs per melodic range in semitones
     holds: Mapping[str, float] = dataclasses.field(default_factory=dict)  # share of half-bars a chord holds on: "bar" (beat 1), "half" (beat 3)

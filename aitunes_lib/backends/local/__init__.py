@@ -24,7 +24,7 @@ One concern a module; every name is also here, as `local.train`, `local.LocalBac
   `read_config` and `check_config` (no code, `SHAPE_LIMITS`), `load_model` (strict), `load_tokenizer`,
   `quiet_transformers`);
 - `training`: the loop (`learning_rate`, `get_batch`, `loss_of`, `evaluate`), `train` and its
-  `TrainResult`, `pretrain` with `PRETRAIN` over `pretraining_texts`;
+  `TrainResult` (`TrainingStopped` when the stop button ends it), `pretrain` with `PRETRAIN` over `pretraining_texts`;
 - `sampler`: `LocalBackend`, which fine-tunes, samples under a task's constraint, and measures loss.
 """
 
@@ -41,6 +41,6 @@ from aitunes_lib.backends.local.model import (
     check_base, context_length, flops_per_token, load_pretrained, matmul_peak, merged, new_model, with_lora,
 )
 from aitunes_lib.backends.local.training import (
-    OPENEWLD_REPEATS, PRETRAIN, TrainResult, evaluate, get_batch, learning_rate, loss_of, pretrain, pretraining_texts, train,
+    OPENEWLD_REPEATS, PRETRAIN, TrainingStopped, TrainResult, evaluate, get_batch, learning_rate, loss_of, pretrain, pretraining_texts, train,
 )
 from aitunes_lib.backends.local.sampler import LocalBackend

@@ -95,6 +95,14 @@ class TrainResult:
     peak: float | None
 
 
+class TrainingStopped(KeyboardInterrupt):
+    """The stop button (or Ctrl-C) during training, after the checkpoint is saved; in Jupyter or
+    Colab it shows as its one line, not a traceback. A KeyboardInterrupt still, so a script stops."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this list instead of the traceback
+        return [f"{type(self).__name__}: {self}"]
+
+
 def train(
     texts: Sequence[str], out: str | Path, config: TrainConfig = TrainConfig(), progress: bool = True,
     callback: Callable[[dict[str, Any]], None] | None = None, tokenizer_texts: Sequence[str] = (),
@@ -131,8 +139,12 @@ def _train_locked(texts: list[str], out: Path, config: TrainConfig, device: str,
     if state is not None:  # resume: the weights and tokenizer saved in the folder
         model, tokenizer = load_model(out), load_tokenizer(out)
         if state["step"] >= config.max_steps:
-            warnings.warn(f"{out} is already trained to {state['step']} steps, so there is nothing to do; "
-                          f"ask for more steps, or start afresh (--restart / resume=False)", stacklevel=3)
+            done = (f"{out} is already trained to {state['step']} steps, so there is nothing to do; "
+                    f"ask for more steps, or start afresh (--restart / resume=False)")
+            if progress:  # a notebook shows one line, not a warning with its source line
+                print(done)
+            else:
+                warnings.warn(done, stacklevel=3)
     elif config.base:
         model, tokenizer = load_pretrained(config.base, [*train_texts, *tokenizer_texts], config.vocab_size)
     else:
@@ -228,11 +240,12 @@ def _train_locked(texts: list[str], out: Path, config: TrainConfig, device: str,
                 callback(row)
             if step % config.save_every == 0:
                 save("running")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         stopped = "interrupted"
         save(stopped)
         bar.close()
-        raise
+        raise TrainingStopped(f"stopped at step {step} of {config.max_steps}; the checkpoint in {out} is saved: "
+                              f"run the training again to go on from step {step}") from stop
     bar.close()
     if history and math.isnan(history[-1]["val_loss"]):
         history[-1]["val_loss"] = evaluate(model, val_stream, config, device)

@@ -3,6 +3,8 @@
 - `bars`: every bar adds up (the pickup may be short); `chart`: a chord chart followed exactly;
 - for a planned song (`processor.SongRules`, in this order): `form` (returning sections copied,
   the ending after the last bar), `pickup`, `chords` (one chord symbol per onset, a few a bar),
-  `ties` (a tie joins two notes of one pitch), `cadence` (the last bar lands on its note) and
-  `budget` (the rest of the form still fits the tokens left).
+  `ties` (a tie joins two notes of one pitch; inside a bar only toward a length the real songs
+  tie there, `Tables.tied_lengths`), `cadence` (the last bar lands on its note) and
+  `budget` (the rest of the form still fits the tokens left). Each is built from
+  `(rules, tracker, shape)`, as the levers are.
 """

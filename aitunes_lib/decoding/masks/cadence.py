@@ -1,7 +1,8 @@
 """The last bar lands on the plan's note (mostly the tonic) and holds it.
 
-Its first note is the landing note in any octave; once landed, the melody holds it (a tie, in
-one note to the bar's end where one fits) or rests: no other note follows.
+Its first note is the landing note in any octave; once landed, the melody holds it or rests: no
+other note follows. It is held by a tie only where one note could not hold it to the bar's end
+(`c4` is written so, not `c2- c2`; `ties.one_note`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from fractions import Fraction
 import numpy as np
 
 from aitunes_lib.abc import BARLINE, TIE
+from aitunes_lib.decoding.masks.ties import one_note
 from aitunes_lib.decoding.state import SongState
 
 
 class Cadence:
-    def __init__(self, rules, tracker):
+    def __init__(self, rules, tracker, shape):
         self.rules, self.vocab, self.kinds = rules, rules.vocab, rules.kinds
 
     def restrict(self, state: SongState, mask: np.ndarray) -> None:
@@ -31,6 +33,9 @@ class Cadence:
             notes[rules.note_ids[whole if whole.any() else held]] = True
         else:
             notes[self.vocab.rest_ids] = True
-        keep = mask & (notes | (self.kinds == TIE) | (self.kinds == BARLINE))
+        ties = self.kinds == TIE
+        if state.cadence_note and not melody.tied and one_note(Fraction(rules.bar - melody.struck_at, rules.ticks_per_quarter)):
+            ties = np.zeros_like(ties)  # held to the bar's end it is one note (`c4`, not `c2- c2`): the model writes it so, or rests
+        keep = mask & (notes | ties | (self.kinds == BARLINE))
         if keep.any():
             mask[:] = keep

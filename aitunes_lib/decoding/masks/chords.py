@@ -19,7 +19,7 @@ class ChordSpacing:
     """No chord symbol right after another, nor past `MAX_CHORDS_PER_BAR` in a bar; and a chord
     symbol stands over a note, not a rest (where a note may come)."""
 
-    def __init__(self, rules, tracker):
+    def __init__(self, rules, tracker, shape):
         self.kinds, self.rest_ids = rules.kinds, rules.vocab.rest_ids
         self.pitched_ids = rules.note_ids[rules.vocab.pitched]
 

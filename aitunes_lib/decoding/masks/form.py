@@ -32,7 +32,7 @@ def forced(state: SongState, kinds: np.ndarray) -> np.ndarray | None:
 class Form:
     """No ending before the form's last bar (`forced` writes the ending after it)."""
 
-    def __init__(self, rules, tracker):
+    def __init__(self, rules, tracker, shape):
         self.kinds = rules.kinds
 
     def restrict(self, state: SongState, mask: np.ndarray) -> None:

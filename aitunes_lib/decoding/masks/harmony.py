@@ -17,7 +17,7 @@ from aitunes_lib.decoding.state import SongState
 
 
 class Harmony:
-    def __init__(self, rules, tracker):
+    def __init__(self, rules, tracker, shape):
         self.rules, self.kinds = rules, rules.kinds
 
     def restrict(self, state: SongState, mask: np.ndarray) -> None:

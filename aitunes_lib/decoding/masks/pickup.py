@@ -11,7 +11,7 @@ from aitunes_lib.decoding.state import SongState
 class Pickup:
     """No tuplet mark in a drawn pickup."""
 
-    def __init__(self, rules, tracker):
+    def __init__(self, rules, tracker, shape):
         self.kinds = rules.kinds
 
     def restrict(self, state: SongState, mask: np.ndarray) -> None:
