@@ -211,17 +211,27 @@ def simplified(name: str) -> str | None:
     return spelled + {"M": "", "m": "m", "M7": "maj7", "m7": "m7", "7": "7", "mM7": "m", "x7": "7", "x": "dim"}.get(quality, "")
 
 
+# Where a phrase arrives in an 8-bar block, in half-bars: the end of bar 4 and the start of bar 7
+PHRASE_SLOTS = {"middle": 7, "arrival": 12}
+
+
 def harmony_tables(completions: Sequence[str]) -> dict:
     """How real charts move, half-bar by half-bar: how often a chord holds on beat 1 and on
-    beat 3, which chord a song starts on, and which chord comes before which (`progressions`:
-    "from to" counts of chord changes, rare chord symbols simplified)."""
+    beat 3, which chord a song starts on, which chord comes before which (`progressions`:
+    "from to" counts of chord changes, rare chord symbols simplified), and which chords the
+    8-bar blocks reach where a phrase arrives (`phrase_chords`, `PHRASE_SLOTS`)."""
     charts = [_slots(c) for c in completions]
     heard = Counter(name for chart in charts for name in chart if name)
     names = {name: (name if n >= COMMON_CHORD else simplified(name)) for name, n in heard.items()}
     holds = {"bar": [0, 0], "half": [0, 0]}
     changes, starts = Counter(), Counter()
+    phrases = {kind: Counter() for kind in PHRASE_SLOTS}
     for chart in charts:
         chart = [names.get(name) if name else None for name in chart]
+        for s in range(0, len(chart) - 2 * SECTION_BARS + 1, 2 * SECTION_BARS):  # every whole 8-bar block
+            for kind, slot in PHRASE_SLOTS.items():
+                if chart[s + slot]:
+                    phrases[kind][chart[s + slot]] += 1
         known = [name for name in chart if name]
         if known:
             starts[known[0]] += 1
@@ -235,4 +245,5 @@ def harmony_tables(completions: Sequence[str]) -> dict:
                 changes[f"{chart[i - 1]} {chart[i]}"] += 1
     return {"holds": {kind: round(held / total, 3) for kind, (held, total) in holds.items()},
             "starts": {k: n for k, n in starts.most_common() if n >= 2},
-            "progressions": {k: n for k, n in changes.most_common() if n >= 2}}
+            "progressions": {k: n for k, n in changes.most_common() if n >= 2},
+            "phrase_chords": {kind: {k: n for k, n in counts.most_common() if n >= 2} for kind, counts in phrases.items()}}

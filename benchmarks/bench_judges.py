@@ -19,6 +19,7 @@ Needs `out/songs.jsonl` (prep) and a fine-tuned model (what `make demo` trains).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_realism import LEVERS_OFF, arguments, auc_over_seeds, run_config  # noqa: E402
+from bench_realism import LEVERS_OFF, TABLES, arguments, auc_over_seeds, run_config  # noqa: E402
 
 from aitunes_lib import abc, dataset, metrics, naming  # noqa: E402
 from aitunes_lib.backends import local  # noqa: E402
@@ -43,7 +44,9 @@ BAGS = ("intervals", "rhythm", "roots", "degrees")
 SETTINGS = {"default": {}, "no_harmony": {"harmony": False}, "off": {"planned": False},
             "levers_off": {**LEVERS_OFF, "form": "auto", "cadence": True},  # the chart, forms, returns and the cadence; no soft lever
             **{f"no_{lever}": {lever: 0.0} for lever in ("chord_tones", "intervals", "balance", "reach", "lead_in", "range_penalty")},
-            "no_motifs": {"motifs": False}, "no_rhythms": {"rhythms": False}, "no_ranges": {"ranges": False}}
+            "no_motifs": {"motifs": False}, "no_rhythms": {"rhythms": False}, "no_ranges": {"ranges": False},
+            # every section's middle on V7 and bar 7 on I, as before phrases took the real blocks' chords there
+            "fixed_phrases": {"tables": dataclasses.replace(TABLES, phrase_chords={})}}
 
 
 def read(body: str) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -31,14 +32,34 @@ def test_a_chart_has_its_cadences_and_its_returns():
         chart = drawer.chart(plan.sections, 8, plan.steps, plan.ending, rng)
         tonic = "Am" if ending == "Am:A" else "C"  # the key (A minor ends on Am); the last bar closes on the ending's chord
         assert len(chart) == 32 and chart[-1] == (ending.partition(":")[0], None)  # the last bar: the ending's chord
-        for section in range(3):  # every section: V closing bar 4, I opening bar 7
-            assert (chart[8 * section + 3][1] or chart[8 * section + 3][0]) == dominant_of(tonic)
-            assert chart[8 * section + 6][0] == tonic
+        for section in range(3):  # in major, bar 4 ends and bar 7 opens where real 8-bar blocks do; in minor on V7 and I
+            middle, arrival = chart[8 * section + 3][1] or chart[8 * section + 3][0], chart[8 * section + 6][0]
+            if tonic == "C":
+                assert middle in TABLES.phrase_chords["middle"] and arrival in TABLES.phrase_chords["arrival"]
+            else:
+                assert middle == dominant_of(tonic) and arrival == tonic
         assert chart[0][0] == tonic and chart[0:8] == chart[8:16] and chart[0:7] == chart[24:31]  # opens on I; A returns with its chart
         free = dataclasses.replace(plan, chart=chart, steps=(*plan.steps[:-2], "free", "cadence"))
         cadenced = plans_module.cadenced(free)  # a free bar before the last: V7, an authentic cadence
         assert (cadenced.chart[-2][1] or cadenced.chart[-2][0]) == dominant_of(tonic_of(ending.partition(":")[0]))
         assert plans_module.cadenced(dataclasses.replace(plan, chart=chart)).chart == chart  # a copied one keeps its chords
+
+
+def test_a_phrase_arrives_where_real_phrases_arrive():
+    """Over many charts, the middle of a section (the end of bar 4) and its arrival (bar 7) take
+    the real 8-bar blocks' chords in about their shares: not V7 and I every time."""
+    drawer, rng = ChartDrawer(TABLES), np.random.default_rng(2)
+    middles, arrivals = Counter(), Counter()
+    for _ in range(300):
+        plan = SongPlan.of("AB")
+        chart = drawer.chart(plan.sections, 8, plan.steps, plan.ending, rng)
+        middles[chart[3][1] or chart[3][0]] += 1
+        arrivals[chart[6][0]] += 1
+    for drawn, real in ((middles, TABLES.phrase_chords["middle"]), (arrivals, TABLES.phrase_chords["arrival"])):
+        total = sum(real.values())
+        for chord in ("C", "G7"):
+            assert abs(drawn[chord] / sum(drawn.values()) - real[chord] / total) < 0.07, (chord, drawn.most_common(5))
+        assert len(drawn) >= 8  # more than a handful of arrivals
 
 
 def test_charts_move_as_real_charts_do():

@@ -5,9 +5,13 @@ It is drawn from how the training songs' charts move (`Tables.progressions`: whi
 comes before which, counted half-bar by half-bar; `Tables.holds`: how often a chord holds),
 walking backward from where each phrase must arrive, so that the harmony has a direction:
 
-- the half cadence: the fourth bar of an 8-bar section ends on the dominant (V7);
-- the arrival: the seventh bar opens on the tonic, and the eighth walks back to it (a
-  turnaround, most often through V7, as the real charts' do) (the next section opens on a chord that follows V7 in the real charts);
+- the middle: the fourth bar of an 8-bar section ends on a chord drawn as the real 8-bar blocks
+  end their fourth bar (`Tables.phrase_chords`: I 17%, V7 16%, VI7 7%, II7 5%, ...). Always V7
+  there (a half cadence in every section), with I always opening bar 7, put more G7 and C in
+  the charts than real songs have (14% and 15% of the chords, against 9% and 12%);
+- the arrival: the seventh bar opens on a chord drawn the same way (I 24%, V7 15%, ii7 9%, ...),
+  and the eighth walks back to the tonic (a turnaround, most often through V7, as the real
+  charts' do); the next section opens on a chord that follows V7 in the real charts;
 - the final cadence: the bar before the song's last bar ends on the dominant of its ending
   chord, and the last bar is the ending chord (`SongPlan.ending`).
 
@@ -84,6 +88,13 @@ class ChartDrawer:
         self.before, self.after = _moves(tuple(tables.progressions.items()))
         self.holds = dict(tables.holds)  # the real songs' odds; each chart draws its own around them
         self.starts = dict(tables.starts)
+        self.phrases = {kind: {c: n for c, n in counts.items() if c in self.before} for kind, counts in tables.phrase_chords.items()}
+
+    def arrival(self, kind: str, tonic: str, rng: np.random.Generator) -> str:
+        """Where a phrase arrives ("middle": the end of bar 4; "arrival": the start of bar 7): a chord
+        drawn as the real 8-bar blocks reach there (C major), else V7 and I (and always in minor)."""
+        options = self.phrases.get(kind) if tonic == "C" else None
+        return (options and self._pick(rng, options)) or (dominant_of(tonic) if kind == "middle" else tonic)
 
     @staticmethod
     def _pick(rng: np.random.Generator, options: dict[str, float]) -> str | None:
@@ -123,14 +134,14 @@ class ChartDrawer:
         return chart
 
     def section(self, bars: int, tonic: str, rng: np.random.Generator, opening: bool, holds: dict[str, float]) -> list[str]:
-        """A section's half-bars: V closing its first half, I opening its second-to-last bar, and
-        a way back to I from there; the first section opens on I, another on a chord that follows
-        V7 in the real charts."""
+        """A section's half-bars: the chord its first phrase reaches at the end of its first half,
+        the chord its second-to-last bar opens on (`arrival`), and a way back to I from there; the
+        first section opens on I, another on a chord that follows V7 in the real charts."""
         anchors = {0: tonic} if opening else {}
         if bars >= 4:
-            anchors[2 * (bars // 2) - 1] = dominant_of(tonic)
+            anchors[2 * (bars // 2) - 1] = self.arrival("middle", tonic, rng)
         if bars >= 6:
-            anchors[2 * (bars - 2)] = tonic
+            anchors[2 * (bars - 2)] = self.arrival("arrival", tonic, rng)
         first = None if opening else self.after.get(dominant_of(tonic))
         return self.fill(2 * bars, anchors, rng, first, tonic, holds)
 

@@ -47,6 +47,7 @@ class Tables:
     holds: Mapping[str, float] = dataclasses.field(default_factory=dict)  # share of half-bars a chord holds on: "bar" (beat 1), "half" (beat 3)
     starts: Mapping[str, int] = dataclasses.field(default_factory=dict)  # songs per first chord
     progressions: Mapping[str, int] = dataclasses.field(default_factory=dict)  # chord changes, "from to": how many
+    phrase_chords: Mapping[str, Mapping[str, int]] = dataclasses.field(default_factory=dict)  # 8-bar blocks per chord at the end of bar 4 ("middle") and the start of bar 7 ("arrival")
     provenance: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # data, command, date
 
     @classmethod
