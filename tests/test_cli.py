@@ -129,9 +129,10 @@ def test_train_and_generate_with_the_local_backend(tmp_path, few_texts):
     result = run("generate", "--model", str(model), "--task", "phrase", "--prefix", str(tmp_path / "opening.abc"), "-n", "2",
                  "--seed", "1", "--out", str(tmp_path / "phrase"), "--stats", str(tmp_path / "none.json"))
     assert result.returncode == 0, result.stderr
-    assert "moved from G to C" in result.stdout and "join_interval" in result.stdout
-    for record in map(json.loads, (tmp_path / "phrase" / "candidates.jsonl").read_text().splitlines()):
-        assert record["task"] == "phrase" and record["body"].startswith('"C"e2 g2 | "G7"f4 |') and record["violations"] == []
+    assert "moved from G to C, and the candidates back to G" in result.stdout and "join_interval" in result.stdout
+    for record in map(json.loads, (tmp_path / "phrase" / "candidates.jsonl").read_text().splitlines()):  # in G, your bars as you wrote them
+        assert record["task"] == "phrase" and record["body"].startswith('"G"B2 d2 | "D7"c4 |') and record["violations"] == []
+        assert record["key"] == "G" and "K:G" in (tmp_path / "phrase" / record["abc_file"]).read_text()
     result = run("generate", "--model", str(model), "--task", "chords", "--chords", str(tmp_path / "changes.abc"), "-n", "2",
                  "--seed", "1", "--out", str(tmp_path / "chords"), "--stats", str(tmp_path / "none.json"))
     assert result.returncode == 0, result.stderr

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from aitunes_lib import data, dataset, metrics, prep, tasks
+from aitunes_lib import abc, data, dataset, metrics, prep, tasks
 from aitunes_lib.backends.local import LocalBackendError
 from aitunes_lib.cli.arguments import DEFAULTS, UsageError, parse_mix, read_input, writable
 from aitunes_lib.generate import GenerateConfig, SongShape
@@ -246,10 +246,12 @@ def _generate(args: argparse.Namespace) -> int:
     request = Request(args.title or invented_title, args.band or invented_band, text)
     backend = backend or _backend(args)
     songs = generate(backend, task, request, settings)
-    table = metrics.rank(songs, stats, reference=reference)
-    save_candidates(list(table["song"]), args.out)
+    table = metrics.rank(songs, stats, reference=reference)  # scored in C, as every score reads a song
     moved = songs[0].context.get("transposed_from") if songs else None
-    print(f"{task.name}: {request.title!r} by {request.composer}" + (f" (your input moved from {moved} to C)" if moved else ""))
+    ranked = [abc.in_key(song, moved) if moved and valid else song for song, valid in zip(table["song"], table["valid"])]
+    save_candidates(ranked, args.out)  # in the key of your input (an invalid candidate stays as written, in C)
+    print(f"{task.name}: {request.title!r} by {request.composer}"
+          + (f" (your input moved from {moved} to C, and the candidates back to {moved})" if moved else ""))
     columns = ["candidate", "valid", "listener", "likelihood", "coherence", "realism", "NDM", "form", "bars", "ends_on_tonic",
                "chord_fit", "join_interval", "same_key", "task_kept", "reason"]
     print(table[[c for c in columns if c in table]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
