@@ -43,7 +43,7 @@ from aitunes_lib.song import Song  # noqa: E402
 BAGS = ("intervals", "rhythm", "roots", "degrees")
 SETTINGS = {"default": {}, "no_harmony": {"harmony": False}, "off": {"planned": False},
             "levers_off": {**LEVERS_OFF, "form": "auto", "cadence": True},  # the chart, forms, returns and the cadence; no soft lever
-            **{f"no_{lever}": {lever: 0.0} for lever in ("chord_tones", "intervals", "balance", "reach", "lead_in", "range_penalty")},
+            **{f"no_{lever}": {lever: 0.0} for lever in ("chord_tones", "intervals", "balance", "range_penalty")},
             "no_motifs": {"motifs": False}, "no_rhythms": {"rhythms": False}, "no_ranges": {"ranges": False},
             # every section's middle on V7 and bar 7 on I, as before phrases took the real blocks' chords there
             "fixed_phrases": {"tables": dataclasses.replace(TABLES, phrase_chords={})}}

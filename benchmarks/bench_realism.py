@@ -17,9 +17,9 @@ melody alone (the issue's definition: real medians 0.46 and 0.25) and with the c
 
 Baselines in the same run: real against real (two random halves of the training songs), the
 last session's default (`last_stop`: every song ending on C over a tonic chord, no first and
-second endings, aims drawn at the real spread, no reach for the range, no chord-tone aims,
+second endings, aims drawn at the real spread, no chord-tone aims,
 forms of at most 5 sections), the pipeline with every lever off (the meter rules alone), and
-the defaults with one lever off (no balance, endings, voltas, widened aims, reach, chord-tone
+the defaults with one lever off (no balance, endings, voltas, widened aims, chord-tone
 aims, long forms). `--configs` also runs each
 lever alone, before (the stop before last), no_closing, no_rhythms, no_retune, no_motifs,
 no_echo_alone, no_ranges, no_intervals, t075. Needs `out/songs.jsonl` (`python -m aitunes_lib prep --out out`) and a model
@@ -57,7 +57,7 @@ SHORT_FORMS = dict(  # forms of at most 5 sections, and what follows them in tho
     forms={form: n for form, n in TABLES.forms.items() if len(form.split("*")[0]) <= 5},
     tails={0: 90, 1: 60, 2: 16, 3: 9, 4: 15, 5: 11, 6: 4, -1: 14},
     tails_repeated={0: 34, 1: 42, 2: 17, 3: 3, 4: 1, 6: 1}, pickups={True: 34, False: 283})
-LAST_STOP = {"tables": dataclasses.replace(TABLES, endings=TONIC_ENDINGS, voltas={0: 1}, **SHORT_FORMS), "widen": 1.0, "reach": 0.0,
+LAST_STOP = {"tables": dataclasses.replace(TABLES, endings=TONIC_ENDINGS, voltas={0: 1}, **SHORT_FORMS), "widen": 1.0,
              "echo_alone": SongShape().echo, "chord_tone_aims": False, "harmony": False}
 SAMPLING = ("n", "temperature", "top_p", "seed", "max_tokens", "enforce")
 LEVERS_OFF = dict(form=None, cadence=False, chord_tones=0.0, intervals=0.0, balance=0.0, motifs=False, ranges=False, retune=0.0,
@@ -167,7 +167,7 @@ def arguments(description: str) -> argparse.ArgumentParser:
 
 def main() -> None:
     parser = arguments(__doc__.split("\n")[0])
-    parser.add_argument("--configs", default="default,last_stop,off,no_balance,no_endings,no_voltas,no_widen,no_reach,no_tone_aims,no_harmony,"
+    parser.add_argument("--configs", default="default,last_stop,off,no_balance,no_endings,no_voltas,no_widen,no_tone_aims,no_harmony,"
                         "no_long_forms",
                         help="which settings to run (also: form, cadence, tones, intervals, balance: each lever alone; p095)")
     parser.add_argument("--out", default="out/bench_realism")
@@ -210,15 +210,13 @@ def main() -> None:
         "no_retune": {"retune": 0.0},
         "ranges": {"ranges": True},
         "intervals1": {"intervals": 1.0},
-        "last_stop": LAST_STOP,  # the stop before last: before endings, voltas, widened aims, reach, chord-tone aims
+        "last_stop": LAST_STOP,  # the stop before last: before endings, voltas, widened aims, chord-tone aims
         "no_endings": {"tables": dataclasses.replace(TABLES, endings=TONIC_ENDINGS)},
         "no_voltas": {"tables": dataclasses.replace(TABLES, voltas={0: 1})},
         "no_widen": {"widen": 1.0},
-        "no_reach": {"reach": 0.0},
         "no_tone_aims": {"chord_tone_aims": False},
         "no_long_forms": {"tables": dataclasses.replace(TABLES, **SHORT_FORMS)},
         "no_echo_alone": {"echo_alone": SongShape().echo},
-        "no_lead_in": {"lead_in": 0.0},
         "no_harmony": {"harmony": False},
         "no_range_penalty": {"range_penalty": 0.0},
     }

@@ -62,6 +62,20 @@ def test_a_phrase_arrives_where_real_phrases_arrive():
         assert len(drawn) >= 8  # more than a handful of arrivals
 
 
+def test_a_free_bar_leads_into_a_copied_bar_as_real_charts_do():
+    """A copied bar brings its source's chords; the free bar before it ends on a chord that real
+    charts put before them (the copy used to follow whatever came first: G7 into F, D7 into C)."""
+    drawer, checked = ChartDrawer(TABLES), 0
+    for plan in draw_plans(SongShape(), 100, 5):
+        for b, step in enumerate(plan.steps):
+            if isinstance(step, tuple) and step[1] < b - 1 and plan.steps[b - 1] == "free":  # (a bar repeated at once is its own lead)
+                first, second = plan.chart[b - 1]
+                last, target = second or first, plan.chart[b][0]
+                assert last == target or drawer.after.get(last, {}).get(target), (b, last, target)
+                checked += 1
+    assert checked > 20
+
+
 def test_charts_move_as_real_charts_do():
     drawer, rng = ChartDrawer(TABLES), np.random.default_rng(1)
     moves, unheard = 0, 0

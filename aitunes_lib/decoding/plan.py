@@ -101,9 +101,7 @@ class SongShape:
     balance: float = 4.0  # how hard each melody leans toward its own drawn aims (moves, ties, density, ...)
     chord_tone_aims: bool = True  # the balance also aims each melody's share of chord tones
     widen: float = 3.0  # the moves' and chord tones' aims are drawn with this many times the real variance
-    reach: float = 1.5  # logit bonus toward the drawn range's edges, times the share of the form written
     range_penalty: float = 3.0  # logit penalty for a note past the drawn range
-    lead_in: float = 2.0  # weight of the move into a known next bar's first note (`levers.lead_in`)
     harmony: bool = True  # plan each chord chart first (`decoding.harmony`), then write the melody over it
     tables: Tables | None = dataclasses.field(default=None, compare=False)  # None: the measured `tables.json`
 

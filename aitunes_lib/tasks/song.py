@@ -17,10 +17,10 @@ class SongTask(Task):
     """The article's task: a whole song from a title and a composer.
 
     By default the decoder also gives it a song's shape: a form drawn from the real songs'
-    forms (sections that return are copied, some with new chords, with short motif repeats),
-    closing bars, pickups and first and second endings as often as real songs have them, a last
-    bar that ends as a real song does (mostly on the tonic), a nudge toward the sounding chord's tones, real
-    melodies' intervals weighed into each note, a range (and a reach for it) and a set of note
+    forms (sections that return are copied, with short motif repeats), a chord chart planned
+    first (`decoding.harmony`), closing bars, pickups and first and second endings as often as
+    real songs have them, a last bar on the tonic over a tonic chord, a nudge toward the sounding
+    chord's tones, real melodies' intervals weighed into each note, a range and a set of note
     lengths per melody, and the balance: each melody leans toward its own moves, ties, pace,
     chromatic share, rests and share of chord tones, drawn from the real songs' spread. `SongShape(planned=False)` leaves the model
     alone with the bar rules.
