@@ -380,7 +380,8 @@ def test_a_song_in_another_meter_keeps_its_bars_and_says_its_meter(trained, mete
         assert metrics.evaluate(song)["valid"]
         if meter == "3/4":  # one chord a bar, in the plan that the context shows
             chart = song.context["planned_chart"].split(" | ")
-            assert all(len(bar.split()) == 1 for bar in chart) and chart[-2] == "G7" and chart[-1].startswith("C"), chart
+            assert all(len(bar.split()) == 1 for bar in chart) and chart[-1].startswith("C"), chart
+            assert song.context["plan"].steps[-2] != "free" or chart[-2] == "G7", chart  # a free bar before the last: V7 (a copy keeps its chords)
     with pytest.raises(ValueError, match="meter='5/4'"):
         GenerateConfig(song=SongShape(meter="5/4"))
 
