@@ -697,3 +697,10 @@ def test_the_landing_note_is_held_in_one_note_to_the_end_of_the_bar(vocab):
     notes = set(rules.note_ids.tolist())
     allowed = {tokenizer.decode([i]).strip() for i in np.flatnonzero(form_rules.allowed(state)).tolist() if i in notes}
     assert allowed == {"c2"}
+    form_rules, starts = SongForm(("A",), section_bars=1).build(rules, tokenizer.encode, None)
+    state = starts[0]  # landed and not held: the bar ends in one rest where one fills it
+    for token in tokenizer.encode(" `C`") + events(rules, "c2"):
+        form_rules.advance(state, token)
+    allowed = form_rules.allowed(state)
+    rests = {tokenizer.decode([int(i)]).strip() for i in rules.vocab.rest_ids[allowed[rules.vocab.rest_ids]]}
+    assert rests == {"z2"} and not allowed[rules.kinds == TIE].any(), rests  # held to the bar's end it is one note (c4): no tie

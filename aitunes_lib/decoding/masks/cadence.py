@@ -1,7 +1,7 @@
 """The last bar lands on the plan's note (mostly the tonic) and holds it.
 
-Its first note is the landing note in any octave; once landed, the melody holds it or rests: no
-other note follows. It is held by a tie only where one note could not hold it to the bar's end
+Its first note is the landing note in any octave; once landed, the melody holds it or rests (in
+one rest where one fills the bar): no other note follows. It is held by a tie only where one note could not hold it to the bar's end
 (`c4` is written so, not `c2- c2`; `ties.one_note`).
 """
 
@@ -31,8 +31,10 @@ class Cadence:
             held = self.vocab.held(melody.last_spelling)
             whole = held & (rules.note_ticks[Fraction(1)] == rules.bar - state.elapsed)
             notes[rules.note_ids[whole if whole.any() else held]] = True
-        else:
-            notes[self.vocab.rest_ids] = True
+        else:  # rests to the bar's end: one rest where one fills it (`c z3`, not `c z/ z/ z z/`)
+            resting = self.vocab.is_rest[rules.note_ids]
+            whole = resting & (rules.note_ticks[Fraction(1)] == rules.bar - state.elapsed)
+            notes[rules.note_ids[whole if mask[rules.note_ids[whole]].any() else resting]] = True
         ties = self.kinds == TIE
         if state.cadence_note and not melody.tied and one_note(Fraction(rules.bar - melody.struck_at, rules.ticks_per_quarter)):
             ties = np.zeros_like(ties)  # held to the bar's end it is one note (`c4`, not `c2- c2`): the model writes it so, or rests
