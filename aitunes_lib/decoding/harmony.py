@@ -152,7 +152,9 @@ class ChartDrawer:
         chart = [int(rng.choice(n, p=weights / weights.sum()))]
         for i in range(1, slots):
             x = chart[-1]
-            weights = ((1 - hold(i - 1)) * self.moves[x] + hold(i - 1) * at(self.names[x])) * reach[i]
+            weights = (1 - hold(i - 1)) * self.moves[x]
+            weights[x] += hold(i - 1)  # holds on (a change never stays: the moves' diagonal is 0)
+            weights *= reach[i]
             chart.append(int(rng.choice(n, p=weights / weights.sum())))
         return [self.names[x] for x in chart]
 

@@ -1,8 +1,8 @@
 """The last bar lands on the plan's note (mostly the tonic) and holds it.
 
 Its first note is the landing note in any octave; once landed, the melody holds it or rests (in
-one rest where one fills the bar): no other note follows. It is held by a tie only where one note could not hold it to the bar's end
-(`c4` is written so, not `c2- c2`; `ties.one_note`).
+one rest where one fills the bar): no other note follows. It is held by a tie only where one
+note could not hold it to the bar's end (`c4` is written so, not `c2- c2`; `ties.one_note`).
 """
 
 from __future__ import annotations
