@@ -160,7 +160,7 @@ def measure(songs: Sequence[Song], index: pd.DataFrame, provenance: dict | None 
     form_of = dict(zip(kept["title"], kept["form"]))
     return Tables(**melody_tables(completions), **tone_tables(abc.decode_body(c) for c in completions),
                   **drawn_tables(completions), **form_tables([form_of.get(s.title, "") for s in songs], completions),
-                  **harmony_tables(completions), provenance=provenance or {})
+                  **harmony_tables(completions), **breath_tables(completions), provenance=provenance or {})
 
 
 def data_hash(songs: Sequence[Song]) -> str:
@@ -213,6 +213,35 @@ def simplified(name: str) -> str | None:
 
 # Where a phrase arrives in an 8-bar block, in half-bars: the end of bar 4 and the start of bar 7
 PHRASE_SLOTS = {"middle": 7, "arrival": 12}
+
+
+# Where a phrase closes in an 8-bar block, in bars: the fourth (its middle) and the eighth (its end)
+BREATH_BARS = {"middle": 3, "end": 7}
+
+
+def last_onsets(completion: str) -> list[int]:
+    """Per bar after any pickup: the eighth of the bar in which its last note is struck (-1: none is
+    struck; the bar rests, or holds a note tied over from the bar before).
+
+    >>> last_onsets(" C | `C`c2 e2 | g4- | g2 z2 | c/ c3/2 z2 |")
+    [4, 0, -1, 1]
+    """
+    bars = abc.bar_onsets(completion)
+    if len(bars) > 1 and bars[0][0] < bars[1][0]:
+        bars = bars[1:]
+    return [int(max(onsets) * 2) if onsets else -1 for _, onsets in bars]
+
+
+def breath_tables(completions: Sequence[str]) -> dict:
+    """How the 8-bar blocks' phrases close (`breaths`): in how many blocks the fourth and the
+    eighth bar strike their last note on each eighth of the bar (-1: none struck)."""
+    breaths = {kind: Counter() for kind in BREATH_BARS}
+    for completion in completions:
+        last = last_onsets(completion)
+        for s in range(0, len(last) - SECTION_BARS + 1, SECTION_BARS):
+            for kind, bar in BREATH_BARS.items():
+                breaths[kind][last[s + bar]] += 1
+    return {"breaths": {kind: dict(sorted(counts.items())) for kind, counts in breaths.items()}}
 
 
 def harmony_tables(completions: Sequence[str]) -> dict:

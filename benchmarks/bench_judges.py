@@ -41,12 +41,17 @@ from aitunes_lib.metrics import sequences  # noqa: E402
 from aitunes_lib.song import Song  # noqa: E402
 
 BAGS = ("intervals", "rhythm", "roots", "degrees")
+SETTINGS_BASE = {"default": {}, "levers_off": {**LEVERS_OFF, "form": "auto", "cadence": True}}
 SETTINGS = {"default": {}, "no_harmony": {"harmony": False}, "off": {"planned": False},
             "levers_off": {**LEVERS_OFF, "form": "auto", "cadence": True},  # the chart, forms, returns and the cadence; no soft lever
             **{f"no_{lever}": {lever: 0.0} for lever in ("chord_tones", "intervals", "balance", "range_penalty")},
             "no_motifs": {"motifs": False}, "no_rhythms": {"rhythms": False}, "no_ranges": {"ranges": False},
+            "no_breaths": {"breaths": False},
             # every section's middle on V7 and bar 7 on I, as before phrases took the real blocks' chords there
-            "fixed_phrases": {"tables": dataclasses.replace(TABLES, phrase_chords={})}}
+            "fixed_phrases": {"tables": dataclasses.replace(TABLES, phrase_chords={})},
+            # the model's own spread, narrowed: the nucleus, or a cooler temperature
+            **{f"{base}_{knob}": {**SETTINGS_BASE[base], **value} for base in ("default", "levers_off")
+               for knob, value in (("p09", {"top_p": 0.9}), ("p08", {"top_p": 0.8}), ("t08", {"temperature": 0.8}))}}
 
 
 def read(body: str) -> dict:

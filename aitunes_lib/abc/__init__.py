@@ -24,7 +24,7 @@ from aitunes_lib.abc.grammar import (
     NOTE_KIND, SONG, SPACE, TIE, TUPLET, TUPLET_KIND, AbcError, classify, note_length, pitch_class, pitch_number,
     tuplet_ratio,
 )
-from aitunes_lib.abc.bars import bar_lengths, iter_bars, opens_with_pickup, read_bars
+from aitunes_lib.abc.bars import bar_lengths, bar_onsets, iter_bars, opens_with_pickup, read_bars
 from aitunes_lib.abc.headers import (
     FIELD, KEY_EXAMPLES, MAX_NAME_CHARS, abc_header, clean_text, complete_header, key_problem, split_header,
 )

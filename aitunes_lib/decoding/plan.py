@@ -57,6 +57,7 @@ class Stream(enum.IntEnum):
     RHYTHMS = 14
     VOLTAS = 15
     HARMONY = 16
+    BREATHS = 17
 
 
 def stream(seed: int | None, which: Stream) -> np.random.Generator:
@@ -103,6 +104,7 @@ class SongShape:
     widen: float = 3.0  # the moves' and chord tones' aims are drawn with this many times the real variance
     range_penalty: float = 3.0  # logit penalty for a note past the drawn range
     harmony: bool = True  # plan each chord chart first (`decoding.harmony`), then write the melody over it
+    breaths: bool = True  # a free bar that closes a phrase strikes its last note as real ones do (`masks.breath`; 4/4 and 2/2)
     tables: Tables | None = dataclasses.field(default=None, compare=False)  # None: the measured `tables.json`
 
     def problems(self) -> list[str]:
@@ -172,6 +174,7 @@ class SongPlan:
     rhythm: str | None = None  # its note lengths ("1/2 1 2 4", "(3" for tuplets; None: any)
     aims: Aims = Aims()
     chart: tuple = ()  # per bar of the form: (chord on beat 1, chord on beat 3 or None); () leaves the chords to the model
+    breaths: tuple = ()  # per bar of the form: the last eighth it may strike a note on (-1: none), or None (any)
 
     @property
     def passes(self) -> int:
@@ -313,7 +316,32 @@ def draw_plans(shape: SongShape, n: int, seed: int | None) -> list[SongPlan]:
             plans = [dataclasses.replace(p, chart=one_chord_a_bar(p.chart, p.steps[-1:] == ("cadence",))) for p in plans]
     elif shape.retune:
         plans = [dataclasses.replace(p, steps=retune_plan(p.steps, retunes, shape.retune)) for p in plans]
+    if shape.breaths and bar_quarters(shape.meter) == 4 and t.breaths:  # measured in 4/4 and 2/2 bars of eight eighths
+        rng = stream(seed, Stream.BREATHS)
+        plans = [dataclasses.replace(p, breaths=breath_plan(p.steps, p.section_bars, t.breaths, rng)) for p in plans]
     return plans
+
+
+def breath_plan(steps: tuple, section_bars: int, breaths: "dict[str, dict[int, int]]", rng: np.random.Generator) -> tuple:
+    """Per bar: the last eighth on which a free bar that closes a phrase may strike a note, drawn as
+    the real 8-bar blocks' fourth ("middle") and eighth ("end") bars strike theirs; None elsewhere.
+
+    >>> breath_plan(("free",) * 4 + (("copy", 0),) * 3 + ("cadence",), 4, {"middle": {0: 1}, "end": {-1: 1}},
+    ...             np.random.default_rng(0))
+    (None, 0, None, -1, None, None, None, None)
+    """
+    out = []
+    for b, step in enumerate(steps):
+        kind = "end" if (b + 1) % section_bars == 0 else "middle" if (b + 1) % section_bars == section_bars // 2 else None
+        table = breaths.get(kind) if step == "free" and kind else None
+        out.append(_draw_one(table, rng) if table else None)
+    return tuple(out)
+
+
+def _draw_one(table: "dict[int, int]", rng: np.random.Generator) -> int:
+    names = list(table)
+    weights = np.array([table[k] for k in names], dtype=float)
+    return int(names[int(rng.choice(len(names), p=weights / weights.sum()))])
 
 
 def cadenced(plan: SongPlan) -> SongPlan:

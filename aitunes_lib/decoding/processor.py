@@ -16,6 +16,7 @@ import numpy as np
 
 from aitunes_lib.decoding import levers as lever_files
 from aitunes_lib.decoding.masks.bars import BarState, MeterRules
+from aitunes_lib.decoding.masks.breath import Breath
 from aitunes_lib.decoding.masks.budget import Budget
 from aitunes_lib.decoding.masks.cadence import Cadence
 from aitunes_lib.decoding.masks.chart import ChartRules
@@ -24,10 +25,11 @@ from aitunes_lib.decoding.masks.form import Form, forced
 from aitunes_lib.decoding.masks.harmony import Harmony
 from aitunes_lib.decoding.masks.pickup import Pickup
 from aitunes_lib.decoding.masks.ties import Ties
+from aitunes_lib.decoding.masks.tuplets import Tuplets
 from aitunes_lib.decoding.plan import SongShape
 from aitunes_lib.decoding.state import SongState, Tracker
 
-MASKS = (Form, Pickup, ChordSpacing, Harmony, Ties, Cadence)  # in this order; the budget comes last
+MASKS = (Form, Pickup, ChordSpacing, Harmony, Ties, Tuplets, Breath, Cadence)  # in this order; the budget comes last
 
 
 class SongRules:

@@ -48,6 +48,7 @@ class Tables:
     starts: Mapping[str, int] = dataclasses.field(default_factory=dict)  # songs per first chord
     progressions: Mapping[str, int] = dataclasses.field(default_factory=dict)  # chord changes, "from to": how many
     phrase_chords: Mapping[str, Mapping[str, int]] = dataclasses.field(default_factory=dict)  # 8-bar blocks per chord at the end of bar 4 ("middle") and the start of bar 7 ("arrival")
+    breaths: Mapping[str, Mapping[int, int]] = dataclasses.field(default_factory=dict)  # 8-bar blocks per eighth of the last note struck in bar 4 ("middle") and bar 8 ("end"); -1: none
     provenance: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # data, command, date
 
     @classmethod
@@ -60,6 +61,7 @@ class Tables:
             values[name] = {key(k): v for k, v in data[name].items()}
         for name in ("intervals", "moves"):
             values[name] = tuple(values[name])
+        values["breaths"] = {kind: {int(k): v for k, v in counts.items()} for kind, counts in data.get("breaths", {}).items()}
         return cls(**values)
 
     def to_json(self) -> dict[str, Any]:
