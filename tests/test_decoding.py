@@ -543,14 +543,35 @@ def test_a_phrase_breathes_where_it_drew_to_and_a_triplet_is_a_real_one(vocab, s
     bars = abc.bar_onsets(melody)[state.offset:]  # after any pickup
     breaths = [(b, e) for b, e in enumerate(state.plan.breaths) if e is not None]
     assert breaths and all(state.plan.steps[b] == "free" for b, _ in breaths)
+    held = 0
     for b, e in breaths:
         chords = [Fraction(at, rules.ticks_per_quarter) for at, _ in state.chart[b]]
-        late = [o for o in bars[b][1] if o >= Fraction(e + 1, 2)]  # struck after the breath
+        late = [o for o in bars[b][1] if o >= Fraction(max(e, 0) + 1, 2)]  # struck after the breath (-1: held into, else its first beat)
         assert len(late) <= len(chords), (b, e, chords, bars[b], melody)  # at most each planned chord's own note
+        held += e == -1 and not bars[b][1]
     for group in TRIPLET.findall(abc.CHORD.sub(" ", melody)):
         notes = [m.group(0).strip() for m in abc.NOTE.finditer(group)]
         assert len(notes) == 3 and not any(n.startswith("z") for n in notes), (group, melody)
         assert len({abc.note_length(n) for n in notes}) == 1 and abc.note_length(notes[0]) in (1, Fraction(1, 2)), (group, melody)
+
+
+def test_a_bar_that_strikes_no_note_is_held_into_or_strikes_on_its_first_beat(vocab):
+    tokenizer, rules = vocab
+    form_rules, starts = SongForm(("A",), section_bars=4, pickups=(False,)).build(rules, tokenizer.encode, None)
+    pitched = rules.note_ids[rules.vocab.pitched]
+
+    def after(text: str):
+        state = copy.deepcopy(starts[0])
+        state.plan = dataclasses.replace(state.plan, breaths=(None, -1, None, None))
+        for token in tokenizer.encode(text):
+            form_rules.advance(state, token)
+        return form_rules.allowed(state)
+
+    assert set(np.flatnonzero(after(" C D E E"))) == set(np.flatnonzero(rules.kinds == TIE))  # the last note is tied over
+    held = after(" C D E E- |")
+    assert {tokenizer.decode([int(t)]).strip()[:1] for t in pitched[held[pitched]]} == {"E"}  # the held note, then rests
+    assert not after(" C D E E- | E")[pitched].any()
+    assert after(" C D E z |")[pitched].any() and not after(" C D E z | C")[pitched].any()  # after a rest: its first beat only
 
 
 def test_the_breaths_are_drawn_for_the_free_bars_that_close_a_phrase_in_four_four_only():
