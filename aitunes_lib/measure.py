@@ -234,13 +234,15 @@ def last_onsets(completion: str) -> list[int]:
 
 def breath_tables(completions: Sequence[str]) -> dict:
     """How the 8-bar blocks' phrases close (`breaths`): in how many blocks the fourth and the
-    eighth bar strike their last note on each eighth of the bar (-1: none struck)."""
+    eighth bar strike their last note on each eighth of the bar (-1: none struck). A song's last
+    bar is left out: it is the cadence's, which draws no breath."""
     breaths = {kind: Counter() for kind in BREATH_BARS}
     for completion in completions:
         last = last_onsets(completion)
         for s in range(0, len(last) - SECTION_BARS + 1, SECTION_BARS):
             for kind, bar in BREATH_BARS.items():
-                breaths[kind][last[s + bar]] += 1
+                if s + bar < len(last) - 1:
+                    breaths[kind][last[s + bar]] += 1
     return {"breaths": {kind: dict(sorted(counts.items())) for kind, counts in breaths.items()}}
 
 

@@ -538,18 +538,19 @@ def test_a_phrase_breathes_where_it_drew_to_and_a_triplet_is_a_real_one(vocab, s
     assert plans[0].breaths, plans[0]  # a 4/4 song draws them
     form_rules, starts = constraints.SongForm(tuple(plans), shape).build(rules, tokenizer.encode, None)
     state = starts[0]
-    melody = as_completion(tokenizer.decode(walk(form_rules, np.random.default_rng(seed), 3000, state=state)))
+    ids = walk(form_rules, np.random.default_rng(seed), 3000, state=state)
+    melody = as_completion(tokenizer.decode(ids))
     assert state.done, melody
     bars = abc.bar_onsets(melody)[state.offset:]  # after any pickup
     breaths = [(b, e) for b, e in enumerate(state.plan.breaths) if e is not None]
     assert breaths and all(state.plan.steps[b] == "free" for b, _ in breaths)
-    held = 0
     for b, e in breaths:
-        chords = [Fraction(at, rules.ticks_per_quarter) for at, _ in state.chart[b]]
+        chords = [Fraction(at, rules.ticks_per_quarter) for at, _ in state.chart[b] if at > 0]  # beat 1's has its own note
         late = [o for o in bars[b][1] if o >= Fraction(max(e, 0) + 1, 2)]  # struck after the breath (-1: held into, else its first beat)
-        assert len(late) <= len(chords), (b, e, chords, bars[b], melody)  # at most each planned chord's own note
-        held += e == -1 and not bars[b][1]
-    for group in TRIPLET.findall(abc.CHORD.sub(" ", melody)):
+        assert len(late) <= len(chords), (b, e, chords, bars[b], melody)  # at most each later chord's own note
+    groups = TRIPLET.findall(abc.CHORD.sub(" ", melody))
+    assert len(groups) == int((rules.kinds[ids] == abc.TUPLET_KIND).sum()), melody  # every tuplet mark opens one
+    for group in groups:
         notes = [m.group(0).strip() for m in abc.NOTE.finditer(group)]
         assert len(notes) == 3 and not any(n.startswith("z") for n in notes), (group, melody)
         assert len({abc.note_length(n) for n in notes}) == 1 and abc.note_length(notes[0]) in (1, Fraction(1, 2)), (group, melody)
@@ -571,7 +572,34 @@ def test_a_bar_that_strikes_no_note_is_held_into_or_strikes_on_its_first_beat(vo
     held = after(" C D E E- |")
     assert {tokenizer.decode([int(t)]).strip()[:1] for t in pitched[held[pitched]]} == {"E"}  # the held note, then rests
     assert not after(" C D E E- | E")[pitched].any()
-    assert after(" C D E z |")[pitched].any() and not after(" C D E z | C")[pitched].any()  # after a rest: its first beat only
+    fresh = after(" C D E z |")  # after a rest: its first beat only, and that note holds (or is very short)
+    assert fresh[pitched].any()
+    lengths = {abc.note_length(tokenizer.decode([int(t)])) for t in pitched[fresh[pitched]]}
+    assert lengths and all(q == 4 or q >= 2 or q < Fraction(1, 2) for q in lengths), lengths
+    struck = next(tokenizer.decode([int(t)]) for t in pitched[fresh[pitched]] if abc.note_length(tokenizer.decode([int(t)])) == 2)
+    assert not after(" C D E z |" + struck)[pitched].any()
+
+
+def test_a_triplet_is_three_notes_of_one_length_quarters_or_eighths(vocab):
+    tokenizer, rules = vocab
+    form_rules, starts = SongForm(("A",), section_bars=4, pickups=(False,)).build(rules, tokenizer.encode, None)
+
+    def lengths_after(text: str) -> set:
+        state = copy.deepcopy(starts[0])
+        for token in tokenizer.encode(text):
+            form_rules.advance(state, token)
+        allowed = form_rules.allowed(state)
+        notes = rules.note_ids[allowed[rules.note_ids]]
+        assert not any(tokenizer.decode([int(t)]).strip().startswith("z") for t in notes)  # no rest inside
+        return {abc.note_length(tokenizer.decode([int(t)])) for t in notes}
+
+    assert lengths_after(" C (3") == {1, Fraction(1, 2)}  # its first note: a quarter or an eighth
+    assert lengths_after(" C (3 D/") == {Fraction(1, 2)} and lengths_after(" C (3 D/ E/") == {Fraction(1, 2)}
+    assert lengths_after(" C (3 D") == {1}
+    state = copy.deepcopy(starts[0])
+    for token in tokenizer.encode(" C D E z/"):  # half a beat left: no triplet starts
+        form_rules.advance(state, token)
+    assert not form_rules.allowed(state)[rules.kinds == abc.TUPLET_KIND].any()
 
 
 def test_the_breaths_are_drawn_for_the_free_bars_that_close_a_phrase_in_four_four_only():

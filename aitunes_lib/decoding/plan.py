@@ -322,23 +322,24 @@ def draw_plans(shape: SongShape, n: int, seed: int | None) -> list[SongPlan]:
     return plans
 
 
-def breath_plan(steps: tuple, section_bars: int, breaths: "dict[str, dict[int, int]]", rng: np.random.Generator) -> tuple:
-    """Per bar: the last eighth on which a free bar that closes a phrase may strike a note, drawn as
-    the real 8-bar blocks' fourth ("middle") and eighth ("end") bars strike theirs; None elsewhere.
+def breath_plan(steps: tuple, section_bars: int, breaths: dict[str, dict[int, int]], rng: np.random.Generator) -> tuple:
+    """Per bar: the last eighth on which a free bar that closes a phrase (`phrase_ends`) may strike
+    a note, drawn as the real 8-bar blocks' fourth ("middle") and eighth ("end") bars strike theirs;
+    None elsewhere (and in the first bar, which closes nothing).
 
     >>> breath_plan(("free",) * 4 + (("copy", 0),) * 3 + ("cadence",), 4, {"middle": {0: 1}, "end": {-1: 1}},
     ...             np.random.default_rng(0))
     (None, 0, None, -1, None, None, None, None)
     """
+    ends = phrase_ends(len(steps), section_bars) - {0}
     out = []
     for b, step in enumerate(steps):
-        kind = "end" if (b + 1) % section_bars == 0 else "middle" if (b + 1) % section_bars == section_bars // 2 else None
-        table = breaths.get(kind) if step == "free" and kind else None
+        table = breaths.get("end" if (b + 1) % section_bars == 0 else "middle") if step == "free" and b in ends else None
         out.append(_draw_one(table, rng) if table else None)
     return tuple(out)
 
 
-def _draw_one(table: "dict[int, int]", rng: np.random.Generator) -> int:
+def _draw_one(table: dict[int, int], rng: np.random.Generator) -> int:
     names = list(table)
     weights = np.array([table[k] for k in names], dtype=float)
     return int(names[int(rng.choice(len(names), p=weights / weights.sum()))])

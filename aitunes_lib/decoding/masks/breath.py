@@ -1,15 +1,16 @@
 """A phrase closes as real phrases close: the bar that ends it strikes its last note early, then
 holds it or rests.
 
-Real melodies breathe where their phrases end. In the training songs' 8-bar blocks, the fourth
-and the eighth bar strike fewer notes than the bars around them (2.9 and 2.2 a bar, against
-3.1 to 3.7), and the eighth strikes none at all (a held note or a rest) in 19% of the blocks;
+Real melodies breathe where their phrases end. In the training songs' 8-bar blocks (a song's
+last bar aside), the fourth and the eighth bar strike fewer notes than the bars around them
+(2.9 and 2.4 a bar, against 3.1 to 3.7), and the eighth strikes none at all (a held note or a
+rest) in 16% of the blocks;
 the candidates struck as many notes there as anywhere (3.0 to 3.3), and none in 2%. So each
 free bar that closes a phrase draws, from those blocks (`Tables.breaths`), the eighth of the bar
 on which its last note may be struck (`SongPlan.breaths`; -1: none).
 
 - A bar that strikes none is held into: the note that ends the bar before it is tied over, as in
-  472 of the real 512 such bars (after a rest, the breath bar strikes on its first beat rather
+  401 of the real 441 such bars (after a rest, the breath bar strikes on its first beat rather
   than rest a whole bar in mid-song).
 - Real phrases breathe by holding their last note, not by resting after a short one: the real
   fourth bars rest 0.21 quarters on average and the eighth 0.47. So the last note holds to the
@@ -42,13 +43,16 @@ class Breath:
 
     @staticmethod
     def drawn(state: SongState, b: int) -> int | None:
-        """Bar b's drawn eighth (-1: none struck), or None where it has no breath."""
+        """Bar b's drawn eighth (-1: none struck), or None where it has no breath (nor in a pickup)."""
         breaths = state.plan.breaths
-        return breaths[b] if 0 <= b < len(breaths) and state.step(b) == "free" else None
+        if state.bar_index == 0 and state.plan.pickup or not 0 <= b < len(breaths) or state.step(b) != "free":
+            return None
+        return breaths[b]
 
     def restrict(self, state: SongState, mask: np.ndarray) -> None:
         rules = self.rules
-        if state.elapsed == rules.bar and self.drawn(state, state.form_bar + 1) == -1 and state.last == NOTE_KIND and not state.last_rest:
+        ahead = self.drawn(state, state.form_bar + 1)
+        if state.elapsed == rules.bar and ahead == -1 and state.last == NOTE_KIND and not state.last_rest:
             ties = mask & (self.kinds == TIE)
             if ties.any():  # the note holds on into a bar that strikes none
                 mask[:] = ties
@@ -56,15 +60,16 @@ class Breath:
         drawn = self.drawn(state, state.form_bar)
         if drawn is None:
             return
-        breath = (max(drawn, 0) + 1) * self.eighth  # from here no note is struck (a bar that strikes none and is not held into: its first beat)
+        # from this tick no note is struck (in a bar that strikes none and is not held into: after its first beat)
+        breath = (max(drawn, 0) + 1) * self.eighth
         if not state.tuplet_left:
             mask[self.kinds == TUPLET_KIND] = False  # a tuplet would strike past the breath
         due = state.planned_chord()
-        striking = state.elapsed < breath or due is not None and due[0] <= state.elapsed or state.last == CHORD_KIND
-        if tie_open(state):
-            return  # the note held on
-        if striking:  # a note struck now ends before the breath (another may follow) or holds: to the bar's end, or two
-            ends = state.elapsed + self.ticks  # beats and more; a rest here ends before the breath (the breath is the held note)
+        chord_note = due is not None and due[0] <= state.elapsed or state.last == CHORD_KIND
+        if state.elapsed < breath or chord_note or tie_open(state):
+            # a note struck (or held on) now ends before the breath, where another may follow, or holds:
+            # to the bar's end, or two beats and more; a rest here ends before the breath
+            ends = state.elapsed + self.ticks
             keep = (ends < breath) | ~self.resting & ((ends == rules.bar) | (self.ticks >= self.long))
             if mask[rules.note_ids[keep]].any():
                 mask[rules.note_ids[~keep]] = False

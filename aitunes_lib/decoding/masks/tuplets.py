@@ -36,8 +36,8 @@ class Tuplets:
             if rules.bar - state.elapsed >= self.quarter:
                 mask[self.triplets] = allowed[self.triplets]
             return
-        before = next(t for t in reversed(state.current) if self.kinds[t] in (NOTE_KIND, TUPLET_KIND))
-        if self.kinds[before] == TUPLET_KIND:  # its first note: a quarter or an eighth, not a rest
+        before = next((t for t in reversed(state.current) if self.kinds[t] in (NOTE_KIND, TUPLET_KIND)), None)
+        if before is None or self.kinds[before] == TUPLET_KIND:  # its first note: a quarter or an eighth, not a rest
             keep = self.opening
         else:  # the others as long as the first (a rest is not one of them)
             keep = (self.written == self.vocab.lengths[before]) & self.vocab.pitched
