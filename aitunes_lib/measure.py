@@ -188,8 +188,7 @@ COMMON_CHORD = 20  # chord symbols heard in at least this many half-bars keep th
 def _slots(completion: str) -> list[str | None]:
     """The chord sounding on beats 1 and 3 of every bar after any pickup (None before the first)."""
     bars = abc.read_bars(completion)
-    if len(bars) > 1 and bars[0][0] < bars[1][0]:
-        bars = bars[1:]
+    bars = bars[abc.opens_with_pickup([length for length, _, _ in bars]):]
     sounding, slots = None, []
     for length, chords, _ in bars:
         for slot in (0, 2):
@@ -227,8 +226,7 @@ def last_onsets(completion: str) -> list[int]:
     [4, 0, -1, 1]
     """
     bars = abc.bar_onsets(completion)
-    if len(bars) > 1 and bars[0][0] < bars[1][0]:
-        bars = bars[1:]
+    bars = bars[abc.opens_with_pickup([length for length, _ in bars]):]
     return [int(max(onsets) * 2) if onsets else -1 for _, onsets in bars]
 
 

@@ -41,9 +41,9 @@ from aitunes_lib.metrics import sequences  # noqa: E402
 from aitunes_lib.song import Song  # noqa: E402
 
 BAGS = ("intervals", "rhythm", "roots", "degrees")
+# levers_off: the chart, forms, returns, breaths and the cadence; no soft lever
 SETTINGS_BASE = {"default": {}, "levers_off": {**LEVERS_OFF, "form": "auto", "cadence": True}}
-SETTINGS = {"default": {}, "no_harmony": {"harmony": False}, "off": {"planned": False},
-            "levers_off": {**LEVERS_OFF, "form": "auto", "cadence": True},  # the chart, forms, returns and the cadence; no soft lever
+SETTINGS = {**SETTINGS_BASE, "no_harmony": {"harmony": False}, "off": {"planned": False},
             **{f"no_{lever}": {lever: 0.0} for lever in ("chord_tones", "intervals", "balance", "range_penalty")},
             "no_motifs": {"motifs": False}, "no_rhythms": {"rhythms": False}, "no_ranges": {"ranges": False},
             "no_breaths": {"breaths": False},

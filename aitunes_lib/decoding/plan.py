@@ -233,8 +233,12 @@ class SongPlan:
 
 
 def _draw(table, n: int, seed: int | None, which: Stream) -> list:
+    """n keys of a table of counts, drawn by their counts on the seed's stream `which`."""
+    return _choose(table, n, stream(seed, which))
+
+
+def _choose(table, n: int, rng: np.random.Generator) -> list:
     """n keys of a table of counts, drawn by their counts."""
-    rng = stream(seed, which)
     names = list(table)
     weights = np.array([table[k] for k in names], dtype=float)
     return [names[i] for i in rng.choice(len(names), size=n, p=weights / weights.sum())]
@@ -335,14 +339,8 @@ def breath_plan(steps: tuple, section_bars: int, breaths: dict[str, dict[int, in
     out = []
     for b, step in enumerate(steps):
         table = breaths.get("end" if (b + 1) % section_bars == 0 else "middle") if step == "free" and b in ends else None
-        out.append(_draw_one(table, rng) if table else None)
+        out.append(int(_choose(table, 1, rng)[0]) if table else None)
     return tuple(out)
-
-
-def _draw_one(table: dict[int, int], rng: np.random.Generator) -> int:
-    names = list(table)
-    weights = np.array([table[k] for k in names], dtype=float)
-    return int(names[int(rng.choice(len(names), p=weights / weights.sum()))])
 
 
 def cadenced(plan: SongPlan) -> SongPlan:

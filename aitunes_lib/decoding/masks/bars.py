@@ -85,6 +85,10 @@ class MeterRules:
             self._other_bars[bar] = MeterRules(self.vocab, Fraction(bar))
         return self._other_bars[bar]
 
+    def filling_rest(self, elapsed: int) -> np.ndarray:
+        """Over the note tokens: the rests that fill what is left of the bar in one (`c z3`, not `c z z2`)."""
+        return self.is_rest[self.note_ids] & (self.note_ticks[Fraction(1)] == self.bar - elapsed)
+
     def fillable(self, ticks: np.ndarray | int) -> np.ndarray | bool:
         """Whether a remainder of the bar can be filled exactly with plain notes."""
         ticks = np.asarray(ticks)

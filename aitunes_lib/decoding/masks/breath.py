@@ -75,6 +75,6 @@ class Breath:
                 mask[rules.note_ids[~keep]] = False
             return
         mask[self.struck] = False
-        whole = self.resting & (self.ticks == rules.bar - state.elapsed)
+        whole = rules.filling_rest(state.elapsed)
         if mask[rules.note_ids[whole]].any():  # one rest where one fills the bar (`c2 z2`, not `c2 z z/ z/`)
             mask[rules.note_ids[~whole]] = False

@@ -32,9 +32,8 @@ class Cadence:
             whole = held & (rules.note_ticks[Fraction(1)] == rules.bar - state.elapsed)
             notes[rules.note_ids[whole if whole.any() else held]] = True
         else:  # rests to the bar's end: one rest where one fills it (`c z3`, not `c z/ z/ z z/`)
-            resting = self.vocab.is_rest[rules.note_ids]
-            whole = resting & (rules.note_ticks[Fraction(1)] == rules.bar - state.elapsed)
-            notes[rules.note_ids[whole if mask[rules.note_ids[whole]].any() else resting]] = True
+            whole = rules.filling_rest(state.elapsed)
+            notes[rules.note_ids[whole if mask[rules.note_ids[whole]].any() else self.vocab.is_rest[rules.note_ids]]] = True
         ties = self.kinds == TIE
         if state.cadence_note and not melody.tied and one_note(Fraction(rules.bar - melody.struck_at, rules.ticks_per_quarter)):
             ties = np.zeros_like(ties)  # held to the bar's end it is one note (`c4`, not `c2- c2`): the model writes it so, or rests

@@ -23,6 +23,7 @@ class Tuplets:
         self.rules, self.kinds, self.vocab = rules, rules.kinds, rules.vocab
         self.triplets = np.array([token for token, (p, q, r) in rules.vocab.tuplets.items() if (p, q, r) == (3, 2, 3)],
                                  dtype=np.int64)
+        self.other_marks = (rules.kinds == TUPLET_KIND) & ~np.isin(np.arange(len(rules.kinds)), self.triplets)
         self.written = np.array([rules.vocab.lengths[token] for token in rules.note_ids], dtype=object)  # over the note tokens
         self.opening = np.array([w in TRIPLET_LENGTHS for w in self.written]) & rules.vocab.pitched
         self.quarter = rules.ticks_per_quarter
@@ -30,11 +31,9 @@ class Tuplets:
     def restrict(self, state: SongState, mask: np.ndarray) -> None:
         rules = self.rules
         if not state.tuplet_left:
-            marks = self.kinds == TUPLET_KIND
-            allowed = mask & marks
-            mask[marks] = False  # a triplet only, and only where a triplet of eighths fits (a quarter)
-            if rules.bar - state.elapsed >= self.quarter:
-                mask[self.triplets] = allowed[self.triplets]
+            mask[self.other_marks] = False  # a triplet only, and only where a triplet of eighths fits (a quarter)
+            if rules.bar - state.elapsed < self.quarter:
+                mask[self.triplets] = False
             return
         before = next((t for t in reversed(state.current) if self.kinds[t] in (NOTE_KIND, TUPLET_KIND)), None)
         if before is None or self.kinds[before] == TUPLET_KIND:  # its first note: a quarter or an eighth, not a rest
